@@ -1,0 +1,126 @@
+"""Every setting codexbot reads, with its default beside it.
+
+Settings come from an optional TOML file (`--config` or `CODEXBOT_CONFIG`), then the
+environment variables below override it. A bad value fails at start with the key's name.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CODEX_API_BASE_URL = "https://api.chatgpt.com/v1/analytics/codex"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for an operator."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///codexbot.db"
+
+
+class CodexSettings(_Section):
+    api_base_url: str = DEFAULT_CODEX_API_BASE_URL
+    # Used by `codexbot connect` only; syncs use the stored, encrypted connection.
+    api_key: str | None = None
+    workspace_id: str | None = None
+    page_size: Annotated[int, Field(ge=1, le=30000)] = 5000
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 6
+    max_retry_seconds: Annotated[float, Field(gt=0)] = 120.0
+
+
+class SecuritySettings(_Section):
+    secret_key: str | None = None
+
+
+class SlackSettings(_Section):
+    bot_token: str | None = None
+    app_token: str | None = None
+    signing_secret: str | None = None
+    api_url: str | None = None
+    admin_emails: list[str] = []
+
+
+class SyncSettings(_Section):
+    backfill_days: Annotated[int, Field(ge=1, le=90)] = 90
+    trailing_days: Annotated[int, Field(ge=1, le=90)] = 5
+    interval_minutes: Annotated[int, Field(ge=1)] = 60
+
+
+class DigestSettings(_Section):
+    enabled: bool = True
+    day: str = "monday"
+    time: str = "09:00"
+    period_days: Annotated[int, Field(ge=1, le=45)] = 7
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
+    codex: CodexSettings = CodexSettings()
+    security: SecuritySettings = SecuritySettings()
+    slack: SlackSettings = SlackSettings()
+    sync: SyncSettings = SyncSettings()
+    digest: DigestSettings = DigestSettings()
+
+
+# Environment variable -> (section, key). Operators' scripts rely on these names.
+ENVIRONMENT_OVERRIDES = {
+    "DATABASE_URL": ("database", "url"),
+    "CODEX_API_BASE_URL": ("codex", "api_base_url"),
+    "CODEX_API_KEY": ("codex", "api_key"),
+    "CODEX_WORKSPACE_ID": ("codex", "workspace_id"),
+    "CODEXBOT_SECRET_KEY": ("security", "secret_key"),
+    "SLACK_BOT_TOKEN": ("slack", "bot_token"),
+    "SLACK_APP_TOKEN": ("slack", "app_token"),
+    "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
+    "SLACK_API_URL": ("slack", "api_url"),
+}
+
+
+def load_settings(
+    config_path: str | os.PathLike | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    config_path = config_path or environ.get("CODEXBOT_CONFIG")
+    raw: dict = {}
+    if config_path:
+        path = Path(config_path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    for variable, (section, key) in ENVIRONMENT_OVERRIDES.items():
+        value = environ.get(variable)
+        if value:
+            raw.setdefault(section, {})[key] = value
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None

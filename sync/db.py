@@ -1,0 +1,55 @@
+"""Opening the database named by a URL and bringing its schema up to date."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import Database
+from playhouse.db_url import connect
+
+from sync.models import ALL_MODELS, SchemaVersion, database
+
+SCHEMA_VERSION = 1
+
+# Steps from version N-1 to N, run in order inside one transaction. Version 1 is the
+# initial schema, created whole by `create_tables`.
+MIGRATIONS: dict[int, callable] = {}
+
+
+def open_database(url: str) -> Database:
+    """Connect to `url`, bind the models to it and create or migrate the tables."""
+    db = connect(url)
+    if db.__class__.__name__.startswith("Sqlite"):
+        # WAL lets the bot's readers run while a sync writes; foreign keys are off by default.
+        db.init(
+            db.database,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000},
+        )
+    database.initialize(db)
+    db.connect(reuse_if_open=True)
+    migrate(db)
+    return db
+
+
+def migrate(db: Database) -> int:
+    with db.atomic():
+        if not SchemaVersion.table_exists():
+            db.create_tables(ALL_MODELS)
+            SchemaVersion.create(version=SCHEMA_VERSION, applied_at=_now())
+            return SCHEMA_VERSION
+        current = SchemaVersion.select(SchemaVersion.version).order_by(
+            SchemaVersion.version.desc()
+        ).scalar() or 0
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the database is at schema version {current}, newer than this codexbot "
+                f"({SCHEMA_VERSION}); upgrade codexbot"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version](db)
+            SchemaVersion.create(version=version, applied_at=_now())
+    return SCHEMA_VERSION
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -1,0 +1,128 @@
+"""The tables codexbot keeps. Only counts are stored: never code, prompts or conversations."""
+
+from __future__ import annotations
+
+from peewee import (
+    SQL,
+    AutoField,
+    BooleanField,
+    CharField,
+    CompositeKey,
+    DatabaseProxy,
+    DateField,
+    DateTimeField,
+    DoubleField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+database = DatabaseProxy()
+
+ROLE_EMPLOYEE = "employee"
+ROLE_ADMIN = "admin"
+ROLES = (ROLE_EMPLOYEE, ROLE_ADMIN)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField()
+    applied_at = DateTimeField()
+
+
+class Employee(BaseModel):
+    """A person in the org directory. Emails are stored lower-cased: matching ignores case."""
+
+    id = AutoField()
+    email = CharField(unique=True)
+    name = CharField(default="")
+    manager = ForeignKeyField("self", null=True, backref="direct_reports", on_delete="SET NULL")
+    role = CharField(default=ROLE_EMPLOYEE)
+    archived_on = DateField(null=True)
+    slack_user_id = CharField(null=True, unique=True)
+    timezone = CharField(null=True)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+class EmailAlias(BaseModel):
+    """A Codex account email that belongs to an employee whose directory email differs."""
+
+    codex_email = CharField(primary_key=True)
+    employee = ForeignKeyField(Employee, backref="aliases", on_delete="CASCADE")
+
+
+class CodexUser(BaseModel):
+    """A Codex account as the API reports it; its email may be missing."""
+
+    user_id = CharField(primary_key=True)
+    email = CharField(null=True, index=True)
+
+
+class DailyUsage(BaseModel):
+    """One Codex user's counts for one UTC day on one client surface.
+
+    Token counts are NULL while the API has not published them: unknown is not zero.
+    `sync_run` marks which run last wrote the row, so a re-read window can drop rows
+    the API no longer reports.
+    """
+
+    codex_user_id = CharField()
+    day = DateField()
+    client_id = CharField()
+    threads = IntegerField(default=0)
+    turns = IntegerField(default=0)
+    credits = DoubleField(default=0)
+    input_tokens = IntegerField(null=True)
+    output_tokens = IntegerField(null=True)
+    total_tokens = IntegerField(null=True)
+    sync_run = IntegerField(null=True)
+
+    class Meta:
+        primary_key = CompositeKey("codex_user_id", "day", "client_id")
+        indexes = ((("day",), False),)
+
+
+class SyncRun(BaseModel):
+    OUTCOME_RUNNING = "running"
+    OUTCOME_OK = "ok"
+    OUTCOME_FAILED = "failed"
+
+    id = AutoField()
+    started_at = DateTimeField()
+    finished_at = DateTimeField(null=True)
+    window_start = DateField()
+    window_end = DateField()
+    pages = IntegerField(default=0)
+    rows = IntegerField(default=0)
+    unmatched_users = IntegerField(null=True)
+    duration_seconds = DoubleField(null=True)
+    outcome = CharField(default=OUTCOME_RUNNING)
+    error = TextField(null=True)
+
+
+class Connection(BaseModel):
+    """The single Codex connection for the workspace; the key is stored encrypted."""
+
+    id = IntegerField(primary_key=True, default=1, constraints=[SQL("CHECK (id = 1)")])
+    workspace_id = CharField()
+    api_key_encrypted = TextField()
+    key_last4 = CharField()
+    connected_at = DateTimeField()
+    connected_by = CharField(null=True)
+    active = BooleanField(default=True)
+
+
+ALL_MODELS = [SchemaVersion, Employee, EmailAlias, CodexUser, DailyUsage, SyncRun, Connection]
