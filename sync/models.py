@@ -99,6 +99,8 @@ class SyncRun(BaseModel):
     OUTCOME_RUNNING = "running"
     OUTCOME_OK = "ok"
     OUTCOME_FAILED = "failed"
+    # Found still "running" by a later run: the process died (killed, crashed) midway.
+    OUTCOME_INTERRUPTED = "interrupted"
 
     id = AutoField()
     started_at = DateTimeField()

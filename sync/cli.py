@@ -1,0 +1,276 @@
+"""`codexbot`: the one command-line interface for operators."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+
+import click
+
+from sync.codex_api import CodexApiError, validate_connection
+from sync.config import ConfigError, Settings, load_settings
+from sync.connection import CodexConnectionError, parse_workspace_id, store_connection
+from sync.db import open_database
+from sync.directory import DirectoryError, OrgImportError
+
+log = logging.getLogger("codexbot")
+
+# Failures an operator can act on: printed as one line, no traceback, exit status 1.
+OPERATOR_ERRORS = (
+    ConfigError,
+    CodexApiError,
+    CodexConnectionError,
+    DirectoryError,
+    OrgImportError,
+)
+
+
+class Context:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    def open_database(self):
+        return open_database(self.settings.database.url)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+class OperatorErrors(click.Group):
+    """Turns the errors an operator can act on into a message and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OPERATOR_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=OperatorErrors)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="CODEXBOT_CONFIG",
+    help="TOML config file (see config.example.toml); environment variables override it.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """codexbot: OpenAI Codex usage analytics for 1:1s."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request at INFO: one line a page is noise, not news.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    ctx.obj = Context(config_path)
+
+
+def main() -> None:
+    cli(prog_name="codexbot")
+
+
+# ---------------------------------------------------------------------------- simulator
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--employees", default=200, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 365))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1))
+@click.option(
+    "--write-org",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the simulated organisation as an org CSV to this file.",
+)
+def simulator(host, port, employees, days, seed, fail_rate, write_org) -> None:
+    """Serve a simulated Codex Analytics API for a generated organisation."""
+    from sync.simulator import Simulator, write_org_csv
+
+    sim = Simulator(
+        employees=employees, days=days, seed=seed, fail_rate=fail_rate, host=host, port=port
+    )
+    if write_org:
+        write_org_csv(sim.org, write_org)
+        click.echo(f"Wrote {len(sim.org.people)} people to {write_org}", err=True)
+    click.echo(
+        f"Simulated Codex Analytics API for {employees} employees, {days} days, seed {seed}\n"
+        f"  CODEX_API_BASE_URL=http://{host}:{port}/v1/analytics/codex\n"
+        f"  CODEX_WORKSPACE_ID={sim.workspace_id}\n"
+        f"  CODEX_API_KEY={sim.api_key}\n"
+        f"  a workspace whose plan has no access: {sim.NO_ACCESS_WORKSPACE_ID}",
+        err=True,
+    )
+    sim.serve_forever()
+
+
+# ---------------------------------------------------------------------------- org
+
+
+@cli.group()
+def org() -> None:
+    """The org directory: who is who, who reports to whom."""
+
+
+@org.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@pass_context
+def org_import(context: Context, csv_file: str) -> None:
+    """Import or update employees from CSV_FILE (all or nothing)."""
+    from sync.directory import import_org_csv
+
+    context.open_database()
+    summary = import_org_csv(csv_file)
+    click.echo(f"Imported {csv_file}: {summary.created} created, {summary.updated} updated.")
+
+
+@org.command("alias")
+@click.argument("codex_email")
+@click.argument("employee_email")
+@pass_context
+def org_alias(context: Context, codex_email: str, employee_email: str) -> None:
+    """Attribute the Codex account CODEX_EMAIL to the employee EMPLOYEE_EMAIL."""
+    from sync.directory import add_alias
+
+    context.open_database()
+    alias = add_alias(codex_email, employee_email)
+    click.echo(f"{alias.codex_email} now counts as {alias.employee.email}.")
+
+
+@org.command("unmatched")
+@pass_context
+def org_unmatched(context: Context) -> None:
+    """List Codex users who match no employee."""
+    from sync.directory import unmatched_codex_users
+
+    context.open_database()
+    users = unmatched_codex_users()
+    if not users:
+        click.echo("Every Codex user matches an employee.")
+        return
+    click.echo(f"{'Codex user':40} {'last seen':10} {'credits':>10}")
+    for user in users:
+        last_seen = user.last_seen.isoformat() if user.last_seen else "-"
+        click.echo(f"{user.label:40} {last_seen:10} {user.credits:>10,.1f}")
+    click.echo(f"{len(users)} unmatched. Fix with: codexbot org alias CODEX_EMAIL EMPLOYEE_EMAIL")
+
+
+# ---------------------------------------------------------------------------- connect, sync
+
+
+@cli.command()
+@click.option("--workspace", "workspace_id", required=True, help="ChatGPT Workspace ID (UUID).")
+@pass_context
+def connect(context: Context, workspace_id: str) -> None:
+    """Validate and store the Codex connection (key from CODEX_API_KEY or a prompt)."""
+    settings = context.settings
+    try:
+        workspace_id = parse_workspace_id(workspace_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--workspace") from None
+    api_key = settings.codex.api_key or click.prompt("Platform API key", hide_input=True)
+    context.open_database()
+    validate_connection(
+        settings.codex.api_base_url,
+        api_key,
+        workspace_id,
+        timeout_seconds=settings.codex.timeout_seconds,
+        max_attempts=2,
+    )
+    info = store_connection(workspace_id, api_key, settings.security.secret_key, "cli")
+    click.echo(f"Connected workspace {info.workspace_id} with key …{info.key_last4}.")
+
+
+@cli.command("sync")
+@click.option("--days", type=click.IntRange(1, 90), help="Days to re-read, today included.")
+@pass_context
+def sync_command(context: Context, days: int | None) -> None:
+    """Run one sync now: a backfill the first time, then the trailing window."""
+    from sync.console import run_sync_with_progress, sync_summary
+    from sync.sync_job import SyncFailedError
+
+    context.open_database()
+    try:
+        run = run_sync_with_progress(context.settings, days)
+    except SyncFailedError as exc:
+        raise click.ClickException(
+            f"sync stopped: {exc} ({exc.run.rows} rows stored before it stopped are kept)"
+        ) from None
+    click.echo(sync_summary(run), nl=False)
+
+
+# ---------------------------------------------------------------------------- answers
+
+
+@cli.command()
+@click.argument("email")
+@click.option("--as", "viewer_email", required=True, help="Who is asking (access is checked).")
+@click.option("--days", type=click.Choice(["7", "30", "90"]), default="7", show_default=True)
+@pass_context
+def stats(context: Context, email: str, viewer_email: str, days: str) -> None:
+    """Print EMAIL's Codex usage, as VIEWER_EMAIL is allowed to see it."""
+    from sync.answers import stats_text
+
+    context.open_database()
+    text = stats_text(viewer_email, email, int(days), today=_utc_today())
+    if text is None:
+        raise click.ClickException(f"{viewer_email} may not see stats for {email}.")
+    click.echo(text, nl=False)
+
+
+@cli.group()
+def digest() -> None:
+    """1:1-prep digests for managers."""
+
+
+@digest.command("preview")
+@click.argument("manager_email")
+@pass_context
+def digest_preview(context: Context, manager_email: str) -> None:
+    """Print MANAGER_EMAIL's digest of their direct reports now."""
+    from sync.answers import digest_text
+
+    context.open_database()
+    period_days = context.settings.digest.period_days
+    text = digest_text(manager_email, today=_utc_today(), period_days=period_days)
+    if text is None:
+        raise click.ClickException(f"{manager_email} is not in the directory.")
+    click.echo(text, nl=False)
+
+
+# ---------------------------------------------------------------------------- demo
+
+
+@cli.command()
+@click.option("--employees", default=200, show_default=True, type=click.IntRange(2, 100_000))
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 90))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option(
+    "--database",
+    "database_url",
+    default="sqlite:///demo.db",
+    show_default=True,
+    help="The demo's own database; a SQLite demo file is started afresh.",
+)
+@pass_context
+def demo(context: Context, employees: int, days: int, seed: int, database_url: str) -> None:
+    """Simulator, org import, connect, 90-day sync, a digest and a stats answer: no accounts."""
+    from sync.demo import run_demo
+
+    run_demo(context.settings, database_url, employees=employees, days=days, seed=seed)
+
+
+def _utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()

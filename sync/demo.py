@@ -1,0 +1,95 @@
+"""`codexbot demo`: the whole data path on the embedded defaults, with no accounts.
+
+It starts the simulator on a free loopback port, imports the simulated org, connects,
+syncs, and prints what a manager and a stats question would get.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+
+import click
+from cryptography.fernet import Fernet
+from peewee import fn
+
+from sync.answers import digest_text, stats_text
+from sync.codex_api import validate_connection
+from sync.config import Settings
+from sync.connection import store_connection
+from sync.console import run_sync_with_progress, sync_summary
+from sync.db import open_database
+from sync.directory import import_org_csv
+from sync.models import Employee, database
+from sync.queries import Period, stats_answers
+from sync.simulator import Simulator, write_org_csv
+
+
+def run_demo(settings: Settings, database_url: str, *, employees: int, days: int, seed: int):
+
+    if database_url.startswith("sqlite:///"):
+        _remove_sqlite_file(database_url.removeprefix("sqlite:///"))
+    secret_key = settings.security.secret_key or Fernet.generate_key().decode()
+    with Simulator(employees=employees, days=days, seed=seed) as sim:
+        demo_settings = settings.model_copy(deep=True)
+        demo_settings.database.url = database_url
+        demo_settings.codex.api_base_url = sim.base_url
+        demo_settings.security.secret_key = secret_key
+        demo_settings.sync.backfill_days = days
+        _say(f"Simulated Codex Analytics API at {sim.base_url} ({employees} employees)")
+
+        open_database(database_url)
+        with tempfile.TemporaryDirectory() as scratch:
+            org_csv = Path(scratch) / "org.csv"
+            write_org_csv(sim.org, org_csv)
+            summary = import_org_csv(org_csv)
+        _say(f"Imported the org directory: {summary.created} people")
+
+        validate_connection(sim.base_url, sim.api_key, sim.workspace_id)
+        info = store_connection(sim.workspace_id, sim.api_key, secret_key, "demo")
+        _say(f"Connected workspace {info.workspace_id} with key …{info.key_last4} (encrypted)")
+
+        _say(f"Syncing {days} days")
+        run = run_sync_with_progress(demo_settings, None)
+        click.echo(sync_summary(run))
+
+        today = dt.datetime.now(dt.UTC).date()
+        manager = _manager_with_most_reports()
+        _say(f"What {manager.display_name} gets before their 1:1s: codexbot digest preview")
+        click.echo(digest_text(manager.email, today, demo_settings.digest.period_days))
+        report = _busiest_report(manager)
+        _say(f"{manager.display_name} asks: codexbot stats {report.email} --as {manager.email}")
+        click.echo(stats_text(manager.email, report.email, 30, today))
+    _say(f"Done. The data stays in {database_url}; try `codexbot --help`.")
+    database.close()
+
+
+def _say(text: str) -> None:
+    click.secho(f"==> {text}", bold=True, err=True)
+
+
+def _remove_sqlite_file(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+
+
+def _manager_with_most_reports() -> Employee:
+    Report = Employee.alias()
+    return (
+        Employee.select(Employee, fn.COUNT(Report.id).alias("reports"))
+        .join(Report, on=(Report.manager == Employee.id))
+        .where(Employee.archived_on.is_null(), Report.archived_on.is_null())
+        .group_by(Employee.id)
+        .order_by(fn.COUNT(Report.id).desc(), Employee.email)
+        .first()
+    )
+
+
+def _busiest_report(manager: Employee) -> Employee:
+    reports = list(manager.direct_reports)
+    today = dt.datetime.now(dt.UTC).date()
+    answers = stats_answers(reports, Period.ending_before(today, 30))
+    return max(reports, key=lambda r: (answers[r.id].current.totals.credits, r.email))

@@ -1,0 +1,65 @@
+"""The 1:1-prep digest: each direct report's period against their own previous period."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sync.models import Employee
+from sync.queries import Period, StatsAnswer, data_as_of, stats_answers
+
+IDLE_DAYS = 14
+# A change in credits beyond this share of the previous period is worth a word in the 1:1.
+NOTABLE_CHANGE = 0.5
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    answer: StatsAnswer
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Digest:
+    manager: Employee
+    period: Period
+    entries: list[DigestEntry]
+    data_as_of: dt.datetime | None
+
+
+def flags_for(answer: StatsAnswer, today: dt.date) -> list[str]:
+    flags = []
+    employee = answer.employee
+    last_active = answer.last_active_day
+    # New starters (no history yet) and archived people are not "idle".
+    if (
+        employee.archived_on is None
+        and last_active is not None
+        and (today - last_active).days > IDLE_DAYS
+    ):
+        flags.append(f"no Codex activity in {IDLE_DAYS} days")
+    change = answer.change("credits")
+    if change is not None and change > NOTABLE_CHANGE:
+        flags.append(f"usage up {change:.0%}")
+    elif change is not None and change < -NOTABLE_CHANGE:
+        flags.append(f"usage down {-change:.0%}")
+    if answer.previous.totals.is_active:
+        for surface in answer.new_surfaces:
+            flags.append(f"new surface: {surface}")
+    return flags
+
+
+def compose_digest(manager: Employee, today: dt.date, period_days: int = 7) -> Digest:
+    period = Period.ending_before(today, period_days)
+    reports = list(
+        Employee.select().where(Employee.manager == manager).order_by(Employee.name, Employee.email)
+    )
+    as_of = data_as_of()
+    answers = stats_answers(reports, period, as_of)
+    entries = [
+        DigestEntry(answers[r.id], flags_for(answers[r.id], today))
+        for r in reports
+        # Someone archived before this period has nothing to discuss in a 1:1.
+        if r.archived_on is None or r.archived_on >= period.first_day
+    ]
+    return Digest(manager, period, entries, as_of)

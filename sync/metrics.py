@@ -1,0 +1,67 @@
+"""The six stats people see, defined once: names, labels and what each means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    meaning: str
+    is_tokens: bool = False
+
+
+METRICS = (
+    Metric("threads", "Threads", "Codex conversations started"),
+    Metric("turns", "Turns", "requests sent to Codex within those threads"),
+    Metric("credits", "Credits", "Codex credits consumed"),
+    Metric("input_tokens", "Input tokens", "text sent to the model, cached and uncached", True),
+    Metric("output_tokens", "Output tokens", "text the model wrote back", True),
+    Metric("total_tokens", "Total tokens", "input plus output tokens", True),
+)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The six counts over some rows. A token count is None when no row had it yet;
+    `tokens_pending` says some rows are still waiting for theirs (the API publishes
+    tokens a day late), so a known sum may still grow."""
+
+    threads: int = 0
+    turns: int = 0
+    credits: float = 0.0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    tokens_pending: bool = False
+
+    def __add__(self, other: Stats) -> Stats:
+        return Stats(
+            self.threads + other.threads,
+            self.turns + other.turns,
+            round(self.credits + other.credits, 6),
+            _add_known(self.input_tokens, other.input_tokens),
+            _add_known(self.output_tokens, other.output_tokens),
+            _add_known(self.total_tokens, other.total_tokens),
+            self.tokens_pending or other.tokens_pending,
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.threads > 0 or self.turns > 0 or self.credits > 0
+
+    def value(self, key: str):
+        return getattr(self, key)
+
+
+STAT_FIELDS = tuple(f.name for f in fields(Stats) if f.name != "tokens_pending")
+
+
+def _add_known(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b

@@ -1,0 +1,72 @@
+"""Jinja2 rendering of every message codexbot prints or posts, with shared number filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from sync.metrics import METRICS
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values) -> str:
+    values = list(values)
+    top = max(values, default=0)
+    if top <= 0:
+        return SPARK_BARS[0] * len(values)
+    return "".join(SPARK_BARS[min(7, int(v / top * 7.999))] for v in values)
+
+
+def format_number(value) -> str:
+    """Counts for people: thousands separated, fractions only where they carry meaning."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{int(value):,}"
+
+
+def format_change(change: float | None) -> str:
+    """An arrow and a share; "–" where there is no previous figure to compare with."""
+    if change is None:
+        return "–"
+    arrow = "↑" if change > 0.005 else "↓" if change < -0.005 else "→"
+    return f"{arrow} {abs(change):.0%}"
+
+
+def format_day(day: dt.date) -> str:
+    return f"{day:%a %-d %b}"
+
+
+def format_timestamp(moment: dt.datetime | None) -> str:
+    return "never synced" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+    env.filters.update(
+        number=format_number,
+        change=format_change,
+        day=format_day,
+        timestamp=format_timestamp,
+        sparkline=sparkline,
+    )
+    env.globals.update(metrics=METRICS)
+    return env
+
+
+def render(template_name: str, **context) -> str:
+    return environment().get_template(template_name).render(**context).rstrip() + "\n"

@@ -1,0 +1,63 @@
+"""Writing usage: the batched, idempotent upsert that every sync goes through (the hot path)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from peewee import EXCLUDED, chunked, fn
+
+from sync.codex_api import UsageRecord
+from sync.models import CodexUser, DailyUsage, database
+
+# Rows per INSERT statement: 11 values a row stays far below SQLite's variable limit.
+UPSERT_BATCH_ROWS = 1000
+
+_USAGE_FIELDS = [
+    DailyUsage.codex_user_id,
+    DailyUsage.day,
+    DailyUsage.client_id,
+    DailyUsage.threads,
+    DailyUsage.turns,
+    DailyUsage.credits,
+    DailyUsage.input_tokens,
+    DailyUsage.output_tokens,
+    DailyUsage.total_tokens,
+    DailyUsage.sync_run,
+]
+_OVERWRITTEN = _USAGE_FIELDS[3:]
+
+
+def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None) -> int:
+    """Store a page of records in one transaction; re-reading a day overwrites it."""
+    if not records:
+        return 0
+    emails: dict[str, str | None] = {}
+    for record in records:
+        if record.email or record.codex_user_id not in emails:
+            emails[record.codex_user_id] = record.email
+    with database.atomic():
+        for batch in chunked(sorted(emails.items()), UPSERT_BATCH_ROWS):
+            CodexUser.insert_many(batch, fields=[CodexUser.user_id, CodexUser.email]).on_conflict(
+                conflict_target=[CodexUser.user_id],
+                # A row that withholds the email must not erase one we already know.
+                update={CodexUser.email: fn.COALESCE(EXCLUDED.email, CodexUser.email)},
+            ).execute()
+        for batch in chunked(records, UPSERT_BATCH_ROWS):
+            rows = [(*record[:1], *record[2:], sync_run_id) for record in batch]
+            DailyUsage.insert_many(rows, fields=_USAGE_FIELDS).on_conflict(
+                conflict_target=[DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id],
+                preserve=_OVERWRITTEN,
+            ).execute()
+    return len(records)
+
+
+def delete_unreported_usage(first_day, last_day, sync_run_id: int) -> int:
+    """Drop rows in a fully re-read window that the API no longer reports (revised days)."""
+    return (
+        DailyUsage.delete()
+        .where(
+            DailyUsage.day.between(first_day, last_day),
+            (DailyUsage.sync_run != sync_run_id) | DailyUsage.sync_run.is_null(),
+        )
+        .execute()
+    )

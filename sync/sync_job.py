@@ -1,0 +1,148 @@
+"""One sync: read a window of usage from the Codex API into the store, page by page.
+
+The first sync backfills (90 days by default, the API's maximum); later ones re-read a
+trailing window, because published days are revised as late usage arrives. Each page is
+committed on its own, so a failure midway keeps every page already stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from sync.codex_api import CodexAnalyticsClient, CodexApiError
+from sync.config import Settings
+from sync.connection import load_api_key
+from sync.directory import count_unmatched_codex_users
+from sync.models import SyncRun
+from sync.store import delete_unreported_usage, upsert_usage
+
+log = logging.getLogger(__name__)
+
+# Called after each stored page with the run so far and the latest day that page reached.
+ProgressCallback = Callable[[SyncRun, dt.date | None], None]
+
+
+class SyncFailedError(Exception):
+    """A sync that stopped early; what was stored before the failure stays."""
+
+    def __init__(self, message: str, run: SyncRun) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+@dataclass(frozen=True)
+class SyncWindow:
+    first_day: dt.date
+    last_day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def last_successful_sync() -> SyncRun | None:
+    return (
+        SyncRun.select()
+        .where(SyncRun.outcome == SyncRun.OUTCOME_OK)
+        .order_by(SyncRun.finished_at.desc())
+        .first()
+    )
+
+
+def sync_window(days: int, now: dt.datetime) -> SyncWindow:
+    """The last `days` UTC days, today included; the end is now, as the API's is exclusive."""
+    last_day = now.date()
+    first_day = last_day - dt.timedelta(days=days - 1)
+    start = dt.datetime.combine(first_day, dt.time(), tzinfo=dt.UTC)
+    return SyncWindow(first_day, last_day, start, now)
+
+
+def run_sync(
+    settings: Settings,
+    *,
+    days: int | None = None,
+    progress: ProgressCallback | None = None,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncRun:
+    """Run one sync now and return its record; raise SyncFailedError if it stopped early."""
+    workspace_id, api_key = load_api_key(settings.security.secret_key)
+    if days is None:
+        first_sync = last_successful_sync() is None
+        days = settings.sync.backfill_days if first_sync else settings.sync.trailing_days
+    if not 1 <= days <= 90:
+        raise ValueError("--days must be between 1 and 90 (the API keeps 90 days)")
+    _mark_abandoned_runs()
+    started = time.monotonic()
+    window = sync_window(days, utc_now())
+    run = SyncRun.create(
+        started_at=utc_now().replace(tzinfo=None),
+        window_start=window.first_day,
+        window_end=window.last_day,
+    )
+    log.info("sync %s: reading %s to %s", run.id, window.first_day, window.last_day)
+    codex = settings.codex
+    client = CodexAnalyticsClient(
+        codex.api_base_url,
+        api_key,
+        workspace_id,
+        timeout_seconds=codex.timeout_seconds,
+        max_attempts=codex.max_attempts,
+        max_retry_seconds=codex.max_retry_seconds,
+        transport=transport,
+        sleep=sleep,
+    )
+    try:
+        with client:
+            for page in client.iter_usage_pages(window.start, window.end, codex.page_size):
+                upsert_usage(page.records, run.id)
+                run.pages += 1
+                run.rows += len(page.records)
+                SyncRun.update(pages=run.pages, rows=run.rows).where(
+                    SyncRun.id == run.id
+                ).execute()
+                if progress:
+                    latest = max((r.day for r in page.records), default=None)
+                    progress(run, latest)
+        delete_unreported_usage(window.first_day, window.last_day, run.id)
+    except CodexApiError as exc:
+        _finish(run, started, SyncRun.OUTCOME_FAILED, str(exc))
+        log.warning("sync %s failed after %s pages: %s", run.id, run.pages, exc)
+        raise SyncFailedError(str(exc), run) from None
+    except BaseException as exc:
+        # Interrupted (Ctrl-C) or a bug: record it, and let it propagate as it is.
+        _finish(run, started, SyncRun.OUTCOME_FAILED, f"{type(exc).__name__}: stopped early")
+        raise
+    _finish(run, started, SyncRun.OUTCOME_OK, None)
+    log.info(
+        "sync %s: %s rows in %s pages, %.1fs", run.id, run.rows, run.pages, run.duration_seconds
+    )
+    return run
+
+
+def _finish(run: SyncRun, started: float, outcome: str, error: str | None) -> None:
+    run.outcome = outcome
+    run.error = error
+    run.finished_at = utc_now().replace(tzinfo=None)
+    run.duration_seconds = round(time.monotonic() - started, 3)
+    run.unmatched_users = count_unmatched_codex_users()
+    run.save()
+
+
+def _mark_abandoned_runs() -> None:
+    SyncRun.update(
+        outcome=SyncRun.OUTCOME_INTERRUPTED,
+        error="the process stopped before this sync finished",
+    ).where(SyncRun.outcome == SyncRun.OUTCOME_RUNNING).execute()
