@@ -37,9 +37,12 @@ def migrate(db: Database) -> int:
             db.create_tables(ALL_MODELS)
             SchemaVersion.create(version=SCHEMA_VERSION, applied_at=_now())
             return SCHEMA_VERSION
-        current = SchemaVersion.select(SchemaVersion.version).order_by(
-            SchemaVersion.version.desc()
-        ).scalar() or 0
+        current = (
+            SchemaVersion.select(SchemaVersion.version)
+            .order_by(SchemaVersion.version.desc())
+            .scalar()
+            or 0
+        )
         if current > SCHEMA_VERSION:
             raise RuntimeError(
                 f"the database is at schema version {current}, newer than this codexbot "
