@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,9 +28,16 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = "sqlite:///codexbot.db"
 
+    @field_validator("url")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("use sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+        return value
+
 
 class CodexSettings(_Section):
-    api_base_url: str = DEFAULT_CODEX_API_BASE_URL
+    api_base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")] = DEFAULT_CODEX_API_BASE_URL
     # Used by `codexbot connect` only; syncs use the stored, encrypted connection.
     api_key: str | None = None
     workspace_id: str | None = None
@@ -60,8 +67,10 @@ class SyncSettings(_Section):
 
 class DigestSettings(_Section):
     enabled: bool = True
-    day: str = "monday"
-    time: str = "09:00"
+    day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = (
+        "monday"
+    )
+    time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
     period_days: Annotated[int, Field(ge=1, le=45)] = 7
     timezone: str = "UTC"
 

@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pytest
+
+from sync.config import ConfigError, load_settings
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def test_example_config_documents_the_defaults():
+    assert load_settings(EXAMPLE, environ={}) == load_settings(None, environ={})
+
+
+def test_environment_overrides_the_file(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "sqlite:///from-file.db"\n[sync]\ntrailing_days = 3\n')
+    settings = load_settings(
+        config, environ={"DATABASE_URL": "postgresql://db/x", "CODEX_API_KEY": "k" * 12}
+    )
+    assert settings.database.url == "postgresql://db/x"
+    assert settings.codex.api_key == "k" * 12
+    assert settings.sync.trailing_days == 3
+
+
+def test_config_path_may_come_from_codexbot_config(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[sync]\ninterval_minutes = 15\n")
+    assert load_settings(None, environ={"CODEXBOT_CONFIG": str(config)}).sync.interval_minutes == 15
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[digest]\ntime = "25:00"\n', "digest.time"),
+        ('[digest]\nday = "someday"\n', "digest.day"),
+        ('[digest]\ntimezone = "Mars/Olympus"\n', "digest.timezone"),
+        ("[sync]\nbackfill_days = 120\n", "sync.backfill_days"),
+        ("[codex]\npage_size = 0\n", "codex.page_size"),
+        ('[database]\nurl = "mysql://x"\n', "database.url"),
+        ("[slack]\ntypo_key = 1\n", "slack.typo_key"),
+    ],
+)
+def test_a_bad_value_fails_naming_its_key(tmp_path, text, key):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_settings(config, environ={})
+
+
+def test_missing_or_broken_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", environ={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[sync\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(broken, environ={})
