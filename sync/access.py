@@ -1,0 +1,81 @@
+"""Who may see whose Codex usage: the one access policy every surface asks.
+
+A person sees their own usage and that of everyone below them in the manager chain;
+admins see everyone; archived people see nothing. Peers, one's own manager and people
+in other branches are private.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import SQL
+
+from sync.models import Employee
+
+# Real org charts are a handful of levels deep; the bound only stops a corrupted chain
+# (a loop written straight to the database) from recursing forever.
+MAX_CHAIN_DEPTH = 64
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def is_archived(employee: Employee, today: dt.date | None = None) -> bool:
+    """Archived from `archived_on` (a UTC day) onwards; a future date is not archived yet."""
+    return employee.archived_on is not None and employee.archived_on <= (today or today_utc())
+
+
+def may_view(viewer: Employee | None, target: Employee) -> bool:
+    if viewer is None or is_archived(viewer):
+        return False
+    if viewer.id == target.id or viewer.is_admin:
+        return True
+    return viewer.id in _manager_ids_above(target)
+
+
+def direct_reports(manager: Employee) -> list[Employee]:
+    return list(
+        Employee.select()
+        .where((Employee.manager == manager.id) & (Employee.id != manager.id))
+        .order_by(Employee.name, Employee.email)
+    )
+
+
+def reporting_chain(manager: Employee) -> list[Employee]:
+    """Everyone below `manager`, all levels, archived people included, ordered by name."""
+    below = (
+        Employee.select(Employee.id, SQL("1"))
+        .where(Employee.manager == manager.id)
+        .cte("below", recursive=True, columns=("id", "depth"))
+    )
+    report = Employee.alias("report")
+    below = below.union_all(
+        report.select(report.id, below.c.depth + 1)
+        .join(below, on=(report.manager == below.c.id))
+        .where(below.c.depth < MAX_CHAIN_DEPTH)
+    )
+    return list(
+        Employee.select()
+        .where(Employee.id.in_(below.select_from(below.c.id)) & (Employee.id != manager.id))
+        .order_by(Employee.name, Employee.email)
+    )
+
+
+def _manager_ids_above(employee: Employee) -> set[int]:
+    """The ids up `employee`'s manager chain, in one query: cost grows with depth only."""
+    if employee.manager_id is None:
+        return set()
+    above = (
+        Employee.select(Employee.id, Employee.manager, SQL("1"))
+        .where(Employee.id == employee.manager_id)
+        .cte("above", recursive=True, columns=("id", "manager_id", "depth"))
+    )
+    boss = Employee.alias("boss")
+    above = above.union_all(
+        boss.select(boss.id, boss.manager, above.c.depth + 1)
+        .join(above, on=(boss.id == above.c.manager_id))
+        .where(above.c.depth < MAX_CHAIN_DEPTH)
+    )
+    return {employee_id for (employee_id,) in above.select_from(above.c.id).tuples()}
