@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from peewee import EXCLUDED, chunked, fn
 
 from sync.codex_api import UsageRecord
+from sync.directory import normalize_email
 from sync.models import CodexUser, DailyUsage, database
 
 # Rows per INSERT statement: 11 values a row stays far below SQLite's variable limit.
@@ -34,7 +35,8 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None)
     emails: dict[str, str | None] = {}
     for record in records:
         if record.email or record.codex_user_id not in emails:
-            emails[record.codex_user_id] = record.email
+            # Attribution compares lower-cased emails; store them so whoever calls this.
+            emails[record.codex_user_id] = normalize_email(record.email) or None
     with database.atomic():
         for batch in chunked(sorted(emails.items()), UPSERT_BATCH_ROWS):
             CodexUser.insert_many(batch, fields=[CodexUser.user_id, CodexUser.email]).on_conflict(

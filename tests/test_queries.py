@@ -1,0 +1,182 @@
+"""Stats and digests read back exactly what was stored, attributed through the directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from factories import person, usage
+
+from sync.digest import compose_digest, flags_for
+from sync.directory import add_alias
+from sync.models import SyncRun
+from sync.queries import Period, stats_answer
+from sync.render import render, sparkline
+from sync.store import upsert_usage
+from sync.surfaces import CHATGPT, CLI, IDE, OTHER
+
+TODAY = dt.date(2026, 11, 25)  # a Wednesday
+WEEK = Period.ending_before(TODAY, 7)  # Nov 18 .. Nov 24
+
+
+def day(offset_from_today: int) -> dt.date:
+    return TODAY - dt.timedelta(days=offset_from_today)
+
+
+def test_period_is_complete_days_and_previous_is_the_same_length():
+    assert (WEEK.first_day, WEEK.last_day) == (dt.date(2026, 11, 18), dt.date(2026, 11, 24))
+    assert (WEEK.previous.first_day, WEEK.previous.last_day) == (
+        dt.date(2026, 11, 11),
+        dt.date(2026, 11, 17),
+    )
+
+
+def test_stats_sum_exactly_by_surface_day_and_period(db):
+    ada = person("ada@example.com")
+    upsert_usage(
+        [
+            usage("u-ada", day(1), "CODEX_CLI", email="Ada@Example.com", credits=2.5, turns=3),
+            usage("u-ada", day(1), "CODEX_IDE_VSCODE", threads=2, credits=1.25),
+            usage("u-ada", day(3), "CODEX_WEB", credits=4.0, input_tokens=None),
+            usage("u-ada", day(8), "CODEX_CLI", credits=1.0),  # previous week
+            usage("u-ada", day(0), "CODEX_CLI", credits=99.0),  # today: not complete
+            usage("u-ada", day(30), "CODEX_CLI", credits=50.0),  # outside both periods
+        ],
+        1,
+    )
+    answer = stats_answer(ada, WEEK)
+    totals = answer.current.totals
+    assert (totals.threads, totals.turns, totals.credits) == (4, 7, 7.75)
+    # The web row has unknown input tokens: the known sum is kept and marked pending.
+    assert totals.input_tokens == 200
+    assert totals.output_tokens == 150
+    assert totals.tokens_pending is True
+    assert list(answer.current.by_surface) == [CHATGPT, IDE, CLI]
+    assert answer.current.by_surface[CLI].credits == 2.5
+    assert answer.current.active_days == 2
+    assert dict(answer.current.daily_credits)[day(1)] == 3.75
+    assert dict(answer.current.daily_credits)[day(3)] == 4.0
+    assert len(answer.current.daily_credits) == 7
+    assert answer.previous.totals.credits == 1.0
+    assert answer.change("credits") == pytest.approx(6.75)
+    assert answer.previous.totals.tokens_pending is False
+
+
+def test_a_surface_never_seen_before_is_other_not_an_error(db):
+    ada = person("ada@example.com")
+    upsert_usage([usage("u-ada", day(2), "CODEX_HOLOGRAM", email="ada@example.com")], 1)
+    assert list(stats_answer(ada, WEEK).current.by_surface) == [OTHER]
+
+
+def test_an_alias_reattributes_history_without_a_resync(db):
+    ada = person("ada@example.com")
+    upsert_usage([usage("u-old", day(2), email="ada@old-domain.com", credits=5.0)], 1)
+    assert stats_answer(ada, WEEK).current.totals.credits == 0
+    add_alias("ADA@old-domain.com", "ada@example.com")
+    assert stats_answer(ada, WEEK).current.totals.credits == 5.0
+
+
+def test_activity_after_archiving_is_not_attributed_but_history_stays(db):
+    bo = person("bo@example.com", archived_on=day(4))
+    upsert_usage(
+        [
+            usage("u-bo", day(5), email="bo@example.com", credits=1.0),
+            usage("u-bo", day(4), email="bo@example.com", credits=2.0),
+            usage("u-bo", day(3), email="bo@example.com", credits=40.0),
+        ],
+        1,
+    )
+    assert stats_answer(bo, WEEK).current.totals.credits == 3.0
+
+
+def test_data_as_of_is_the_last_successful_sync(db):
+    ada = person("ada@example.com")
+    finished = dt.datetime(2026, 11, 25, 8, 0)
+    SyncRun.create(
+        started_at=finished,
+        finished_at=finished,
+        window_start=day(5),
+        window_end=TODAY,
+        outcome=SyncRun.OUTCOME_OK,
+    )
+    SyncRun.create(
+        started_at=finished,
+        finished_at=finished + dt.timedelta(hours=1),
+        window_start=day(5),
+        window_end=TODAY,
+        outcome=SyncRun.OUTCOME_FAILED,
+    )
+    assert stats_answer(ada, WEEK).data_as_of == finished
+
+
+def test_digest_covers_direct_reports_with_their_own_flags(db):
+    boss = person("boss@example.com", name="Boss")
+    steady = person("steady@example.com", name="A Steady", manager=boss)
+    idle = person("idle@example.com", name="B Idle", manager=boss)
+    new = person("new@example.com", name="C New", manager=boss)
+    gone = person("gone@example.com", name="D Gone", manager=boss, archived_on=day(20))
+    grand = person("grand@example.com", name="Grandreport", manager=steady)
+    records = []
+    for offset in range(1, 15):
+        records.append(usage("u-steady", day(offset), email="steady@example.com", credits=2.0))
+    records.append(usage("u-steady", day(2), "CODEX_GITHUB", credits=1.0))
+    records.append(usage("u-idle", day(20), email="idle@example.com", credits=3.0))
+    records.append(usage("u-gone", day(30), email="gone@example.com", credits=3.0))
+    records.append(usage("u-grand", day(1), email="grand@example.com", credits=9.0))
+    upsert_usage(records, 1)
+
+    digest = compose_digest(boss, TODAY, 7)
+    names = [entry.answer.employee.name for entry in digest.entries]
+    # Archived before the period: nothing to discuss. Skip-level people are not entries.
+    assert names == ["A Steady", "B Idle", "C New"]
+    flags = {entry.answer.employee.name: entry.flags for entry in digest.entries}
+    assert flags["A Steady"] == ["new surface: GitHub"]
+    assert flags["B Idle"] == ["no Codex activity in 14 days"]
+    assert flags["C New"] == []  # a new starter with no history is not idle
+    steady_entry = digest.entries[0]
+    assert steady_entry.answer.current.totals.credits == 15.0
+    assert steady_entry.answer.previous.totals.credits == 14.0
+    assert grand.id not in [e.answer.employee.id for e in digest.entries]
+    assert gone.id not in [e.answer.employee.id for e in digest.entries]
+    assert new.id in [e.answer.employee.id for e in digest.entries]
+    assert idle.id in [e.answer.employee.id for e in digest.entries]
+
+    text = render("digest.txt.j2", digest=digest)
+    assert "A Steady" in text and "⚑ new surface: GitHub" in text
+    assert "credits 15 (↑ 7%)" in text
+
+
+def test_usage_swings_are_flagged_both_ways(db):
+    boss = person("boss@example.com")
+    up = person("up@example.com", manager=boss)
+    down = person("down@example.com", manager=boss)
+    upsert_usage(
+        [
+            usage("u-up", day(2), email="up@example.com", credits=10.0),
+            usage("u-up", day(9), email="up@example.com", credits=4.0),
+            usage("u-down", day(2), email="down@example.com", credits=1.0),
+            usage("u-down", day(9), email="down@example.com", credits=4.0),
+        ],
+        1,
+    )
+    assert flags_for(stats_answer(up, WEEK), TODAY) == ["usage up 150%"]
+    assert flags_for(stats_answer(down, WEEK), TODAY) == ["usage down 75%"]
+
+
+def test_stats_text_shows_unknown_tokens_as_unknown(db):
+    ada = person("ada@example.com", name="Ada Lovelace")
+    upsert_usage(
+        [usage("u-ada", day(1), email="ada@example.com", input_tokens=None, output_tokens=None)],
+        1,
+    )
+    text = render("stats.txt.j2", answer=stats_answer(ada, WEEK))
+    assert "Codex usage for Ada Lovelace <ada@example.com>" in text
+    input_line = next(line for line in text.splitlines() if line.startswith("Input tokens"))
+    assert "unknown" in input_line and " 0 " not in input_line
+    assert "tokens are not published yet" in text
+    assert "Data as of never synced" in text
+
+
+def test_sparkline_scales_to_the_busiest_day():
+    assert sparkline([0, 1, 2, 4, 8]) == "▁▁▂▄█"
+    assert sparkline([0, 0, 0]) == "▁▁▁"

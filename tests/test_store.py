@@ -1,0 +1,94 @@
+"""The usage upsert on both engines: idempotent, overwriting, keeping unknown as unknown."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from factories import usage
+
+from sync.models import CodexUser, DailyUsage
+from sync.store import UPSERT_BATCH_ROWS, delete_unreported_usage, upsert_usage
+
+DAY = dt.date(2026, 11, 2)
+
+
+def dump():
+    return list(
+        DailyUsage.select(
+            DailyUsage.codex_user_id,
+            DailyUsage.day,
+            DailyUsage.client_id,
+            DailyUsage.threads,
+            DailyUsage.turns,
+            DailyUsage.credits,
+            DailyUsage.input_tokens,
+            DailyUsage.output_tokens,
+            DailyUsage.total_tokens,
+        )
+        .order_by(DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id)
+        .tuples()
+    )
+
+
+def test_upsert_twice_gives_the_same_table(db):
+    records = [usage(f"u{i}", DAY, email=f"u{i}@example.com") for i in range(5)]
+    upsert_usage(records, 1)
+    first = dump()
+    upsert_usage(records, 2)
+    assert dump() == first
+    assert len(first) == 5
+
+
+def test_a_revised_day_overwrites_every_count(db):
+    upsert_usage([usage("u1", DAY, credits=1.0, input_tokens=None, output_tokens=None)], 1)
+    upsert_usage([usage("u1", DAY, threads=4, turns=9, credits=7.5, input_tokens=10)], 2)
+    assert dump() == [("u1", DAY, "CODEX_CLI", 4, 9, 7.5, 10, 50, 60)]
+
+
+def test_null_tokens_are_stored_as_null_not_zero(db):
+    upsert_usage([usage("u1", DAY, input_tokens=None, output_tokens=None)], 1)
+    row = DailyUsage.get()
+    assert (row.input_tokens, row.output_tokens, row.total_tokens) == (None, None, None)
+
+
+def test_fractional_credits_survive(db):
+    upsert_usage([usage("u1", DAY, credits=0.125)], 1)
+    assert DailyUsage.get().credits == 0.125
+
+
+def test_batches_larger_than_one_statement(db):
+    records = [
+        usage(f"u{i % 40}", DAY - dt.timedelta(days=i // 40), "CODEX_WEB")
+        for i in range(UPSERT_BATCH_ROWS * 2 + 17)
+    ]
+    assert upsert_usage(records, 1) == len(records)
+    assert DailyUsage.select().count() == len(records)
+    assert CodexUser.select().count() == 40
+
+
+def test_a_withheld_email_does_not_erase_a_known_one(db):
+    upsert_usage([usage("u1", DAY, email="dev@example.com")], 1)
+    upsert_usage([usage("u1", DAY + dt.timedelta(days=1), email=None)], 2)
+    assert CodexUser.get_by_id("u1").email == "dev@example.com"
+    upsert_usage([usage("u1", DAY, email="new@example.com")], 3)
+    assert CodexUser.get_by_id("u1").email == "new@example.com"
+
+
+def test_unreported_rows_in_a_reread_window_are_dropped_and_others_kept(db):
+    before = DAY - dt.timedelta(days=10)
+    upsert_usage(
+        [
+            usage("u1", DAY, "CODEX_CLI"),
+            usage("u1", DAY, "CODEX_WEB"),
+            usage("u1", before, "CODEX_WEB"),
+        ],
+        1,
+    )
+    # Run 2 re-reads DAY only and no longer sees the web client that day.
+    upsert_usage([usage("u1", DAY, "CODEX_CLI", credits=3.0)], 2)
+    removed = delete_unreported_usage(DAY, DAY, 2)
+    assert removed == 1
+    assert [(r[1], r[2], r[5]) for r in dump()] == [
+        (before, "CODEX_WEB", 1.0),
+        (DAY, "CODEX_CLI", 3.0),
+    ]
