@@ -12,7 +12,8 @@ from sync.codex_api import CodexApiError, validate_connection
 from sync.config import ConfigError, Settings, load_settings
 from sync.connection import CodexConnectionError, parse_workspace_id, store_connection
 from sync.db import open_database
-from sync.directory import DirectoryError, OrgImportError
+from sync.directory import DirectoryError
+from sync.org_import import OrgImportError
 
 log = logging.getLogger("codexbot")
 
@@ -129,7 +130,7 @@ def org() -> None:
 @pass_context
 def org_import(context: Context, csv_file: str) -> None:
     """Import or update employees from CSV_FILE (all or nothing)."""
-    from sync.directory import import_org_csv
+    from sync.org_import import import_org_csv
 
     context.open_database()
     summary = import_org_csv(csv_file)

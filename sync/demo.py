@@ -21,8 +21,8 @@ from sync.config import Settings
 from sync.connection import store_connection
 from sync.console import run_sync_with_progress, sync_summary
 from sync.db import open_database
-from sync.directory import import_org_csv
 from sync.models import Employee, database
+from sync.org_import import import_org_csv
 from sync.queries import Period, stats_answers
 from sync.simulator import Simulator, write_org_csv
 

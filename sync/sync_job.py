@@ -110,9 +110,7 @@ def run_sync(
                 upsert_usage(page.records, run.id)
                 run.pages += 1
                 run.rows += len(page.records)
-                SyncRun.update(pages=run.pages, rows=run.rows).where(
-                    SyncRun.id == run.id
-                ).execute()
+                SyncRun.update(pages=run.pages, rows=run.rows).where(SyncRun.id == run.id).execute()
                 if progress:
                     latest = max((r.day for r in page.records), default=None)
                     progress(run, latest)

@@ -7,19 +7,17 @@ import pytest
 
 from sync.directory import (
     DirectoryError,
-    ImportSummary,
-    OrgImportError,
     UnmatchedUser,
     add_alias,
     codex_user_ids_for,
     count_unmatched_codex_users,
     find_employee,
-    import_org_csv,
     matched_employee_ids_by_codex_user,
     normalize_email,
     unmatched_codex_users,
 )
 from sync.models import CodexUser, DailyUsage, EmailAlias, Employee
+from sync.org_import import ImportSummary, OrgImportError, import_org_csv
 
 HEADER = "email,name,manager_email,role,archived_on,slack_user_id,timezone\n"
 
