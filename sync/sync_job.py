@@ -56,7 +56,7 @@ def last_successful_sync() -> SyncRun | None:
     return (
         SyncRun.select()
         .where(SyncRun.outcome == SyncRun.OUTCOME_OK)
-        .order_by(SyncRun.finished_at.desc())
+        .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
         .first()
     )
 

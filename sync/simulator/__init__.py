@@ -1,0 +1,29 @@
+"""A stand-in for the Codex Enterprise Analytics API, served over loopback HTTP.
+
+Used by `codexbot demo`, the tests and the benchmarks. Everything is derived from a seed,
+so the same seed always yields the same org and the same pages, and rows are computed on
+demand: a 10,000-person, 90-day history is never held in memory.
+"""
+
+from __future__ import annotations
+
+from sync.simulator.org import (
+    CodexAccount,
+    Person,
+    SimulatedOrg,
+    generate_org,
+    write_org_csv,
+)
+from sync.simulator.server import Simulator
+from sync.simulator.usage import iter_rows, usage_row
+
+__all__ = [
+    "CodexAccount",
+    "Person",
+    "SimulatedOrg",
+    "Simulator",
+    "generate_org",
+    "iter_rows",
+    "usage_row",
+    "write_org_csv",
+]

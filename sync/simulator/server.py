@@ -1,0 +1,266 @@
+"""The simulated Codex Analytics API over loopback HTTP.
+
+Serves `GET /v1/analytics/codex/workspaces/{id}/usage` with the real API's paging, its
+error shapes, and on demand the failures a client must survive (429, 500, a 200 cut off
+midway). Pages are computed from an opaque position token, so page N costs the same as
+page 0, and a failed request never advances anything: retrying it gives the same page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hmac
+import json
+import random
+import re
+import socket
+import sys
+import threading
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from sync.simulator.org import generate_org
+from sync.simulator.usage import QueryError, parse_usage_query, usage_page
+
+API_PREFIX = "/v1/analytics/codex"
+_USAGE_PATH = re.compile(re.escape(API_PREFIX) + r"/workspaces/([^/]+)/usage/?")
+_FAILURES = ("429", "500", "truncated")
+
+
+def _error_body(message: str, type_: str, code: str | None) -> bytes:
+    return json.dumps({"error": {"message": message, "type": type_, "code": code}}).encode()
+
+
+_UNAUTHORIZED = _error_body(
+    "Incorrect API key provided", "invalid_request_error", "invalid_api_key"
+)
+_NO_PLAN = _error_body(
+    "This workspace's plan does not include access to Codex analytics. "
+    "Codex's analytics API requires a ChatGPT Enterprise or Codex plan.",
+    "invalid_request_error",
+    "plan_not_eligible",
+)
+_RATE_LIMITED = _error_body("Rate limit reached for requests", "requests", "rate_limit_exceeded")
+_SERVER_ERROR = _error_body(
+    "The server had an error while processing your request.", "server_error", None
+)
+
+
+class Simulator:
+    """An org and its usage history, served over HTTP until `stop()`."""
+
+    # Stands for a workspace on a plan without analytics: the valid key gets a 403 here.
+    NO_ACCESS_WORKSPACE_ID = "7c0e5a52-3d1b-4f0e-9a43-0000000f0403"
+
+    def __init__(
+        self,
+        employees: int = 200,
+        days: int = 90,
+        seed: int = 7,
+        fail_rate: float = 0.0,
+        today: datetime.date | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        retry_after: int = 1,
+    ) -> None:
+        if days < 1:
+            raise ValueError("days must be at least 1")
+        if not 0.0 <= fail_rate <= 1.0:
+            raise ValueError("fail_rate must be between 0 and 1")
+        self.org = generate_org(employees, seed, today)
+        self.seed = seed
+        self.days = days
+        # Read at every request, so tests may change them on a running simulator.
+        self.fail_rate = fail_rate
+        self.retry_after = retry_after
+        self.today = today
+        self.host = host
+        self.port = port
+        self.base_url: str | None = None
+        self.workspace_id = self.org.workspace_id
+        self.api_key = self.org.api_key
+        self.request_log: list[tuple[str, str, int]] = []
+        self._log_lock = threading.Lock()
+        self._fail_rng = random.Random(f"failures:{seed}")
+        self._fail_lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def bind(self) -> str:
+        """Open the listening socket (once) and return the base URL, without serving yet."""
+        if self._server is None:
+            self._server = _Server((self.host, self.port), self)
+            self.port = self._server.server_address[1]
+            shown = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+            self.base_url = f"http://{shown}:{self.port}{API_PREFIX}"
+        return self.base_url
+
+    def start(self) -> str:
+        self.bind()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name="codex-simulator",
+                daemon=True,
+            )
+            self._thread.start()
+        return self.base_url
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until Ctrl-C."""
+        self.bind()
+        try:
+            self._server.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._close()
+
+    def __enter__(self) -> Simulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _close(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        # Kept-alive connections would otherwise go on being served after stop().
+        with server.connections_lock:
+            connections = list(server.connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # the client may have gone already
+                connection.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+
+    def current_day(self) -> datetime.date:
+        if self.today is not None:
+            return self.today
+        return datetime.datetime.now(datetime.UTC).date()
+
+    def handle(self, path: str, authorization: str | None) -> tuple[int, bytes, dict[str, str]]:
+        """The status, JSON body and extra headers answering `GET path`."""
+        url = urlsplit(path)
+        match = _USAGE_PATH.fullmatch(url.path)
+        if match is None:
+            message = f"Invalid URL (GET {url.path})"
+            return 404, _error_body(message, "invalid_request_error", None), {}
+        scheme, _, key = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            key.strip().encode(), self.api_key.encode()
+        ):
+            return 401, _UNAUTHORIZED, {}
+        workspace_id = match.group(1)
+        if workspace_id == self.NO_ACCESS_WORKSPACE_ID:
+            return 403, _NO_PLAN, {}
+        if workspace_id != self.workspace_id:
+            message = f"Workspace {workspace_id} not found"
+            return 404, _error_body(message, "invalid_request_error", "workspace_not_found"), {}
+
+        today = self.current_day()
+        try:
+            first_day, last_day, start_index, limit = parse_usage_query(
+                url.query, today, self.days, len(self.org.accounts)
+            )
+        except QueryError as exc:
+            return 422, json.dumps({"detail": exc.details}).encode(), {}
+        failure = self._draw_failure()
+        if failure == "429":
+            return 429, _RATE_LIMITED, {"Retry-After": str(self.retry_after)}
+        if failure == "500":
+            return 500, _SERVER_ERROR, {}
+        page = usage_page(
+            self.seed, self.org.accounts, first_day, last_day, today, limit, start_index
+        )
+        body = json.dumps(page, separators=(",", ":")).encode()
+        if failure == "truncated":
+            body = body[: len(body) // 2]
+        return 200, body, {}
+
+    def _draw_failure(self) -> str | None:
+        with self._fail_lock:
+            # Both draws happen every time, so the sequence does not depend on fail_rate.
+            roll = self._fail_rng.random()
+            kind = _FAILURES[self._fail_rng.randrange(len(_FAILURES))]
+        return kind if roll < self.fail_rate else None
+
+    def _log(self, method: str, path: str, status: int) -> None:
+        with self._log_lock:
+            self.request_log.append((method, path, status))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+        self.simulator = simulator
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes: without this, delayed ACKs stall keep-alive.
+    disable_nagle_algorithm = True
+    server_version = "CodexSimulator/1"
+    sys_version = ""
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silenced: a line per request would swamp a benchmark's output."""
+
+    def do_GET(self) -> None:
+        simulator = self.server.simulator
+        try:
+            status, body, headers = simulator.handle(self.path, self.headers.get("Authorization"))
+        except Exception as exc:  # a simulator bug: show it, answer like a server error
+            traceback.print_exc(file=sys.stderr)
+            body = _error_body(f"simulator error: {exc}", "server_error", None)
+            status, headers = 500, {}
+        self._send(status, body, headers)
+        simulator._log("GET", self.path, status)
+
+    def _read_only(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = _error_body(f"Method {self.command} not allowed", "invalid_request_error", None)
+        self._send(405, body, {"Allow": "GET"})
+        self.server.simulator._log(self.command, self.path, 405)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = _read_only
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)

@@ -1,0 +1,184 @@
+"""Whole syncs against the simulator over real loopback HTTP, on both engines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography.fernet import Fernet
+from freezegun import freeze_time
+
+from sync.config import load_settings
+from sync.connection import NotConnectedError, store_connection
+from sync.models import CodexUser, DailyUsage, SyncRun
+from sync.org_import import import_org_csv
+from sync.simulator import Simulator, write_org_csv
+from sync.sync_job import SyncFailedError, last_successful_sync, run_sync
+
+NOW = "2026-11-25 10:30:00"
+SECRET = Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def sim():
+    with freeze_time(NOW):
+        simulator = Simulator(employees=40, days=90, seed=11, retry_after=0)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+def settings_for(sim, **codex):
+    settings = load_settings(None, environ={"CODEXBOT_SECRET_KEY": SECRET})
+    settings.codex.api_base_url = sim.base_url
+    settings.codex.page_size = codex.pop("page_size", 97)
+    for key, value in codex.items():
+        setattr(settings.codex, key, value)
+    return settings
+
+
+def connect(sim):
+    store_connection(sim.workspace_id, sim.api_key, SECRET)
+
+
+def usage_dump():
+    return list(
+        DailyUsage.select(
+            DailyUsage.codex_user_id,
+            DailyUsage.day,
+            DailyUsage.client_id,
+            DailyUsage.threads,
+            DailyUsage.turns,
+            DailyUsage.credits,
+            DailyUsage.input_tokens,
+            DailyUsage.output_tokens,
+            DailyUsage.total_tokens,
+        )
+        .order_by(DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id)
+        .tuples()
+    )
+
+
+def no_sleep(seconds):
+    pass
+
+
+@freeze_time(NOW)
+def test_first_sync_backfills_90_days_then_later_syncs_reread_the_trailing_window(db, sim):
+    connect(sim)
+    settings = settings_for(sim)
+    first = run_sync(settings)
+    assert (first.window_start, first.window_end) == (dt.date(2026, 8, 28), dt.date(2026, 11, 25))
+    assert first.outcome == SyncRun.OUTCOME_OK and first.rows > 1000
+    assert first.pages == len(sim.request_log) > 10  # every page fetched once, none skipped
+    assert DailyUsage.select().count() == first.rows
+    second = run_sync(settings)
+    assert (second.window_start, second.window_end) == (
+        dt.date(2026, 11, 21),
+        dt.date(2026, 11, 25),
+    )
+    assert last_successful_sync().id == second.id
+
+
+@freeze_time(NOW)
+def test_two_syncs_and_an_overlapping_resync_give_identical_tables(db, sim):
+    connect(sim)
+    settings = settings_for(sim)
+    run_sync(settings, days=30)
+    once = usage_dump()
+    run_sync(settings, days=30)
+    assert usage_dump() == once
+    run_sync(settings, days=10)
+    assert usage_dump() == once
+    # Today's rows carry no tokens yet: unknown, not zero.
+    today_rows = [row for row in once if row[1] == dt.date(2026, 11, 25)]
+    assert today_rows and all(row[6] is None and row[8] is None for row in today_rows)
+
+
+@freeze_time(NOW)
+def test_a_flaky_api_gives_the_same_tables_as_a_clean_one(db, sim):
+    connect(sim)
+    run_sync(settings_for(sim), days=20)
+    clean = usage_dump()
+    DailyUsage.delete().execute()
+    sim.request_log.clear()
+    sim.fail_rate = 0.4
+    run = run_sync(settings_for(sim, max_attempts=20, page_size=31), days=20, sleep=no_sleep)
+    assert run.outcome == SyncRun.OUTCOME_OK
+    assert usage_dump() == clean
+    statuses = [status for _, _, status in sim.request_log]
+    assert {429, 500} <= set(statuses)
+    # Truncated bodies come back as 200s: more 200s than pages means they were retried too.
+    assert statuses.count(200) > run.pages
+
+
+@freeze_time(NOW)
+def test_a_failure_midway_keeps_every_page_already_stored(db, sim):
+    connect(sim)
+    run_sync(settings_for(sim), days=20)
+    complete = usage_dump()
+    DailyUsage.delete().execute()
+    pages_served = 0
+    original = sim.handle
+
+    def fail_after_three_pages(path, authorization):
+        nonlocal pages_served
+        pages_served += 1
+        if pages_served > 3:
+            return 500, b'{"error": "down"}', {"Content-Type": "application/json"}
+        return original(path, authorization)
+
+    sim.handle = fail_after_three_pages
+    with pytest.raises(SyncFailedError) as failed:
+        run_sync(settings_for(sim, max_attempts=2), days=20, sleep=no_sleep)
+    run = SyncRun.get_by_id(failed.value.run.id)
+    assert run.outcome == SyncRun.OUTCOME_FAILED
+    assert "could not be reached" in run.error
+    assert run.pages == 3
+    stored = usage_dump()
+    assert len(stored) == run.rows > 0
+    assert set(stored) <= set(complete)
+    # The next sync picks up where the API left off, with nothing doubled.
+    sim.handle = original
+    run_sync(settings_for(sim), days=20)
+    assert usage_dump() == complete
+
+
+@freeze_time(NOW)
+def test_a_revoked_key_fails_readably_and_keeps_the_data(db, sim):
+    connect(sim)
+    run_sync(settings_for(sim), days=5)
+    stored = usage_dump()
+    store_connection(sim.workspace_id, "sk-revoked-key-0000", SECRET)
+    with pytest.raises(SyncFailedError, match="That API key was rejected"):
+        run_sync(settings_for(sim), days=5)
+    assert usage_dump() == stored
+    assert SyncRun.select().order_by(SyncRun.id.desc()).first().outcome == SyncRun.OUTCOME_FAILED
+
+
+def test_sync_without_a_connection_says_how_to_connect(db, sim):
+    with pytest.raises(NotConnectedError, match="codexbot connect"):
+        run_sync(settings_for(sim))
+
+
+@freeze_time(NOW)
+def test_a_run_left_running_by_a_dead_process_is_recorded_as_interrupted(db, sim):
+    connect(sim)
+    dead = SyncRun.create(
+        started_at=dt.datetime(2026, 11, 25, 9),
+        window_start=dt.date(2026, 11, 20),
+        window_end=dt.date(2026, 11, 25),
+    )
+    run_sync(settings_for(sim), days=2)
+    assert SyncRun.get_by_id(dead.id).outcome == SyncRun.OUTCOME_INTERRUPTED
+
+
+@freeze_time(NOW)
+def test_unmatched_users_are_counted_after_import(db, sim, tmp_path):
+    write_org_csv(sim.org, tmp_path / "org.csv")
+    import_org_csv(tmp_path / "org.csv")
+    connect(sim)
+    run = run_sync(settings_for(sim), days=30)
+    expected = {account.user_id for account in sim.org.accounts if not account.matchable}
+    seen = {user.user_id for user in CodexUser.select()}
+    assert run.unmatched_users == len(expected & seen) > 0
