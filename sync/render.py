@@ -47,6 +47,13 @@ def format_timestamp(moment: dt.datetime | None) -> str:
     return "never synced" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+def credits_by_surface(by_surface: dict) -> str:
+    """ "IDE 48.2, GitHub 4.2": where a person's credits went, in surface order."""
+    return ", ".join(
+        f"{surface} {format_number(stats.credits)}" for surface, stats in by_surface.items()
+    )
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -63,6 +70,7 @@ def environment() -> Environment:
         day=format_day,
         timestamp=format_timestamp,
         sparkline=sparkline,
+        credits_by_surface=credits_by_surface,
     )
     env.globals.update(metrics=METRICS)
     return env
