@@ -106,9 +106,10 @@ def simulator(host, port, employees, days, seed, fail_rate, write_org) -> None:
     if write_org:
         write_org_csv(sim.org, write_org)
         click.echo(f"Wrote {len(sim.org.people)} people to {write_org}", err=True)
+    base_url = sim.bind()
     click.echo(
         f"Simulated Codex Analytics API for {employees} employees, {days} days, seed {seed}\n"
-        f"  CODEX_API_BASE_URL=http://{host}:{port}/v1/analytics/codex\n"
+        f"  CODEX_API_BASE_URL={base_url}\n"
         f"  CODEX_WORKSPACE_ID={sim.workspace_id}\n"
         f"  CODEX_API_KEY={sim.api_key}\n"
         f"  a workspace whose plan has no access: {sim.NO_ACCESS_WORKSPACE_ID}",
