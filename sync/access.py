@@ -8,6 +8,7 @@ in other branches are private.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from peewee import SQL
 
@@ -27,10 +28,26 @@ def is_archived(employee: Employee, today: dt.date | None = None) -> bool:
     return employee.archived_on is not None and employee.archived_on <= (today or today_utc())
 
 
-def may_view(viewer: Employee | None, target: Employee) -> bool:
+def is_admin(
+    employee: Employee | None, email: str | None = None, admin_emails: Collection[str] = ()
+) -> bool:
+    """Admins are employees with role admin, plus the emails the config lists.
+
+    A config admin need not be in the directory yet: someone has to connect Codex and
+    import the org first. An archived employee is never an admin.
+    """
+    if employee is not None and is_archived(employee):
+        return False
+    emails = {e.strip().lower() for e in admin_emails}
+    if employee is not None and (employee.is_admin or employee.email in emails):
+        return True
+    return bool(email) and email.strip().lower() in emails
+
+
+def may_view(viewer: Employee | None, target: Employee, admin_emails: Collection[str] = ()) -> bool:
     if viewer is None or is_archived(viewer):
         return False
-    if viewer.id == target.id or viewer.is_admin:
+    if viewer.id == target.id or is_admin(viewer, admin_emails=admin_emails):
         return True
     return viewer.id in _manager_ids_above(target)
 

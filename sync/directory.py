@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from peewee import JOIN, fn
+from peewee import JOIN, chunked, fn
 
 from sync.models import CodexUser, DailyUsage, EmailAlias, Employee, database
 
@@ -90,6 +90,21 @@ def _with_owners(query):
     return query.join(Employee, JOIN.LEFT_OUTER, on=(Employee.email == CodexUser.email)).join_from(
         CodexUser, EmailAlias, JOIN.LEFT_OUTER, on=(EmailAlias.codex_email == CodexUser.email)
     )
+
+
+def codex_user_ids_by_employee(employees) -> dict[int, list[str]]:
+    """`codex_user_ids_for` for many employees at once, in one query per 5,000 of them."""
+    owner_id = fn.COALESCE(Employee.id, EmailAlias.employee)
+    found: dict[int, list[str]] = {employee.id: [] for employee in employees}
+    for batch in chunked(list(found), 5000):
+        query = (
+            _with_owners(CodexUser.select(CodexUser.user_id, owner_id))
+            .where(owner_id.in_(batch))
+            .order_by(CodexUser.user_id)
+        )
+        for user_id, employee_id in query.tuples():
+            found[employee_id].append(user_id)
+    return found
 
 
 def matched_employee_ids_by_codex_user() -> dict[str, int]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from sync.directory import codex_user_ids_for
+from sync.directory import codex_user_ids_by_employee, codex_user_ids_for
 from sync.metrics import STAT_FIELDS, Stats
 from sync.models import DailyUsage, Employee, SyncRun
 from sync.surfaces import SURFACE_ORDER, surface_of
@@ -89,10 +89,14 @@ def stats_answers(
     employees = list(employees)
     previous = period.previous
     as_of = as_of if as_of is not None else data_as_of()
-    owner_of: dict[str, Employee] = {}
-    for employee in employees:
-        for user_id in codex_user_ids_for(employee):
-            owner_of[user_id] = employee
+    by_id = {employee.id: employee for employee in employees}
+    if len(employees) == 1:
+        user_ids = {employees[0].id: codex_user_ids_for(employees[0])}
+    else:
+        user_ids = codex_user_ids_by_employee(employees)
+    owner_of = {
+        user_id: by_id[employee_id] for employee_id, ids in user_ids.items() for user_id in ids
+    }
     rows_by_employee: dict[int, list[tuple]] = defaultdict(list)
     last_active: dict[int, dt.date] = {}
     if owner_of:

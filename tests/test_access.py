@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from freezegun import freeze_time
 
-from sync.access import direct_reports, is_archived, may_view, reporting_chain
+from sync.access import direct_reports, is_admin, is_archived, may_view, reporting_chain
 from sync.models import ROLE_ADMIN, Employee
 
 # The org every test here uses:
@@ -180,3 +180,20 @@ def test_reporting_chain_is_everyone_below_ordered_by_name(org, manager, expecte
 )
 def test_direct_reports_are_one_level_ordered_by_name(org, manager, expected):
     assert names(direct_reports(org[manager])) == expected
+
+
+def test_config_admin_emails_make_an_employee_an_admin(org):
+    config_admins = ["Rep1@Example.com"]
+    assert may_view(org["rep1"], org["ceo"], admin_emails=config_admins)
+    assert not may_view(org["rep2"], org["ceo"], admin_emails=config_admins)
+    assert not may_view(org["rep1"], org["ceo"])
+
+
+def test_is_admin_by_role_config_or_email_outside_the_directory(org):
+    assert is_admin(org["admin"])
+    assert not is_admin(org["mgr"])
+    assert is_admin(org["mgr"], admin_emails=["mgr@example.com"])
+    # Someone who connects Codex before the org is imported is only known by email.
+    assert is_admin(None, "Setup@Example.com", admin_emails=["setup@example.com"])
+    assert not is_admin(None, "someone@example.com", admin_emails=["setup@example.com"])
+    assert not is_admin(org["archived"], admin_emails=["archived@example.com"])

@@ -402,3 +402,26 @@ def test_unmatched_users_cost_the_same_queries_however_many_there_are(db, monkey
         return len(executed)
 
     assert queries_for(2) == queries_for(25) == 1
+
+
+def test_bulk_attribution_agrees_with_the_single_person_rule(db):
+    from sync.directory import codex_user_ids_by_employee
+
+    ada = Employee.create(email="ada@example.com")
+    bo = Employee.create(email="bo@example.com")
+    nobody = Employee.create(email="nobody@example.com")
+    CodexUser.insert_many(
+        [
+            ("u1", "ada@example.com"),
+            ("u2", "ada@old.example.com"),
+            ("u3", "bo@example.com"),
+            ("u4", None),
+            ("u5", "stranger@example.com"),
+        ],
+        fields=[CodexUser.user_id, CodexUser.email],
+    ).execute()
+    add_alias("ada@old.example.com", "ada@example.com")
+    bulk = codex_user_ids_by_employee([ada, bo, nobody])
+    assert bulk == {ada.id: ["u1", "u2"], bo.id: ["u3"], nobody.id: []}
+    for employee in (ada, bo, nobody):
+        assert bulk[employee.id] == codex_user_ids_for(employee)
