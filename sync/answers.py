@@ -1,34 +1,81 @@
 """The decisions behind every answer: look people up, ask the access policy, query.
 
-Each surface (CLI now, Slack next) parses its request, calls one function here and
-renders what it gets back through a template.
+Each surface (CLI, Slack) parses its request, calls one function here and renders what
+it gets back through a template.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
 
-from sync.access import may_view
+from sync.access import may_view, reporting_chain
 from sync.digest import Digest, compose_digest
 from sync.directory import find_employee
-from sync.queries import Period, StatsAnswer, stats_answer
+from sync.models import Employee
+from sync.queries import Period, StatsAnswer, data_as_of, stats_answer, stats_answers
 from sync.render import render
 
 ALLOWED_PERIOD_DAYS = (7, 30, 90)
 
 
-def stats_for_viewer(
-    viewer_email: str, target_email: str, days: int, today: dt.date
+@dataclass(frozen=True)
+class TeamUsage:
+    period: Period
+    rows: list[StatsAnswer]  # the busiest first, cut to what a message can show
+    hidden: int
+    size: int
+    total_credits: float
+    active_people: int
+    data_as_of: dt.datetime | None
+
+
+def stats_for(
+    viewer: Employee | None,
+    target: Employee | None,
+    period: Period,
+    admin_emails: Collection[str] = (),
 ) -> StatsAnswer | None:
     """`target`'s stats if `viewer` may see them; None alike for "no such person" and
     "not allowed", so a refusal never reveals whether someone exists or has data."""
+    if viewer is None or target is None or not may_view(viewer, target, admin_emails):
+        return None
+    return stats_answer(target, period)
+
+
+def team_for(viewer: Employee, period: Period, shown: int = 900) -> TeamUsage | None:
+    """Everyone in `viewer`'s reporting chain, by credits; None for someone with no reports."""
+    if not may_view(viewer, viewer):  # archived viewers see nothing, their team included
+        return None
+    chain = reporting_chain(viewer)
+    if not chain:
+        return None
+    as_of = data_as_of()
+    answers = stats_answers(chain, period, as_of)
+    ranked = sorted(
+        answers.values(),
+        key=lambda a: (-a.current.totals.credits, a.employee.display_name.lower()),
+    )
+    return TeamUsage(
+        period=period,
+        rows=ranked[:shown],
+        hidden=max(0, len(ranked) - shown),
+        size=len(ranked),
+        total_credits=round(sum(a.current.totals.credits for a in ranked), 6),
+        active_people=sum(1 for a in ranked if a.current.active_days),
+        data_as_of=as_of,
+    )
+
+
+def stats_for_viewer(
+    viewer_email: str, target_email: str, days: int, today: dt.date
+) -> StatsAnswer | None:
     if days not in ALLOWED_PERIOD_DAYS:
         raise ValueError(f"the period must be one of {ALLOWED_PERIOD_DAYS} days")
-    viewer = find_employee(viewer_email)
-    target = find_employee(target_email)
-    if viewer is None or target is None or not may_view(viewer, target):
-        return None
-    return stats_answer(target, Period.ending_before(today, days))
+    return stats_for(
+        find_employee(viewer_email), find_employee(target_email), Period.ending_before(today, days)
+    )
 
 
 def stats_text(viewer_email: str, target_email: str, days: int, today: dt.date) -> str | None:

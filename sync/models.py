@@ -127,4 +127,20 @@ class Connection(BaseModel):
     active = BooleanField(default=True)
 
 
-ALL_MODELS = [SchemaVersion, Employee, EmailAlias, CodexUser, DailyUsage, SyncRun, Connection]
+class HandledEvent(BaseModel):
+    """Slack events already answered: Slack retries slow ones, and replicas share the work."""
+
+    event_id = CharField(primary_key=True)
+    handled_at = DateTimeField()
+
+
+ALL_MODELS = [
+    SchemaVersion,
+    Employee,
+    EmailAlias,
+    CodexUser,
+    DailyUsage,
+    SyncRun,
+    Connection,
+    HandledEvent,
+]

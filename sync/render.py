@@ -54,6 +54,11 @@ def credits_by_surface(by_surface: dict) -> str:
     )
 
 
+def escape_mrkdwn(text) -> str:
+    """Slack's three control characters, so names and user text can't form mentions."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -71,6 +76,7 @@ def environment() -> Environment:
         timestamp=format_timestamp,
         sparkline=sparkline,
         credits_by_surface=credits_by_surface,
+        mrkdwn=escape_mrkdwn,
     )
     env.globals.update(metrics=METRICS)
     return env

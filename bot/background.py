@@ -1,0 +1,68 @@
+"""The first sync after `/codex connect`, run in the background and reported by DM."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from slack_sdk import WebClient
+
+from bot.messages import render_message
+from bot.slack import send_direct_message
+from sync.config import Settings
+from sync.connection import ConnectionInfo
+from sync.models import CodexUser, database
+from sync.sync_job import SyncFailedError, run_sync
+
+log = logging.getLogger(__name__)
+
+# One sync at a time in this process; issue #4's lease extends this across replicas.
+sync_lock = threading.Lock()
+
+
+def start_first_sync(
+    settings: Settings, client: WebClient, admin_user_id: str, info: ConnectionInfo
+) -> threading.Thread:
+    thread = threading.Thread(
+        target=_confirm_and_sync,
+        args=(settings, client, admin_user_id, info),
+        name="codexbot-first-sync",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def _confirm_and_sync(settings, client, admin_user_id, info) -> None:
+    try:
+        send_direct_message(
+            client,
+            admin_user_id,
+            render_message(
+                "notice",
+                kind="connected",
+                workspace_id=info.workspace_id,
+                key_last4=info.key_last4,
+            ),
+        )
+        with sync_lock:
+            run = run_sync(settings)
+        matched = CodexUser.select().count() - (run.unmatched_users or 0)
+        send_direct_message(
+            client, admin_user_id, render_message("sync_finished", run=run, matched=matched)
+        )
+    except SyncFailedError as exc:
+        send_direct_message(
+            client, admin_user_id, render_message("notice", kind="sync_failed", error=str(exc))
+        )
+    except Exception:
+        log.exception("the first sync after connecting failed")
+        send_direct_message(
+            client,
+            admin_user_id,
+            render_message(
+                "notice", kind="sync_failed", error="codexbot hit an internal error (see its logs)."
+            ),
+        )
+    finally:
+        database.close()

@@ -1,0 +1,45 @@
+"""`codexbot`: the operators' CLI from sync/, plus `run`, which starts the Slack bot."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from sync.cli import Context, cli, pass_context
+
+log = logging.getLogger("codexbot")
+
+
+@cli.command()
+@click.option("--http", "http_mode", is_flag=True, help="HTTP mode even if SLACK_APP_TOKEN is set.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode: address to bind.")
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
+@pass_context
+def run(context: Context, http_mode: bool, host: str, port: int) -> None:
+    """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
+    from bot.app import build_app
+    from bot.server import create_http_server, serve_socket_mode
+
+    settings = context.settings
+    slack = settings.slack
+    if not slack.bot_token:
+        raise click.ClickException("SLACK_BOT_TOKEN is not set (slack.bot_token).")
+    socket_mode = bool(slack.app_token) and not http_mode
+    if not socket_mode and not slack.signing_secret:
+        raise click.ClickException(
+            "HTTP mode needs SLACK_SIGNING_SECRET (slack.signing_secret) to verify requests."
+        )
+    context.open_database()
+    app = build_app(settings)
+    if socket_mode:
+        log.info("codexbot running in Socket Mode")
+        serve_socket_mode(app, slack.app_token)
+        return
+    server = create_http_server(app, host, port)
+    log.info("codexbot listening on http://%s:%s/slack/events", host, port)
+    server.run()
+
+
+def main() -> None:
+    cli(prog_name="codexbot")

@@ -1,0 +1,55 @@
+"""Who a Slack user is in codexbot's directory, and whether they are an admin."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from sync.access import is_admin
+from sync.directory import find_employee, normalize_email
+from sync.models import Employee
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SlackPerson:
+    slack_user_id: str
+    email: str | None
+    employee: Employee | None
+    is_admin: bool
+    timezone: str | None = None
+
+
+def identify(client: WebClient, slack_user_id: str, admin_emails=()) -> SlackPerson:
+    """Map a Slack user to an employee: by the directory's slack_user_id, else by the email
+    Slack holds for them (remembered on the employee, so the lookup happens once)."""
+    employee = Employee.get_or_none(Employee.slack_user_id == slack_user_id)
+    email = employee.email if employee else None
+    timezone = None
+    if employee is None:
+        profile = _slack_profile(client, slack_user_id)
+        email = normalize_email(profile.get("email")) or None
+        timezone = profile.get("tz")
+        employee = find_employee(email) if email else None
+        if employee is not None and employee.slack_user_id is None:
+            employee.slack_user_id = slack_user_id
+            employee.save(only=[Employee.slack_user_id])
+    return SlackPerson(
+        slack_user_id, email, employee, is_admin(employee, email, admin_emails), timezone
+    )
+
+
+def _slack_profile(client: WebClient, slack_user_id: str) -> dict:
+    try:
+        user = client.users_info(user=slack_user_id)["user"]
+    except SlackApiError as exc:
+        # An unknown or foreign user is simply nobody we know; say so, don't fail.
+        log.info("users.info for %s failed: %s", slack_user_id, exc.response.get("error"))
+        return {}
+    if user.get("is_bot") or user.get("deleted"):
+        return {}
+    return {"email": user.get("profile", {}).get("email"), "tz": user.get("tz")}

@@ -1,0 +1,120 @@
+"""`/codex ...`: parse the text, decide through sync/, answer privately through a template."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from slack_sdk import WebClient
+
+from bot.identity import SlackPerson, identify
+from bot.messages import render_message, render_view
+from bot.parsing import CodexCommand, parse_codex_command
+from bot.unavailable import answer_unavailable_on_database_errors
+from sync.answers import stats_for, team_for
+from sync.connection import connection_info, remove_connection
+from sync.directory import count_unmatched_codex_users
+from sync.models import SyncRun
+from sync.queries import Period
+
+
+def acknowledge_codex(ack, command, client: WebClient, context) -> None:
+    parsed = parse_codex_command(command.get("text", ""))
+    if parsed.name != "connect" or parsed.problem:
+        ack()
+        return
+    settings = context["settings"]
+    person = identify(client, command["user_id"], settings.slack.admin_emails)
+    if not person.is_admin:
+        ack(
+            response_type="ephemeral",
+            **render_message("notice", kind="admins_only", action="connect Codex"),
+        )
+        return
+    client.views_open(trigger_id=command["trigger_id"], view=render_view("connect_modal"))
+    ack()
+
+
+@answer_unavailable_on_database_errors
+def answer_codex(command, client: WebClient, respond, context) -> None:
+    parsed = parse_codex_command(command.get("text", ""))
+    if parsed.name == "connect" and not parsed.problem:
+        return  # answered by the modal, opened in the acknowledgement
+    settings = context["settings"]
+    person = identify(client, command["user_id"], settings.slack.admin_emails)
+    message = SUBCOMMAND_ANSWERS[parsed.name](parsed, person, client, context)
+    respond(response_type="ephemeral", replace_original=False, **message)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _help(parsed: CodexCommand, person, client, context) -> dict:
+    return render_message("help", problem=parsed.problem)
+
+
+def _stats(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
+    if parsed.problem:
+        return render_message("notice", kind="bad_command", problem=parsed.problem)
+    if person.employee is None:
+        return render_message("notice", kind="not_in_directory")
+    admin_emails = context["settings"].slack.admin_emails
+    target = person.employee
+    if parsed.target_user_id and parsed.target_user_id != person.slack_user_id:
+        target = identify(client, parsed.target_user_id).employee
+    answer = stats_for(
+        person.employee, target, Period.ending_before(_today(), parsed.days), admin_emails
+    )
+    if answer is None:
+        return render_message("notice", kind="refused")
+    return render_message("stats", answer=answer)
+
+
+def _team(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
+    if parsed.problem:
+        return render_message("notice", kind="bad_command", problem=parsed.problem)
+    if person.employee is None:
+        return render_message("notice", kind="not_in_directory")
+    team = team_for(person.employee, Period.ending_before(_today(), parsed.days))
+    if team is None:
+        return render_message("notice", kind="no_team")
+    return render_message("team", team=team)
+
+
+def _status(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
+    if parsed.problem:
+        return render_message("notice", kind="bad_command", problem=parsed.problem)
+    if not person.is_admin:
+        return render_message("notice", kind="admins_only", action="see codexbot's status")
+    settings = context["settings"]
+    info = connection_info()
+    last_run = SyncRun.select().order_by(SyncRun.id.desc()).first()
+    next_sync = None
+    if info is not None and last_run is not None and last_run.finished_at:
+        next_sync = last_run.finished_at + dt.timedelta(minutes=settings.sync.interval_minutes)
+    return render_message(
+        "status",
+        connection=info,
+        last_run=last_run,
+        next_sync=next_sync,
+        unmatched=count_unmatched_codex_users(),
+    )
+
+
+def _disconnect(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
+    if parsed.problem:
+        return render_message("notice", kind="bad_command", problem=parsed.problem)
+    if not person.is_admin:
+        return render_message("notice", kind="admins_only", action="disconnect Codex")
+    kind = "disconnected" if remove_connection() else "not_connected"
+    return render_message("notice", kind=kind)
+
+
+SUBCOMMAND_ANSWERS = {
+    "help": _help,
+    "stats": _stats,
+    "team": _team,
+    "status": _status,
+    "disconnect": _disconnect,
+    "connect": _help,  # only reached with a problem, e.g. "/codex connect extra words"
+}

@@ -1,0 +1,25 @@
+"""The Home tab: the viewer's own last 30 days and, for managers, their reporting line."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.identity import identify
+from bot.messages import render_view
+from sync.answers import stats_for, team_for
+from sync.queries import Period
+
+HOME_TEAM_ROWS = 20
+
+
+def publish_home(event, client, context) -> None:
+    if event.get("tab", "home") != "home":
+        return
+    settings = context["settings"]
+    person = identify(client, event["user"], settings.slack.admin_emails)
+    period = Period.ending_before(dt.datetime.now(dt.UTC).date(), 30)
+    answer = team = None
+    if person.employee is not None:
+        answer = stats_for(person.employee, person.employee, period)
+        team = team_for(person.employee, period, shown=HOME_TEAM_ROWS) if answer else None
+    client.views_publish(user_id=event["user"], view=render_view("home", answer=answer, team=team))

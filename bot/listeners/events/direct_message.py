@@ -1,0 +1,52 @@
+"""A DM to the bot: the sender's own stats for the period their words name."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import IntegrityError
+
+from bot.identity import identify
+from bot.messages import render_message
+from bot.parsing import parse_direct_message
+from sync.answers import stats_for
+from sync.models import HandledEvent, database
+
+
+def answer_direct_message(body, event, say, client, context) -> None:
+    # Edits, joins and bot posts are not questions.
+    if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        return
+    if not first_delivery(body.get("event_id")):
+        return
+    settings = context["settings"]
+    person = identify(client, event["user"], settings.slack.admin_emails)
+    today = dt.datetime.now(dt.UTC).date()
+    request = parse_direct_message(event.get("text", ""), today)
+    if request.wants_help:
+        message = render_message("help", problem=None)
+    elif person.employee is None:
+        message = render_message("notice", kind="not_in_directory")
+    else:
+        # Nothing in a DM can name someone else: the target is always the sender.
+        answer = stats_for(person.employee, person.employee, request.period)
+        message = (
+            render_message("stats", answer=answer)
+            if answer
+            else render_message("notice", kind="refused")
+        )
+    say(**message)
+
+
+def first_delivery(event_id: str | None) -> bool:
+    """True once per event id, across retries and replicas."""
+    if not event_id:
+        return True
+    try:
+        with database.atomic():
+            HandledEvent.create(
+                event_id=event_id, handled_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            )
+    except IntegrityError:
+        return False
+    return True

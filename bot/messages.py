@@ -1,0 +1,68 @@
+"""Slack messages and views, rendered from the Block Kit JSON templates in templates/slack/.
+
+Every message carries a plain `text` beside its blocks (notifications and screen readers
+use it). Slack's limits are enforced here, once, so no template can make Slack refuse a post.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sync.queries import StatsAnswer
+from sync.render import environment, escape_mrkdwn, format_change, format_number
+
+MESSAGE_BLOCK_LIMIT = 50
+VIEW_BLOCK_LIMIT = 100
+SECTION_TEXT_LIMIT = 3000
+FALLBACK_TEXT_LIMIT = 3000
+
+
+def team_line(answer: StatsAnswer) -> str:
+    current = answer.current
+    change = format_change(answer.change("credits"))
+    return (
+        f"*{escape_mrkdwn(answer.employee.display_name)}*  "
+        f"{format_number(current.totals.credits)} credits ({change})"
+        f" · {current.active_days}/{current.period.days} active days"
+    )
+
+
+environment().filters["team_line"] = team_line
+
+
+def render_message(template_name: str, **context) -> dict:
+    """`{"text": ..., "blocks": [...]}` for chat.postMessage, respond() and ack()."""
+    message = _render_json(template_name, context)
+    message["blocks"] = _within_limit(message["blocks"], MESSAGE_BLOCK_LIMIT)
+    message["text"] = message["text"][:FALLBACK_TEXT_LIMIT]
+    return message
+
+
+def render_view(template_name: str, **context) -> dict:
+    """A modal or Home tab view."""
+    view = _render_json(template_name, context)
+    view["blocks"] = _within_limit(view["blocks"], VIEW_BLOCK_LIMIT)
+    return view
+
+
+def _render_json(template_name: str, context: dict) -> dict:
+    text = environment().get_template(f"slack/{template_name}.json.j2").render(**context)
+    return json.loads(text)
+
+
+def _within_limit(blocks: list[dict], limit: int) -> list[dict]:
+    for block in blocks:
+        if block.get("type") == "section" and "text" in block:
+            block["text"]["text"] = _shorten(block["text"]["text"], SECTION_TEXT_LIMIT)
+    if len(blocks) <= limit:
+        return blocks
+    cut = len(blocks) - (limit - 1)
+    more = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"…and {cut} more not shown here."}],
+    }
+    return [*blocks[: limit - 1], more]
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

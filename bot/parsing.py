@@ -1,0 +1,109 @@
+"""Reading what people type: `/codex` subcommands, mentions and periods in plain words."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sync.queries import Period
+
+# With should_escape on, Slack sends "@alice" as "<@U123ABC|alice>" ("|alice" may be missing).
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_DAYS = re.compile(r"^(\d{1,2})\s*d(?:ays?)?$")
+SUBCOMMANDS = ("stats", "team", "connect", "status", "disconnect", "help")
+STATS_DAYS = (7, 30, 90)
+TEAM_DAYS = (7, 30)
+
+
+@dataclass(frozen=True)
+class CodexCommand:
+    name: str  # one of SUBCOMMANDS, or "help" with a problem for anything unreadable
+    target_user_id: str | None = None
+    days: int = 7
+    problem: str | None = None
+
+
+def parse_codex_command(text: str) -> CodexCommand:
+    words = (text or "").split()
+    if not words:
+        return CodexCommand("help")
+    name, rest = words[0].lower(), words[1:]
+    if name not in SUBCOMMANDS:
+        return CodexCommand("help", problem=f"I don't know `{_quote(words[0])}`.")
+    if name == "stats":
+        return _parse_stats(rest)
+    if name == "team":
+        days, problem = _parse_days(rest, TEAM_DAYS)
+        return CodexCommand("team", days=days, problem=problem)
+    if rest:
+        return CodexCommand(name, problem=f"`/codex {name}` takes nothing after it.")
+    return CodexCommand(name)
+
+
+def _parse_stats(words: list[str]) -> CodexCommand:
+    target = None
+    others = []
+    for word in words:
+        match = MENTION.fullmatch(word)
+        if match and target is None:
+            target = match.group(1)
+        else:
+            others.append(word)
+    days, problem = _parse_days(others, STATS_DAYS)
+    if problem is None and len(others) > 1:
+        problem = "Mention one person with @, like `/codex stats @alice 30d`."
+    return CodexCommand("stats", target_user_id=target, days=days, problem=problem)
+
+
+def _parse_days(words: list[str], allowed: tuple[int, ...]) -> tuple[int, str | None]:
+    choices = "|".join(f"{d}d" for d in allowed)
+    for word in words:
+        match = _DAYS.match(word.lower())
+        if match and int(match.group(1)) in allowed:
+            return int(match.group(1)), None
+        if not MENTION.fullmatch(word):
+            return allowed[0], f"`{_quote(word)}` isn't a period I know: use {choices}."
+    return allowed[0], None
+
+
+def _quote(word: str) -> str:
+    """User text shown back: short, with no markup that could mention or format."""
+    cleaned = "".join(c for c in word if c.isprintable() and c not in "<>&`*_~")
+    return cleaned[:40] or "?"
+
+
+# --- DMs -------------------------------------------------------------------------------
+
+_HELP_WORDS = re.compile(r"\b(help|commands?|what can you do)\b")
+
+
+@dataclass(frozen=True)
+class DirectMessageRequest:
+    wants_help: bool
+    period: Period
+
+
+def parse_direct_message(text: str, today: dt.date) -> DirectMessageRequest:
+    """A DM is always about the sender; only the period is read from the words."""
+    words = " ".join((text or "").lower().split())
+    if _HELP_WORDS.search(words):
+        return DirectMessageRequest(True, Period.ending_before(today, 7))
+    return DirectMessageRequest(False, period_from_words(words, today))
+
+
+def period_from_words(words: str, today: dt.date) -> Period:
+    if "today" in words:
+        return Period(today, today)
+    if "yesterday" in words:
+        return Period.ending_before(today, 1)
+    if "this week" in words:
+        return Period(today - dt.timedelta(days=today.weekday()), today)
+    if "this month" in words:
+        return Period(today.replace(day=1), today)
+    match = re.search(r"\b(\d{1,2})\s*d(?:ays?)?\b", words)
+    if match and 1 <= int(match.group(1)) <= 90:
+        return Period.ending_before(today, int(match.group(1)))
+    if "month" in words:
+        return Period.ending_before(today, 30)
+    return Period.ending_before(today, 7)

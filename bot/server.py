@@ -1,0 +1,76 @@
+"""Serving the app: Socket Mode, or HTTP with Slack's requests at /slack/events and /healthz."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.unavailable import DATABASE_ERRORS
+from sync.models import SyncRun, database
+
+log = logging.getLogger(__name__)
+
+SLACK_EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def health() -> tuple[int, dict]:
+    """Database reachability and the last sync's time and outcome."""
+    try:
+        database.execute_sql("SELECT 1")
+        last = SyncRun.select().order_by(SyncRun.id.desc()).first()
+    except DATABASE_ERRORS as exc:
+        return 503, {"database": "unreachable", "error": type(exc).__name__}
+    last_sync = None
+    if last is not None:
+        finished = last.finished_at.isoformat() + "Z" if last.finished_at else None
+        last_sync = {"finished_at": finished, "outcome": last.outcome}
+    return 200, {"database": "ok", "last_sync": last_sync}
+
+
+def wsgi_application(app: App):
+    slack = SlackRequestHandler(app, path=SLACK_EVENTS_PATH)
+
+    def application(environ, start_response):
+        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
+            status, body = health()
+            payload = json.dumps(body).encode()
+            start_response(
+                f"{status} {'OK' if status == 200 else 'Service Unavailable'}",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+            )
+            return [payload]
+        return slack(environ, start_response)
+
+    return application
+
+
+def create_http_server(app: App, host: str, port: int):
+    """A waitress server (threaded, production-grade WSGI); `.run()` serves, `.close()` stops."""
+    from waitress import create_server
+
+    return create_server(wsgi_application(app), host=host, port=port, threads=8, ident="codexbot")
+
+
+def stop_http_server(server, timeout: float = 5.0) -> None:
+    """Stop a server started with `.run()` in another thread, from the loop's own thread,
+    so no socket is closed under a running select()."""
+    closed = threading.Event()
+
+    def close_every_channel():
+        for channel in list(server._map.values()):
+            channel.close()
+        closed.set()
+
+    server.trigger.pull_trigger(close_every_channel)
+    closed.wait(timeout)
+    server.task_dispatcher.shutdown()
+
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    SocketModeHandler(app, app_token).start()

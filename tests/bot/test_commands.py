@@ -1,0 +1,99 @@
+"""`/codex` subcommands, signed and sent over HTTP as Slack sends them."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def ephemeral_answer(slack, count=1):
+    answers = slack.wait_for("response_url", count)
+    answer = answers[count - 1].params
+    assert answer["response_type"] == "ephemeral"
+    return answer
+
+
+def test_stats_alone_answers_the_askers_own_usage_privately(bot, slack, org):
+    response = bot.command("UREP", "stats")
+    assert response.status_code == 200
+    answer = ephemeral_answer(slack)
+    assert "Codex usage for Remy Report" in answer["text"]
+    assert answer["blocks"][0]["text"]["text"] == "Codex usage: Remy Report"
+    assert "10.5 credits" in answer["text"]
+    assert not slack.calls_to("chat.postMessage")  # nothing public
+
+
+MATRIX = [
+    # asker, target, allowed
+    ("UMGR", "UREP", True),  # manager -> report
+    ("UCEO", "UREP", True),  # skip-level
+    ("UADMIN", "UREP", True),  # admin
+    ("UREP", "UREP", True),  # self by mention
+    ("UPEER", "UREP", False),  # peer
+    ("USTRANGER", "UREP", False),  # another branch
+    ("UREP", "UMGR", False),  # upwards
+    ("UARCHIVED", "UARCHIVED", False),  # archived viewer sees nothing
+    ("UMGR", "UOUTSIDER", False),  # not in the directory
+    ("UMGR", "UNOSUCHUSER", False),  # unknown to Slack
+    ("UMGR", "UBOTUSER", False),  # a bot
+]
+
+
+@pytest.mark.parametrize(("asker", "target", "allowed"), MATRIX)
+def test_stats_for_someone_follows_the_access_policy(bot, slack, org, asker, target, allowed):
+    bot.command(asker, f"stats <@{target}|someone> 30d")
+    answer = ephemeral_answer(slack)
+    if allowed:
+        assert answer["text"].startswith("Codex usage for")
+        assert "(30 days)" in answer["blocks"][1]["elements"][0]["text"]
+    else:
+        # One neutral wording, whether the person exists, has data, or is off limits.
+        assert answer["text"].startswith("I can't show Codex stats for that person")
+
+
+def test_a_slack_user_outside_the_directory_is_told_so(bot, slack, org):
+    bot.command("UOUTSIDER", "stats")
+    assert "not in codexbot's directory" in ephemeral_answer(slack)["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("stats bob", "isn't a period I know"),
+        ("stats <@UREP> 45d", "isn't a period I know"),
+        ("frobnicate", "I don't know `frobnicate`"),
+        ("stats <!channel>", "isn't a period I know"),
+    ],
+)
+def test_malformed_text_gets_usage_help(bot, slack, org, text, words):
+    bot.command("UMGR", text)
+    answer = ephemeral_answer(slack)
+    assert words in answer["text"]
+    assert "<!channel>" not in answer["text"]
+
+
+def test_help_explains_commands_and_stats(bot, slack, org):
+    bot.command("UREP", "help")
+    answer = ephemeral_answer(slack)
+    body = str(answer["blocks"])
+    assert "/codex stats @person" in body and "Output tokens" in body
+
+
+def test_team_lists_the_reporting_chain_by_credits(bot, slack, org):
+    bot.command("UCEO", "team 7d")
+    answer = ephemeral_answer(slack)
+    lines = str(answer["blocks"])
+    for name in ("Max Manager", "Remy Report", "Pia Peer", "Sol Stranger"):
+        assert name in lines
+    assert "Ada Admin" not in lines
+    bot.command("UREP", "team")
+    assert "Nobody reports to you" in ephemeral_answer(slack, 2)["text"]
+
+
+def test_status_and_disconnect_are_for_admins(bot, slack, org):
+    bot.command("UREP", "status")
+    assert "Only codexbot admins" in ephemeral_answer(slack)["text"]
+    bot.command("UADMIN", "status")
+    status = ephemeral_answer(slack, 2)
+    assert "not connected" in status["text"]
+    bot.command("UREP", "disconnect")
+    assert "Only codexbot admins" in ephemeral_answer(slack, 3)["text"]

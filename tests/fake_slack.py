@@ -1,0 +1,173 @@
+"""A fake Slack Web API on loopback: answers the methods codexbot calls and records every
+call with its body, so tests assert on exactly what would have reached Slack."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+from slack_sdk.models.blocks import Block
+
+BOT_USER_ID = "UCODEXBOT"
+JSON_FIELDS = ("blocks", "view", "attachments", "errors")
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict
+    headers: dict = field(default_factory=dict)
+
+    @property
+    def raw(self) -> str:
+        return json.dumps(self.params) + json.dumps(self.headers)
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.users: dict[str, dict] = {}
+        self.calls: list[Call] = []
+        self.failures: dict[str, list[tuple[int, dict, dict]]] = {}
+        self._condition = threading.Condition()
+        self._ts = itertools.count(1)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        port = self._server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.api_url = f"{self.base_url}/api/"
+
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add_user(self, user_id, email=None, *, tz="Europe/Berlin", is_bot=False, name=None):
+        self.users[user_id] = {
+            "id": user_id,
+            "name": name or user_id.lower(),
+            "is_bot": is_bot,
+            "deleted": False,
+            "tz": tz,
+            "profile": {"email": email} if email else {},
+        }
+
+    def fail_next(self, method: str, status: int = 429, body=None, headers=None) -> None:
+        """The next call of `method` gets this answer instead (429 with Retry-After: 0)."""
+        headers = headers if headers is not None else {"Retry-After": "0"}
+        body = body or {"ok": False, "error": "ratelimited"}
+        self.failures.setdefault(method, []).append((status, body, headers))
+
+    # -- what tests read ----------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._condition:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 15.0) -> list[Call]:
+        """Block until `count` calls of `method` arrived (lazy listeners answer later)."""
+        with self._condition:
+            self._condition.wait_for(
+                lambda: len([c for c in self.calls if c.method == method]) >= count, timeout
+            )
+            found = [c for c in self.calls if c.method == method]
+        assert len(found) >= count, f"expected {count} {method} call(s), got {len(found)}"
+        return found
+
+    def posted_blocks(self) -> list[tuple[str, list[dict]]]:
+        """Every block list sent to Slack, in messages and in views."""
+        found = []
+        for call in self.calls:
+            if isinstance(call.params.get("blocks"), list):
+                found.append((call.method, call.params["blocks"]))
+            view = call.params.get("view")
+            if isinstance(view, dict):
+                found.append((call.method + ":view", view.get("blocks", [])))
+        return found
+
+    def assert_blocks_valid(self) -> None:
+        for method, blocks in self.posted_blocks():
+            limit = 100 if method.endswith(":view") else 50
+            assert len(blocks) <= limit, f"{method}: {len(blocks)} blocks"
+            for block in blocks:
+                parsed = Block.parse(block)
+                assert parsed is not None, block
+                assert parsed.to_dict() == block, block
+
+    # -- answering ----------------------------------------------------------------------
+
+    def record(self, call: Call) -> None:
+        with self._condition:
+            self.calls.append(call)
+            self._condition.notify_all()
+
+    def answer(self, method: str, params: dict) -> tuple[int, dict, dict]:
+        if self.failures.get(method):
+            return self.failures[method].pop(0)
+        if method == "auth.test":
+            return (
+                200,
+                {"ok": True, "user_id": BOT_USER_ID, "bot_id": "BCODEX", "team_id": "T1"},
+                {},
+            )
+        if method == "users.info":
+            user = self.users.get(params.get("user"))
+            if user is None:
+                return 200, {"ok": False, "error": "user_not_found"}, {}
+            return 200, {"ok": True, "user": user}, {}
+        if method == "users.lookupByEmail":
+            for user in self.users.values():
+                if user["profile"].get("email", "").lower() == params.get("email", "").lower():
+                    return 200, {"ok": True, "user": user}, {}
+            return 200, {"ok": False, "error": "users_not_found"}, {}
+        if method == "conversations.open":
+            return 200, {"ok": True, "channel": {"id": "D" + params.get("users", "")}}, {}
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            ts = f"1700000000.{next(self._ts):06d}"
+            return 200, {"ok": True, "channel": params.get("channel"), "ts": ts}, {}
+        if method in ("views.open", "views.update", "views.publish"):
+            return 200, {"ok": True, "view": {"id": "V1", **(params.get("view") or {})}}, {}
+        return 200, {"ok": False, "error": "unknown_method"}, {}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_POST(self):
+        fake: FakeSlack = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode()
+        if self.headers.get("Content-Type", "").startswith("application/json"):
+            params = json.loads(raw or "{}")
+        else:
+            params = dict(parse_qsl(raw))
+        for name in JSON_FIELDS:
+            if isinstance(params.get(name), str):
+                params[name] = json.loads(params[name])
+        headers = {"Authorization": self.headers.get("Authorization", "")}
+        if self.path.startswith("/api/"):
+            method = self.path.removeprefix("/api/").split("?")[0]
+            fake.record(Call(method, params, headers))
+            status, body, extra = fake.answer(method, params)
+            payload = json.dumps(body).encode()
+            content_type = "application/json"
+        else:  # a response_url, as Bolt's respond() posts to it
+            fake.record(Call("response_url", params, headers))
+            status, payload, extra, content_type = 200, b"ok", {}, "text/plain"
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
