@@ -39,6 +39,10 @@ def format_change(change: float | None) -> str:
     return f"{arrow} {abs(change):.0%}"
 
 
+def format_days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
 def format_day(day: dt.date) -> str:
     return f"{day:%a %-d %b}"
 
@@ -73,6 +77,7 @@ def environment() -> Environment:
         number=format_number,
         change=format_change,
         day=format_day,
+        days=format_days,
         timestamp=format_timestamp,
         sparkline=sparkline,
         credits_by_surface=credits_by_surface,

@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 from slack_sdk.models.blocks import Block
 
 BOT_USER_ID = "UCODEXBOT"
+# The app under test and the requests the tests sign share this secret, as with Slack.
+SIGNING_SECRET = "test-signing-secret"
 JSON_FIELDS = ("blocks", "view", "attachments", "errors")
 
 
@@ -36,7 +38,9 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         port = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{port}"
         self.api_url = f"{self.base_url}/api/"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 from factories import person, usage
-from fake_slack import FakeSlack
+from fake_slack import SIGNING_SECRET, FakeSlack
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
@@ -23,7 +23,6 @@ from sync.config import load_settings
 from sync.simulator import Simulator
 from sync.store import upsert_usage
 
-SIGNING_SECRET = "test-signing-secret"
 SECRET_KEY = Fernet.generate_key().decode()
 _ids = itertools.count(1)
 

@@ -1,0 +1,100 @@
+"""DMs and the Home tab, delivered as Events API callbacks."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+
+def test_a_dm_answers_the_senders_own_stats_in_the_dm(bot, slack, org):
+    assert bot.dm("UREP", "my usage this week please").status_code == 200
+    (posted,) = slack.wait_for("chat.postMessage")
+    assert posted.params["channel"] == "DUREP"
+    assert posted.params["text"].startswith("Codex usage for Remy Report")
+
+
+@pytest.mark.parametrize(
+    ("words", "days"),
+    [("usage", 7), ("30d", 30), ("last 90 days", 90), ("today", 1), ("my stats", 7)],
+)
+def test_the_period_is_read_from_plain_words(bot, slack, org, words, days):
+    bot.dm("UREP", words)
+    (posted,) = slack.wait_for("chat.postMessage")
+    assert f"({days} day{'s' if days != 1 else ''})" in posted.params["blocks"][1]["elements"][0]["text"]
+
+
+def test_a_dm_cannot_ask_about_someone_else(bot, slack, org):
+    bot.dm("UREP", "stats for <@UMGR> 30d")
+    (posted,) = slack.wait_for("chat.postMessage")
+    assert "Remy Report" in posted.params["text"]
+    assert "Max Manager" not in str(posted.params)
+
+
+def test_help_in_a_dm(bot, slack, org):
+    bot.dm("UPEER", "help")
+    (posted,) = slack.wait_for("chat.postMessage")
+    assert "/codex stats" in str(posted.params["blocks"])
+
+
+def test_someone_outside_the_directory_is_told_so(bot, slack, org):
+    bot.dm("UOUTSIDER", "usage")
+    (posted,) = slack.wait_for("chat.postMessage")
+    assert "not in codexbot's directory" in posted.params["text"]
+
+
+def test_bot_messages_edits_and_channel_messages_are_ignored_and_retries_answered_once(
+    bot, slack, org
+):
+    bot.dm("UREP", "usage", bot_id="BOTHER")
+    bot.dm("UREP", "usage", subtype="message_changed")
+    bot.event(
+        {
+            "type": "message",
+            "channel": "C1",
+            "channel_type": "channel",
+            "user": "UREP",
+            "text": "usage",
+            "ts": f"{time.time():.6f}",
+        }
+    )
+    event = {
+        "type": "message",
+        "channel": "DUREP",
+        "channel_type": "im",
+        "user": "UREP",
+        "text": "usage",
+        "ts": f"{time.time():.6f}",
+    }
+    bot.event(event, event_id="EvRETRIED")
+    bot.event(
+        event,
+        event_id="EvRETRIED",
+        headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    slack.wait_for("chat.postMessage")
+    # The one real question was answered; let a second answer, if any, arrive first.
+    bot.dm("UPEER", "usage")
+    answers = slack.wait_for("chat.postMessage", 2)
+    assert [a.params["channel"] for a in answers] == ["DUREP", "DUPEER"]
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
+def test_home_tab_shows_own_30_days_and_the_team_for_managers(bot, slack, org):
+    bot.event({"type": "app_home_opened", "user": "UMGR", "tab": "home"})
+    (published,) = slack.wait_for("views.publish")
+    assert published.params["user_id"] == "UMGR"
+    view = str(published.params["view"])
+    assert "Your Codex usage, last 30 days" in view
+    assert "Your reporting line" in view and "Remy Report" in view and "Pia Peer" in view
+    assert "Cleo Chief" not in view
+
+
+def test_home_tab_for_an_employee_has_no_team_and_for_a_stranger_nothing(bot, slack, org):
+    bot.event({"type": "app_home_opened", "user": "UREP", "tab": "home"})
+    bot.event({"type": "app_home_opened", "user": "UOUTSIDER", "tab": "home"})
+    first, second = slack.wait_for("views.publish", 2)
+    views = {call.params["user_id"]: str(call.params["view"]) for call in (first, second)}
+    assert "Your reporting line" not in views["UREP"] and "Active days" in views["UREP"]
+    assert "not in codexbot's directory" in views["UOUTSIDER"]
+    assert "Active days" not in views["UOUTSIDER"]

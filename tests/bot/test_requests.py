@@ -1,0 +1,81 @@
+"""Only requests signed by Slack, recently, are run; /healthz tells operators the state."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode
+
+import httpx
+from fake_slack import SIGNING_SECRET
+from slack_sdk.signature import SignatureVerifier
+
+from bot.server import HEALTH_PATH
+from sync.models import SyncRun
+
+
+def nothing_ran(slack) -> bool:
+    return all(call.method == "auth.test" for call in slack.calls)
+
+
+def test_a_forged_signature_is_refused(bot, slack, org):
+    response = bot.command("UADMIN", "connect", signature="v0=" + "0" * 64)
+    assert response.status_code == 401
+    assert nothing_ran(slack)
+
+
+def test_a_signature_made_with_another_secret_is_refused(bot, slack, org):
+    body = urlencode({"command": "/codex", "text": "stats", "user_id": "UREP"})
+    timestamp = str(int(time.time()))
+    forged = SignatureVerifier("not-the-secret").generate_signature(timestamp=timestamp, body=body)
+    response = bot.post(
+        body, "application/x-www-form-urlencoded", timestamp=timestamp, signature=forged
+    )
+    assert response.status_code == 401
+    assert nothing_ran(slack)
+
+
+def test_missing_headers_are_refused(bot, slack, org):
+    response = bot.http.post(
+        bot.url,
+        content=urlencode({"command": "/codex", "text": "stats"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 401
+    assert nothing_ran(slack)
+
+
+def test_a_request_over_five_minutes_old_is_refused(bot, slack, org):
+    stale = int(time.time()) - 6 * 60
+    response = bot.command("UREP", "stats", timestamp=stale)  # correctly signed, but old
+    assert response.status_code == 401
+    assert nothing_ran(slack)
+
+
+def test_a_replayed_body_with_a_new_timestamp_is_refused(bot, slack, org):
+    body = urlencode({"command": "/codex", "text": "stats", "user_id": "UREP"})
+    old = str(int(time.time()) - 600)
+    old_signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=old, body=body)
+    response = bot.post(
+        body,
+        "application/x-www-form-urlencoded",
+        timestamp=int(time.time()),
+        signature=old_signature,
+    )
+    assert response.status_code == 401
+    assert nothing_ran(slack)
+
+
+def test_healthz_reports_database_and_last_sync(bot, org):
+    url = bot.url.replace("/slack/events", HEALTH_PATH)
+    before = httpx.get(url).json()
+    assert before == {"database": "ok", "last_sync": None}
+    SyncRun.create(
+        started_at="2026-11-25 08:00:00",
+        finished_at="2026-11-25 08:01:00",
+        window_start="2026-11-20",
+        window_end="2026-11-25",
+        outcome="ok",
+    )
+    after = httpx.get(url)
+    assert after.status_code == 200
+    assert after.json()["last_sync"] == {"finished_at": "2026-11-25T08:01:00Z", "outcome": "ok"}
