@@ -35,6 +35,8 @@ def parse_codex_command(text: str) -> CodexCommand:
         return _parse_stats(rest)
     if name == "team":
         days, problem = _parse_days(rest, TEAM_DAYS)
+        if problem is None and len(rest) > 1:
+            problem = "`/codex team` takes one period, like `/codex team 30d`."
         return CodexCommand("team", days=days, problem=problem)
     if rest:
         return CodexCommand(name, problem=f"`/codex {name}` takes nothing after it.")
@@ -42,29 +44,24 @@ def parse_codex_command(text: str) -> CodexCommand:
 
 
 def _parse_stats(words: list[str]) -> CodexCommand:
-    target = None
-    others = []
-    for word in words:
-        match = MENTION.fullmatch(word)
-        if match and target is None:
-            target = match.group(1)
-        else:
-            others.append(word)
+    mentions = [m.group(1) for w in words if (m := MENTION.fullmatch(w))]
+    others = [w for w in words if not MENTION.fullmatch(w)]
+    target = mentions[0] if mentions else None
     days, problem = _parse_days(others, STATS_DAYS)
-    if problem is None and len(others) > 1:
+    if problem is None and (len(mentions) > 1 or len(others) > 1):
         problem = "Mention one person with @, like `/codex stats @alice 30d`."
     return CodexCommand("stats", target_user_id=target, days=days, problem=problem)
 
 
 def _parse_days(words: list[str], allowed: tuple[int, ...]) -> tuple[int, str | None]:
+    """The period named by the first word (default: the shortest allowed)."""
+    if not words:
+        return allowed[0], None
+    match = _DAYS.match(words[0].lower())
+    if match and int(match.group(1)) in allowed:
+        return int(match.group(1)), None
     choices = "|".join(f"{d}d" for d in allowed)
-    for word in words:
-        match = _DAYS.match(word.lower())
-        if match and int(match.group(1)) in allowed:
-            return int(match.group(1)), None
-        if not MENTION.fullmatch(word):
-            return allowed[0], f"`{_quote(word)}` isn't a period I know: use {choices}."
-    return allowed[0], None
+    return allowed[0], f"`{_quote(words[0])}` isn't a period I know: use {choices}."
 
 
 def _quote(word: str) -> str:

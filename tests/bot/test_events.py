@@ -21,7 +21,10 @@ def test_a_dm_answers_the_senders_own_stats_in_the_dm(bot, slack, org):
 def test_the_period_is_read_from_plain_words(bot, slack, org, words, days):
     bot.dm("UREP", words)
     (posted,) = slack.wait_for("chat.postMessage")
-    assert f"({days} day{'s' if days != 1 else ''})" in posted.params["blocks"][1]["elements"][0]["text"]
+    assert (
+        f"({days} day{'s' if days != 1 else ''})"
+        in posted.params["blocks"][1]["elements"][0]["text"]
+    )
 
 
 def test_a_dm_cannot_ask_about_someone_else(bot, slack, org):
