@@ -101,3 +101,23 @@ def test_home_tab_for_an_employee_has_no_team_and_for_a_stranger_nothing(bot, sl
     assert "Your reporting line" not in views["UREP"] and "Active days" in views["UREP"]
     assert "not in codexbot's directory" in views["UOUTSIDER"]
     assert "Active days" not in views["UOUTSIDER"]
+
+
+def test_an_email_match_is_remembered_so_slack_is_asked_once(bot, slack, org):
+    from sync.models import Employee
+
+    assert Employee.get(Employee.email == "rep@example.com").slack_user_id is None
+    bot.dm("UREP", "usage")
+    slack.wait_for("chat.postMessage")
+    assert Employee.get(Employee.email == "rep@example.com").slack_user_id == "UREP"
+    bot.dm("UREP", "30d")
+    slack.wait_for("chat.postMessage", 2)
+    assert len([c for c in slack.calls_to("users.info") if c.params["user"] == "UREP"]) == 1
+
+
+def test_a_rate_limited_post_is_retried_after_retry_after_and_sent_once(bot, slack, org):
+    slack.fail_next("chat.postMessage", 429)
+    bot.dm("UREP", "usage")
+    posts = slack.wait_for("chat.postMessage", 2)
+    assert len(posts) == 2  # the refused one and the retry
+    assert posts[0].params == posts[1].params
