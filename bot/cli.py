@@ -19,6 +19,7 @@ log = logging.getLogger("codexbot")
 def run(context: Context, http_mode: bool, host: str, port: int) -> None:
     """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
     from bot.app import build_app
+    from bot.scheduler import Scheduler
     from bot.server import create_http_server, serve_socket_mode
 
     settings = context.settings
@@ -32,13 +33,19 @@ def run(context: Context, http_mode: bool, host: str, port: int) -> None:
         )
     context.open_database()
     app = build_app(settings)
-    if socket_mode:
-        log.info("codexbot running in Socket Mode")
-        serve_socket_mode(app, slack.app_token)
-        return
-    server = create_http_server(app, host, port)
-    log.info("codexbot listening on http://%s:%s/slack/events", host, port)
-    server.run()
+    scheduler = Scheduler(settings, app.client)
+    scheduler.start()
+    log.info("scheduler started as %s", scheduler.holder)
+    try:
+        if socket_mode:
+            log.info("codexbot running in Socket Mode")
+            serve_socket_mode(app, slack.app_token)
+            return
+        server = create_http_server(app, host, port)
+        log.info("codexbot listening on http://%s:%s/slack/events", host, port)
+        server.run()
+    finally:
+        scheduler.stop()
 
 
 def main() -> None:

@@ -38,6 +38,20 @@ def render_message(template_name: str, **context) -> dict:
     return message
 
 
+def render_messages(template_name: str, **context) -> list[dict]:
+    """Like render_message, but a long message becomes several instead of being cut."""
+    message = _render_json(template_name, context)
+    blocks = _shorten_sections(message["blocks"])
+    size = MESSAGE_BLOCK_LIMIT
+    messages = []
+    for start in range(0, len(blocks), size):
+        text = message["text"] if start == 0 else message["text"] + " (continued)"
+        messages.append(
+            {"text": text[:FALLBACK_TEXT_LIMIT], "blocks": blocks[start : start + size]}
+        )
+    return messages
+
+
 def render_view(template_name: str, **context) -> dict:
     """A modal or Home tab view."""
     view = _render_json(template_name, context)
@@ -50,10 +64,15 @@ def _render_json(template_name: str, context: dict) -> dict:
     return json.loads(text)
 
 
-def _within_limit(blocks: list[dict], limit: int) -> list[dict]:
+def _shorten_sections(blocks: list[dict]) -> list[dict]:
     for block in blocks:
         if block.get("type") == "section" and "text" in block:
             block["text"]["text"] = _shorten(block["text"]["text"], SECTION_TEXT_LIMIT)
+    return blocks
+
+
+def _within_limit(blocks: list[dict], limit: int) -> list[dict]:
+    blocks = _shorten_sections(blocks)
     if len(blocks) <= limit:
         return blocks
     cut = len(blocks) - (limit - 1)

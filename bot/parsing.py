@@ -11,7 +11,8 @@ from sync.queries import Period
 # With should_escape on, Slack sends "@alice" as "<@U123ABC|alice>" ("|alice" may be missing).
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _DAYS = re.compile(r"^(\d{1,2})\s*d(?:ays?)?$")
-SUBCOMMANDS = ("stats", "team", "connect", "status", "disconnect", "help")
+SUBCOMMANDS = ("stats", "team", "digest", "connect", "status", "disconnect", "help")
+DIGEST_ACTIONS = ("preview", "on", "off", "me on", "me off")
 STATS_DAYS = (7, 30, 90)
 TEAM_DAYS = (7, 30)
 
@@ -22,6 +23,7 @@ class CodexCommand:
     target_user_id: str | None = None
     days: int = 7
     problem: str | None = None
+    action: str | None = None  # for digest: one of DIGEST_ACTIONS
 
 
 def parse_codex_command(text: str) -> CodexCommand:
@@ -38,6 +40,12 @@ def parse_codex_command(text: str) -> CodexCommand:
         if problem is None and len(rest) > 1:
             problem = "`/codex team` takes one period, like `/codex team 30d`."
         return CodexCommand("team", days=days, problem=problem)
+    if name == "digest":
+        action = " ".join(rest).lower()
+        if action not in DIGEST_ACTIONS:
+            choices = ", ".join(f"`/codex digest {a}`" for a in DIGEST_ACTIONS)
+            return CodexCommand("digest", problem=f"Use one of {choices}.")
+        return CodexCommand("digest", action=action)
     if rest:
         return CodexCommand(name, problem=f"`/codex {name}` takes nothing after it.")
     return CodexCommand(name)

@@ -1,10 +1,12 @@
-"""The 1:1-prep digest: each direct report's period against their own previous period."""
+"""The 1:1-prep digest: each direct report's period against their own previous period,
+with a one-line roll-up of the team below each report who manages people."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
+from sync.access import reporting_chain
 from sync.models import Employee
 from sync.queries import Period, StatsAnswer, data_as_of, stats_answers
 
@@ -14,9 +16,24 @@ NOTABLE_CHANGE = 0.5
 
 
 @dataclass(frozen=True)
+class TeamRollup:
+    people: int
+    active_people: int
+    credits: float
+    previous_credits: float
+
+    @property
+    def change(self) -> float | None:
+        if not self.previous_credits:
+            return None
+        return (self.credits - self.previous_credits) / self.previous_credits
+
+
+@dataclass(frozen=True)
 class DigestEntry:
     answer: StatsAnswer
     flags: list[str] = field(default_factory=list)
+    team: TeamRollup | None = None
 
 
 @dataclass(frozen=True)
@@ -50,16 +67,37 @@ def flags_for(answer: StatsAnswer, today: dt.date) -> list[str]:
 
 
 def compose_digest(manager: Employee, today: dt.date, period_days: int = 7) -> Digest:
+    """The digest for the `period_days` complete days before `today`."""
     period = Period.ending_before(today, period_days)
-    reports = list(
-        Employee.select().where(Employee.manager == manager).order_by(Employee.name, Employee.email)
-    )
-    as_of = data_as_of()
-    answers = stats_answers(reports, period, as_of)
-    entries = [
-        DigestEntry(answers[r.id], flags_for(answers[r.id], today))
-        for r in reports
+    reports = [
+        r
+        for r in Employee.select()
+        .where(Employee.manager == manager)
+        .order_by(Employee.name, Employee.email)
         # Someone archived before this period has nothing to discuss in a 1:1.
         if r.archived_on is None or r.archived_on >= period.first_day
     ]
+    teams = {report.id: reporting_chain(report) for report in reports}
+    everyone = {e.id: e for e in reports}
+    for team in teams.values():
+        everyone.update((e.id, e) for e in team)
+    as_of = data_as_of()
+    answers = stats_answers(everyone.values(), period, as_of)
+    entries = [
+        DigestEntry(
+            answers[r.id],
+            flags_for(answers[r.id], today),
+            _rollup([answers[e.id] for e in teams[r.id]]) if teams[r.id] else None,
+        )
+        for r in reports
+    ]
     return Digest(manager, period, entries, as_of)
+
+
+def _rollup(answers: list[StatsAnswer]) -> TeamRollup:
+    return TeamRollup(
+        people=len(answers),
+        active_people=sum(1 for a in answers if a.current.totals.is_active),
+        credits=round(sum(a.current.totals.credits for a in answers), 6),
+        previous_credits=round(sum(a.previous.totals.credits for a in answers), 6),
+    )

@@ -47,6 +47,9 @@ class Employee(BaseModel):
     archived_on = DateField(null=True)
     slack_user_id = CharField(null=True, unique=True)
     timezone = CharField(null=True)
+    # Preferences set from Slack (/codex digest ...); the org import never touches them.
+    digest_opt_out = BooleanField(default=False)
+    self_digest = BooleanField(default=False)
 
     @property
     def is_admin(self) -> bool:
@@ -125,6 +128,43 @@ class Connection(BaseModel):
     connected_at = DateTimeField()
     connected_by = CharField(null=True)
     active = BooleanField(default=True)
+    # Set when a sync was refused for its credentials or plan: scheduled syncs stop until
+    # the connection is replaced, and the admins are told once.
+    sync_paused_reason = TextField(null=True)
+
+
+class Lease(BaseModel):
+    """Which replica runs a scheduled job; a holder that stops renewing loses it at expiry."""
+
+    name = CharField(primary_key=True)
+    holder = CharField()
+    expires_at = DateTimeField()
+
+
+class DigestDelivery(BaseModel):
+    """One digest per (kind, employee, period): written before the send, marked sent once
+    Slack accepted it, so restarts and replicas never send twice."""
+
+    KIND_MANAGER = "manager"
+    KIND_SELF = "self"
+    STATUS_SENDING = "sending"
+    STATUS_SENT = "sent"
+    STATUS_FAILED = "failed"
+
+    id = AutoField()
+    kind = CharField()
+    employee = ForeignKeyField(Employee, on_delete="CASCADE")
+    period_end = DateField()
+    status = CharField(default=STATUS_SENDING)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(null=True)
+    claimed_at = DateTimeField()
+    sent_at = DateTimeField(null=True)
+    slack_ts = CharField(null=True)
+    error = TextField(null=True)
+
+    class Meta:
+        indexes = ((("kind", "employee", "period_end"), True),)
 
 
 class HandledEvent(BaseModel):
@@ -142,5 +182,7 @@ ALL_MODELS = [
     DailyUsage,
     SyncRun,
     Connection,
+    Lease,
+    DigestDelivery,
     HandledEvent,
 ]

@@ -31,9 +31,10 @@ ProgressCallback = Callable[[SyncRun, dt.date | None], None]
 class SyncFailedError(Exception):
     """A sync that stopped early; what was stored before the failure stays."""
 
-    def __init__(self, message: str, run: SyncRun) -> None:
+    def __init__(self, message: str, run: SyncRun, error: Exception | None = None) -> None:
         super().__init__(message)
         self.run = run
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def run_sync(
     except CodexApiError as exc:
         _finish(run, started, SyncRun.OUTCOME_FAILED, str(exc))
         log.warning("sync %s failed after %s pages: %s", run.id, run.pages, exc)
-        raise SyncFailedError(str(exc), run) from None
+        raise SyncFailedError(str(exc), run, exc) from None
     except BaseException as exc:
         # Interrupted (Ctrl-C) or a bug: record it, and let it propagate as it is.
         _finish(run, started, SyncRun.OUTCOME_FAILED, f"{type(exc).__name__}: stopped early")

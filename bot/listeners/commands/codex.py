@@ -7,13 +7,15 @@ import datetime as dt
 from slack_sdk import WebClient
 
 from bot.identity import SlackPerson, identify
-from bot.messages import render_message, render_view
+from bot.messages import render_message, render_messages, render_view
 from bot.parsing import CodexCommand, parse_codex_command
 from bot.unavailable import answer_unavailable_on_database_errors
+from sync.access import is_archived
 from sync.answers import stats_for, team_for
 from sync.connection import connection_info, remove_connection
+from sync.digest import compose_digest
 from sync.directory import count_unmatched_codex_users
-from sync.models import SyncRun
+from sync.models import Employee, SyncRun
 from sync.queries import Period
 
 
@@ -41,8 +43,10 @@ def answer_codex(command, client: WebClient, respond, context) -> None:
         return  # answered by the modal, opened in the acknowledgement
     settings = context["settings"]
     person = identify(client, command["user_id"], settings.slack.admin_emails)
-    message = SUBCOMMAND_ANSWERS[parsed.name](parsed, person, client, context)
-    respond(response_type="ephemeral", replace_original=False, **message)
+    answer = SUBCOMMAND_ANSWERS[parsed.name](parsed, person, client, context)
+    # A digest preview may need several messages; everything else is one.
+    for message in answer if isinstance(answer, list) else [answer]:
+        respond(response_type="ephemeral", replace_original=False, **message)
 
 
 def _today() -> dt.date:
@@ -110,7 +114,30 @@ def _disconnect(parsed: CodexCommand, person: SlackPerson, client, context) -> d
     return render_message("notice", kind=kind)
 
 
+def _digest(parsed: CodexCommand, person: SlackPerson, client, context) -> dict | list[dict]:
+    if parsed.problem:
+        return render_message("notice", kind="bad_command", problem=parsed.problem)
+    employee = person.employee
+    if employee is None or is_archived(employee):
+        return render_message("notice", kind="not_in_directory")
+    settings = context["settings"]
+    if parsed.action == "preview":
+        digest = compose_digest(employee, _today(), settings.digest.period_days)
+        return render_messages("digest", digest=digest)
+    if not settings.digest.enabled:
+        return render_message("notice", kind="digests_disabled")
+    preference, value, kind = {
+        "on": (Employee.digest_opt_out, False, "digest_on"),
+        "off": (Employee.digest_opt_out, True, "digest_off"),
+        "me on": (Employee.self_digest, True, "self_digest_on"),
+        "me off": (Employee.self_digest, False, "self_digest_off"),
+    }[parsed.action]
+    Employee.update({preference: value}).where(Employee.id == employee.id).execute()
+    return render_message("notice", kind=kind)
+
+
 SUBCOMMAND_ANSWERS = {
+    "digest": _digest,
     "help": _help,
     "stats": _stats,
     "team": _team,

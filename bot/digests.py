@@ -1,0 +1,196 @@
+"""Delivering digests by DM: at the configured local time, once per person and period.
+
+A delivery row is claimed before the send and marked sent when Slack accepts the message,
+so a restart or a second replica never sends twice; a failed send is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from peewee import IntegrityError, fn
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.messages import render_message, render_messages
+from bot.slack import send_direct_message
+from sync.config import DigestSettings, Settings
+from sync.digest import compose_digest
+from sync.lease import held_lease
+from sync.models import DigestDelivery, Employee, database
+from sync.queries import Period, stats_answer
+
+log = logging.getLogger(__name__)
+
+DIGEST_LEASE = "digest"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# A "sending" claim older than this belongs to a process that died mid-send.
+STALE_CLAIM = dt.timedelta(minutes=10)
+MAX_RETRY_DELAY = dt.timedelta(hours=1)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def digest_period_end(local_now: dt.datetime, digest: DigestSettings) -> dt.date | None:
+    """The last day a digest due at `local_now` covers, or None when none is due.
+
+    Due on the configured weekday from the configured time until that day ends, so a
+    replica that restarts at 11:00 still sends the 09:00 digest.
+    """
+    hour, minute = (int(part) for part in digest.time.split(":"))
+    if local_now.weekday() != WEEKDAYS.index(digest.day):
+        return None
+    if (local_now.hour, local_now.minute) < (hour, minute):
+        return None
+    return local_now.date() - dt.timedelta(days=1)
+
+
+class DigestDeliverer:
+    def __init__(self, settings: Settings, client: WebClient, holder: str) -> None:
+        self.settings = settings
+        self.client = client
+        self.holder = holder
+        self._slack_timezones: dict[str, str | None] = {}
+
+    def deliver_due(self) -> int:
+        """Send every digest now due; returns how many were sent."""
+        if not self.settings.digest.enabled:
+            return 0
+        with held_lease(DIGEST_LEASE, self.holder) as held:
+            if not held:
+                return 0
+            now = _utc_now()
+            sent = 0
+            for manager in _managers():
+                if not manager.digest_opt_out:
+                    sent += self._deliver_if_due(manager, DigestDelivery.KIND_MANAGER, now)
+            for employee in Employee.select().where(
+                Employee.self_digest, Employee.archived_on.is_null()
+            ):
+                sent += self._deliver_if_due(employee, DigestDelivery.KIND_SELF, now)
+            return sent
+
+    def _deliver_if_due(self, employee: Employee, kind: str, now: dt.datetime) -> int:
+        local_now = now.astimezone(self._timezone_of(employee))
+        period_end = digest_period_end(local_now, self.settings.digest)
+        if period_end is None:
+            return 0
+        return int(self.deliver(employee, kind, period_end, now))
+
+    def deliver(self, employee: Employee, kind: str, period_end: dt.date, now: dt.datetime):
+        """Send one digest unless it was sent already; True if this call sent it."""
+        delivery = _claim(employee, kind, period_end, now.replace(tzinfo=None))
+        if delivery is None:
+            return False
+        try:
+            user_id = self._slack_user_id(employee)
+            timestamps = [
+                send_direct_message(self.client, user_id, message)
+                for message in self.compose(employee, kind, period_end)
+            ]
+        except (SlackApiError, SlackClientError, OSError, LookupError) as exc:
+            _mark_failed(delivery, exc, now.replace(tzinfo=None))
+            return False
+        delivery.status = DigestDelivery.STATUS_SENT
+        delivery.sent_at = now.replace(tzinfo=None)
+        delivery.slack_ts = timestamps[0]
+        delivery.error = None
+        delivery.save()
+        return True
+
+    def compose(self, employee: Employee, kind: str, period_end: dt.date) -> list[dict]:
+        today = period_end + dt.timedelta(days=1)
+        days = self.settings.digest.period_days
+        if kind == DigestDelivery.KIND_SELF:
+            answer = stats_answer(employee, Period.ending_before(today, days))
+            return [render_message("stats", answer=answer)]
+        return render_messages("digest", digest=compose_digest(employee, today, days))
+
+    def _timezone_of(self, employee: Employee) -> ZoneInfo:
+        """The directory's time zone, else Slack's, else the configured default."""
+        for name in (employee.timezone, self._slack_timezone(employee)):
+            if name:
+                try:
+                    return ZoneInfo(name)
+                except (ZoneInfoNotFoundError, ValueError):
+                    continue
+        return ZoneInfo(self.settings.digest.timezone)
+
+    def _slack_timezone(self, employee: Employee) -> str | None:
+        if not employee.slack_user_id:
+            return None
+        if employee.slack_user_id not in self._slack_timezones:
+            try:
+                user = self.client.users_info(user=employee.slack_user_id)["user"]
+                self._slack_timezones[employee.slack_user_id] = user.get("tz")
+            except (SlackApiError, SlackClientError, OSError):
+                return None
+        return self._slack_timezones[employee.slack_user_id]
+
+    def _slack_user_id(self, employee: Employee) -> str:
+        if employee.slack_user_id:
+            return employee.slack_user_id
+        try:
+            user = self.client.users_lookupByEmail(email=employee.email)["user"]
+        except SlackApiError as exc:
+            raise LookupError(f"{employee.email} has no Slack account") from exc
+        employee.slack_user_id = user["id"]
+        employee.save(only=[Employee.slack_user_id])
+        return employee.slack_user_id
+
+
+def _managers():
+    report = Employee.alias()
+    has_reports = report.select(report.id).where(
+        (report.manager == Employee.id) & report.archived_on.is_null()
+    )
+    return Employee.select().where(Employee.archived_on.is_null(), fn.EXISTS(has_reports))
+
+
+def _claim(employee: Employee, kind: str, period_end: dt.date, now: dt.datetime):
+    """The delivery row this replica may send now, or None if sent or being sent."""
+    try:
+        with database.atomic():
+            return DigestDelivery.create(
+                kind=kind, employee=employee, period_end=period_end, claimed_at=now
+            )
+    except IntegrityError:
+        pass
+    existing = DigestDelivery.get(
+        DigestDelivery.kind == kind,
+        DigestDelivery.employee == employee,
+        DigestDelivery.period_end == period_end,
+    )
+    retry_due = (
+        existing.status == DigestDelivery.STATUS_FAILED and existing.next_attempt_at <= now
+    ) or (
+        existing.status == DigestDelivery.STATUS_SENDING and existing.claimed_at < now - STALE_CLAIM
+    )
+    if not retry_due:
+        return None
+    # Take it over only if nobody else did in between.
+    taken = (
+        DigestDelivery.update(status=DigestDelivery.STATUS_SENDING, claimed_at=now)
+        .where(DigestDelivery.id == existing.id, DigestDelivery.claimed_at == existing.claimed_at)
+        .execute()
+    )
+    return DigestDelivery.get_by_id(existing.id) if taken else None
+
+
+def _mark_failed(delivery: DigestDelivery, exc: Exception, now: dt.datetime) -> None:
+    delivery.attempts += 1
+    delay = min(dt.timedelta(minutes=2**delivery.attempts), MAX_RETRY_DELAY)
+    delivery.status = DigestDelivery.STATUS_FAILED
+    delivery.next_attempt_at = now + delay
+    delivery.error = f"{type(exc).__name__}: {exc}"[:500]
+    delivery.save()
+    log.warning(
+        "digest %s for employee %s failed, retry at %s",
+        delivery.id,
+        delivery.employee_id,
+        delivery.next_attempt_at,
+    )

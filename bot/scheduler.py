@@ -1,0 +1,114 @@
+"""`codexbot run`'s background jobs: the hourly sync and the digests.
+
+Both tick every minute with `schedule`; whether there is work is read from the shared
+database, and a lease picks the one replica that does it, so several replicas and
+restarts neither skip nor double a sync or a digest.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import threading
+import uuid
+
+import schedule
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.digests import DigestDeliverer
+from bot.messages import render_message
+from bot.slack import send_direct_message
+from sync.config import Settings
+from sync.models import Employee, database
+from sync.scheduled_sync import run_scheduled_sync
+
+log = logging.getLogger(__name__)
+
+TICK_MINUTES = 1
+
+
+def replica_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, client: WebClient, holder: str | None = None):
+        self.settings = settings
+        self.client = client
+        self.holder = holder or replica_name()
+        self.digests = DigestDeliverer(settings, client, self.holder)
+        self.jobs = schedule.Scheduler()
+        self.jobs.every(TICK_MINUTES).minutes.do(self._guarded(self.sync_tick))
+        self.jobs.every(TICK_MINUTES).minutes.do(self._guarded(self.digest_tick))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sync_tick(self) -> None:
+        outcome = run_scheduled_sync(self.settings, self.holder)
+        if outcome.paused_because:
+            self.alert_admins(outcome.paused_because)
+
+    def digest_tick(self) -> None:
+        self.digests.deliver_due()
+
+    def run_pending(self) -> None:
+        self.jobs.run_pending()
+
+    def start(self) -> threading.Thread:
+        """Run every job once now (a sync at start-up when one is due), then on schedule."""
+
+        def loop():
+            self.jobs.run_all()
+            while not self._stop.wait(1):
+                self.jobs.run_pending()
+
+        self._thread = threading.Thread(target=loop, name="codexbot-scheduler", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def alert_admins(self, reason: str) -> None:
+        message = render_message("notice", kind="sync_paused", error=reason)
+        for user_id in self._admin_slack_ids():
+            try:
+                send_direct_message(self.client, user_id, message)
+            except (SlackApiError, SlackClientError, OSError):
+                log.warning("could not tell admin %s that syncs are paused", user_id)
+
+    def _admin_slack_ids(self) -> list[str]:
+        ids = {
+            e.slack_user_id
+            for e in Employee.select().where(
+                Employee.role == "admin",
+                Employee.archived_on.is_null(),
+                Employee.slack_user_id.is_null(False),
+            )
+        }
+        for email in self.settings.slack.admin_emails:
+            try:
+                ids.add(self.client.users_lookupByEmail(email=email)["user"]["id"])
+            except (SlackApiError, SlackClientError, OSError):
+                log.info("no Slack account for config admin %s", email)
+        return sorted(ids)
+
+    @staticmethod
+    def _guarded(job):
+        """A failing job is logged and retried at the next tick; it never stops the others."""
+
+        @functools.wraps(job)
+        def run():
+            try:
+                job()
+            except Exception:
+                log.exception("scheduled job %s failed", job.__name__)
+            finally:
+                database.close()
+
+        return run

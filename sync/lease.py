@@ -1,0 +1,81 @@
+"""A lease row in the shared database, so only one replica runs a scheduled job.
+
+Taking it is one atomic upsert on SQLite and PostgreSQL alike: the row is written only if
+nobody holds it or the holder's lease has expired. A holder renews while it works; one that
+crashes stops renewing, and another replica takes over at expiry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+
+from peewee import EXCLUDED
+
+from sync.models import Lease, database
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def try_acquire(name: str, holder: str, ttl_seconds: float) -> bool:
+    now = _now()
+    expires = now + dt.timedelta(seconds=ttl_seconds)
+    with database.atomic():
+        Lease.insert(name=name, holder=holder, expires_at=expires).on_conflict(
+            conflict_target=[Lease.name],
+            update={Lease.holder: EXCLUDED.holder, Lease.expires_at: EXCLUDED.expires_at},
+            where=(Lease.expires_at < now) | (Lease.holder == holder),
+        ).execute()
+        current = Lease.select(Lease.holder).where(Lease.name == name).scalar()
+    return current == holder
+
+
+def renew(name: str, holder: str, ttl_seconds: float) -> bool:
+    expires = _now() + dt.timedelta(seconds=ttl_seconds)
+    updated = (
+        Lease.update(expires_at=expires).where(Lease.name == name, Lease.holder == holder).execute()
+    )
+    return updated == 1
+
+
+def release(name: str, holder: str) -> None:
+    Lease.delete().where(Lease.name == name, Lease.holder == holder).execute()
+
+
+def holder_of(name: str) -> str | None:
+    return Lease.select(Lease.holder).where(Lease.name == name, Lease.expires_at >= _now()).scalar()
+
+
+@contextlib.contextmanager
+def held_lease(name: str, holder: str, ttl_seconds: float = 120.0):
+    """Yields True while this replica holds `name` (renewed in the background), else False."""
+    if not try_acquire(name, holder, ttl_seconds):
+        yield False
+        return
+    stop = threading.Event()
+
+    def keep_renewing():
+        while not stop.wait(ttl_seconds / 3):
+            try:
+                if not renew(name, holder, ttl_seconds):
+                    log.warning("lease %s was lost by %s", name, holder)
+                    return
+            except Exception:  # noqa: BLE001 - a failed renewal must not kill the job
+                log.warning("renewing lease %s failed", name, exc_info=True)
+            finally:
+                database.close()
+
+    renewer = threading.Thread(target=keep_renewing, name=f"lease-{name}", daemon=True)
+    renewer.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        renewer.join(timeout=5)
+        release(name, holder)

@@ -1,0 +1,74 @@
+"""The hourly sync as the scheduler runs it: on one replica, when due, paused on bad keys.
+
+Whether a sync is due is read from the shared database (when the last one started), so
+the interval holds however many replicas tick; the lease makes sure only one runs at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sync.codex_api import InvalidApiKeyError, PlanAccessError, WorkspaceNotFoundError
+from sync.config import Settings
+from sync.connection import CodexConnectionError
+from sync.lease import held_lease
+from sync.models import Connection, SyncRun
+from sync.sync_job import SyncFailedError, run_sync
+
+log = logging.getLogger(__name__)
+
+SYNC_LEASE = "sync"
+# Errors a retry cannot fix: someone has to reconnect (or fix the secret) first.
+NEEDS_ATTENTION = (InvalidApiKeyError, PlanAccessError, WorkspaceNotFoundError)
+
+
+@dataclass(frozen=True)
+class ScheduledSyncOutcome:
+    ran: bool
+    run: SyncRun | None = None
+    # Set on the one run that paused syncing: the caller tells the admins, once.
+    paused_because: str | None = None
+
+
+def sync_is_due(interval_minutes: int, now: dt.datetime) -> bool:
+    last_start = SyncRun.select(SyncRun.started_at).order_by(SyncRun.started_at.desc()).scalar()
+    return last_start is None or now >= last_start + dt.timedelta(minutes=interval_minutes)
+
+
+def run_scheduled_sync(
+    settings: Settings, holder: str, lease_seconds: float = 300.0
+) -> ScheduledSyncOutcome:
+    connection = Connection.get_or_none(Connection.id == 1)
+    if connection is None or connection.sync_paused_reason:
+        return ScheduledSyncOutcome(ran=False)
+    with held_lease(SYNC_LEASE, holder, lease_seconds) as held:
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        if not held or not sync_is_due(settings.sync.interval_minutes, now):
+            return ScheduledSyncOutcome(ran=False)
+        try:
+            return ScheduledSyncOutcome(ran=True, run=run_sync(settings))
+        except SyncFailedError as exc:
+            if isinstance(exc.error, NEEDS_ATTENTION):
+                return _pause(connection, str(exc), exc.run)
+            log.info("sync failed, will retry at the next interval: %s", exc)
+            return ScheduledSyncOutcome(ran=True, run=exc.run)
+        except CodexConnectionError as exc:
+            return _pause(connection, str(exc), None)
+
+
+def _pause(connection: Connection, reason: str, run: SyncRun | None) -> ScheduledSyncOutcome:
+    # Only the replica whose update lands reports it, and only for this very connection:
+    # a reconnect in between replaces the row and clears the pause.
+    paused = (
+        Connection.update(sync_paused_reason=reason)
+        .where(
+            Connection.id == 1,
+            Connection.connected_at == connection.connected_at,
+            Connection.sync_paused_reason.is_null(),
+        )
+        .execute()
+    )
+    log.warning("scheduled syncs paused until Codex is reconnected: %s", reason)
+    return ScheduledSyncOutcome(ran=True, run=run, paused_because=reason if paused else None)

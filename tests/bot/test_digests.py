@@ -1,0 +1,211 @@
+"""Digest delivery: the right local time, once per manager and period, whatever happens."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from factories import person, usage
+from freezegun import freeze_time
+
+from bot.digests import DigestDeliverer, digest_period_end
+from bot.slack import web_client
+from sync.config import DigestSettings
+from sync.models import DigestDelivery, Employee
+from sync.store import upsert_usage
+
+MONDAY_9 = DigestSettings()  # monday 09:00
+
+
+@pytest.mark.parametrize(
+    ("utc", "zone", "due_for"),
+    [
+        # New York, after the switch back to EST on Sunday 2026-11-01: 09:00 is 14:00 UTC.
+        ("2026-11-02 13:59", "America/New_York", None),
+        ("2026-11-02 14:00", "America/New_York", dt.date(2026, 11, 1)),
+        # The Monday before, still on EDT: 09:00 is 13:00 UTC.
+        ("2026-10-26 13:00", "America/New_York", dt.date(2026, 10, 25)),
+        ("2026-10-26 12:59", "America/New_York", None),
+        # Kolkata is UTC+5:30; Auckland is already Monday on Sunday evening UTC.
+        ("2026-11-02 03:30", "Asia/Kolkata", dt.date(2026, 11, 1)),
+        ("2026-11-01 20:00", "Pacific/Auckland", dt.date(2026, 11, 1)),
+        ("2026-11-01 19:59", "Pacific/Auckland", None),
+        # Later the same day still counts (a restart at 11:00 still sends), Tuesday not.
+        ("2026-11-02 22:59", "Europe/Berlin", dt.date(2026, 11, 1)),
+        ("2026-11-03 09:00", "Europe/Berlin", None),
+    ],
+)
+def test_digests_fall_due_at_nine_local_time_across_zones_and_dst(utc, zone, due_for):
+    from zoneinfo import ZoneInfo
+
+    now = dt.datetime.fromisoformat(utc).replace(tzinfo=dt.UTC)
+    assert digest_period_end(now.astimezone(ZoneInfo(zone)), MONDAY_9) == due_for
+
+
+@pytest.fixture
+def team(sqlite_db, slack):
+    """Max manages three people, Ben manages Dee, Cleo manages Max. Max's time zone comes
+    from the directory, Ben's from Slack, Cleo's from the directory again."""
+    cleo = person("cleo@example.com", "Cleo Chief")
+    max_ = person("max@example.com", "Max Manager", manager=cleo)
+    ana = person("ana@example.com", "Ana Steady", manager=max_)
+    ben = person("ben@example.com", "Ben Busy", manager=max_)
+    cy = person("cy@example.com", "Cy Quiet", manager=max_)
+    dee = person("dee@example.com", "Dee Deep", manager=ben)  # skip-level for Max
+    for employee, tz in ((cleo, "Pacific/Honolulu"), (max_, "America/New_York")):
+        employee.timezone = tz
+    for employee in (cleo, max_, ana, ben, cy, dee):
+        employee.slack_user_id = "U" + employee.email.split("@")[0].upper()
+        employee.save()
+        slack_tz = "America/Chicago" if employee is ben else "Europe/Berlin"
+        slack.add_user(employee.slack_user_id, employee.email, tz=slack_tz)
+    week = [dt.date(2026, 10, 26) + dt.timedelta(days=i) for i in range(7)]  # Mon..Sun
+    before = [d - dt.timedelta(days=7) for d in week]
+    records = [usage("u-ana", d, email="ana@example.com", credits=2.0) for d in week[:5]]
+    records += [usage("u-ana", d, "CODEX_IDE_VSCODE", credits=1.0) for d in before[:5]]
+    records += [usage("u-ben", week[0], email="ben@example.com", credits=10.25, threads=4)]
+    records += [usage("u-ben", before[0], credits=2.0)]
+    records += [usage("u-dee", week[2], email="dee@example.com", credits=3.5)]
+    upsert_usage(records, 1)
+    return {"cleo": cleo, "max": max_, "ana": ana, "ben": ben, "cy": cy, "dee": dee}
+
+
+def deliverer(settings, slack, holder="replica-a"):
+    return DigestDeliverer(settings, web_client(settings), holder)
+
+
+MONDAY_NY_9AM = "2026-11-02 14:00:00"  # 09:00 in New York: Max's digest is due
+ALL_DUE = "2026-11-02 19:00:00"  # 09:00 in Honolulu: Cleo's too, and Ben's since 15:00
+
+
+def test_each_manager_gets_one_dm_with_exact_numbers(settings, slack, team):
+    with freeze_time(ALL_DUE):
+        assert deliverer(settings, slack).deliver_due() == 3
+    posts = slack.calls_to("chat.postMessage")
+    by_channel = {post.params["channel"]: post.params for post in posts}
+    assert set(by_channel) == {"DUMAX", "DUBEN", "DUCLEO"}  # one DM each, not one per report
+    digest = str(by_channel["DUMAX"]["blocks"])
+    assert "Oct 26" not in digest  # dates render as "Mon 26 Oct"
+    assert "Mon 26 Oct – Sun 1 Nov" in digest
+    assert "*Ana Steady*  10 credits (↑ 100%)" in digest
+    assert "active 5/7 days" in digest
+    assert "*Ben Busy*  10.2 credits (↑ 412%)" in digest
+    assert "_Their team:_ 1 people, 1 active, 3.5 credits (–)" in digest
+    assert "*Cy Quiet*  0 credits (–)" in digest
+    assert "Dee Deep" not in digest.split("_Their team:_")[0]  # skip-level only rolled up
+    assert "usage up 100%" in digest and "new surface: CLI" in digest
+    assert "`/codex stats @person 30d`" in digest
+
+
+def test_each_manager_is_served_at_nine_in_their_own_time_zone(settings, slack, team):
+    dm = deliverer(settings, slack)
+    sent_at = {}
+    for utc in ("13:59", "14:00", "14:59", "15:00", "18:59", "19:00", "20:00"):
+        with freeze_time(f"2026-11-02 {utc}:00"):
+            dm.deliver_due()
+        for post in slack.calls_to("chat.postMessage"):
+            sent_at.setdefault(post.params["channel"], utc)
+    # New York from the directory, Chicago from Slack's profile, Honolulu from the directory.
+    assert sent_at == {"DUMAX": "14:00", "DUBEN": "15:00", "DUCLEO": "19:00"}
+
+
+def test_two_replicas_and_repeated_ticks_send_once_per_period(settings, slack, team):
+    with freeze_time(ALL_DUE) as clock:
+        a, b = deliverer(settings, slack, "a"), deliverer(settings, slack, "b")
+        for _ in range(3):
+            a.deliver_due()
+            b.deliver_due()
+            clock.tick(dt.timedelta(minutes=1))
+    assert len(slack.calls_to("chat.postMessage")) == 3
+    assert DigestDelivery.select().where(DigestDelivery.status == "sent").count() == 3
+
+
+def test_a_restart_between_composed_and_sent_sends_once(settings, slack, team):
+    max_ = team["max"]
+    # A replica claimed Max's digest, then died before Slack accepted it.
+    DigestDelivery.create(
+        kind="manager",
+        employee=max_,
+        period_end=dt.date(2026, 11, 1),
+        claimed_at=dt.datetime(2026, 11, 2, 14, 0),
+    )
+    with freeze_time("2026-11-02 14:05:00"):
+        deliverer(settings, slack).deliver_due()
+    assert slack.calls_to("chat.postMessage") == []  # maybe still being sent: wait
+    with freeze_time("2026-11-02 14:11:00"):  # the claim is stale: the dead send is redone
+        deliverer(settings, slack).deliver_due()
+        deliverer(settings, slack).deliver_due()
+    channels = [p.params["channel"] for p in slack.calls_to("chat.postMessage")]
+    assert channels == ["DUMAX"]
+
+
+def test_a_slack_429_then_success_sends_once(settings, slack, team):
+    slack.fail_next("chat.postMessage", 429)
+    with freeze_time(ALL_DUE):
+        assert deliverer(settings, slack).deliver_due() == 3
+    posts = slack.calls_to("chat.postMessage")
+    assert len(posts) == 4  # the refused attempt, then one accepted post per manager
+    assert posts[0].params == posts[1].params  # the same message, retried after Retry-After
+    assert sorted(p.params["channel"] for p in posts[1:]) == ["DUBEN", "DUCLEO", "DUMAX"]
+
+
+def test_slack_down_is_retried_with_backoff_until_it_answers(settings, slack, team):
+    for _ in range(2):
+        slack.fail_next("chat.postMessage", 500, {"ok": False, "error": "fatal_error"}, {})
+    with freeze_time(MONDAY_NY_9AM) as clock:
+        dm = deliverer(settings, slack)
+        assert dm.deliver_due() == 0  # Max's first attempt fails (and its first retry)
+        (failed,) = DigestDelivery.select()
+        assert failed.status == "failed" and failed.attempts == 1
+        assert failed.next_attempt_at == dt.datetime(2026, 11, 2, 14, 2)
+        clock.tick(dt.timedelta(minutes=1))
+        assert dm.deliver_due() == 0  # not yet: backing off
+        clock.tick(dt.timedelta(minutes=1))
+        assert dm.deliver_due() == 0  # the second failure doubles the wait
+        assert DigestDelivery.get().next_attempt_at == dt.datetime(2026, 11, 2, 14, 6)
+        clock.tick(dt.timedelta(minutes=4))
+        assert dm.deliver_due() == 1
+        clock.tick(dt.timedelta(minutes=10))
+        assert dm.deliver_due() == 0
+    channels = [p.params["channel"] for p in slack.calls_to("chat.postMessage")]
+    assert channels == ["DUMAX", "DUMAX", "DUMAX"]  # two refused, one accepted
+
+
+def test_opted_out_managers_and_disabled_digests_get_nothing(settings, slack, team):
+    Employee.update(digest_opt_out=True).where(Employee.email == "ben@example.com").execute()
+    with freeze_time(ALL_DUE):
+        assert deliverer(settings, slack).deliver_due() == 2
+    with freeze_time("2026-11-09 19:00:00"):  # the next Monday, digests switched off
+        settings.digest.enabled = False
+        assert deliverer(settings, slack).deliver_due() == 0
+    channels = sorted(p.params["channel"] for p in slack.calls_to("chat.postMessage"))
+    assert channels == ["DUCLEO", "DUMAX"]
+
+
+def test_employees_who_opt_in_get_their_own_weekly_summary(settings, slack, team):
+    Employee.update(self_digest=True).where(Employee.email == "ana@example.com").execute()
+    with freeze_time("2026-11-02 07:59:00"):  # Ana has no directory zone; Slack says Berlin
+        deliverer(settings, slack).deliver_due()
+    assert slack.calls_to("chat.postMessage") == []
+    with freeze_time("2026-11-02 08:00:00"):
+        deliverer(settings, slack).deliver_due()
+    own = [p.params for p in slack.calls_to("chat.postMessage") if p.params["channel"] == "DUANA"]
+    assert len(own) == 1
+    assert own[0]["text"].startswith("Codex usage for Ana Steady")
+    assert "10 credits" in own[0]["text"]
+
+
+def test_a_long_digest_is_split_into_messages_of_at_most_50_blocks(settings, slack, team):
+    boss = team["cleo"]
+    Employee.insert_many(
+        [(f"r{i:03d}@example.com", f"Report {i:03d}", boss.id) for i in range(60)],
+        fields=[Employee.email, Employee.name, Employee.manager],
+    ).execute()
+    deliverer(settings, slack).deliver(
+        boss, "manager", dt.date(2026, 11, 1), dt.datetime(2026, 11, 2, 14, tzinfo=dt.UTC)
+    )
+    posts = slack.calls_to("chat.postMessage")
+    assert len(posts) == 2
+    assert all(len(p.params["blocks"]) <= 50 for p in posts)
+    names = str([p.params["blocks"] for p in posts])
+    assert all(f"Report {i:03d}" in names for i in range(60))
