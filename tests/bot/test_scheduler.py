@@ -1,0 +1,159 @@
+"""The scheduler's jobs on a shared database (SQLite here, PostgreSQL too in CI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography.fernet import Fernet
+from factories import person
+from fake_slack import FakeSlack
+from freezegun import freeze_time
+
+from bot.scheduler import Scheduler
+from bot.slack import web_client
+from sync.config import load_settings
+from sync.connection import store_connection
+from sync.models import Connection, SyncRun
+
+SECRET = Fernet.generate_key().decode()
+START = dt.datetime(2026, 11, 25, 10, 0, 0)
+
+
+@pytest.fixture
+def slack_server():
+    fake = FakeSlack().start()
+    yield fake
+    fake.assert_blocks_valid()
+    fake.stop()
+
+
+@pytest.fixture
+def shared_settings(db, simulator, slack_server):
+    settings = load_settings(
+        None,
+        environ={
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_API_URL": slack_server.api_url,
+            "CODEX_API_BASE_URL": simulator.base_url,
+            "CODEXBOT_SECRET_KEY": SECRET,
+        },
+    )
+    settings.sync.backfill_days = 3
+    settings.digest.enabled = False
+    return settings
+
+
+def two_replicas(settings):
+    return [Scheduler(settings, web_client(settings), holder) for holder in ("a", "b")]
+
+
+def test_two_schedulers_run_exactly_one_sync_per_interval(shared_settings, simulator):
+    store_connection(simulator.workspace_id, simulator.api_key, SECRET)
+    with freeze_time(START) as clock:
+        replicas = two_replicas(shared_settings)
+        for _minute in range(0, 181):  # three hours of ticks on both replicas
+            for replica in replicas:
+                replica.sync_tick()
+            clock.tick(dt.timedelta(minutes=1))
+    starts = [run.started_at for run in SyncRun.select().order_by(SyncRun.started_at)]
+    assert starts == [START + dt.timedelta(minutes=60 * n) for n in range(4)]
+    assert {run.outcome for run in SyncRun.select()} == {"ok"}
+
+
+def test_the_schedule_library_ticks_every_minute_and_the_interval_holds(shared_settings, simulator):
+    store_connection(simulator.workspace_id, simulator.api_key, SECRET)
+    with freeze_time(START) as clock:
+        replica = Scheduler(shared_settings, web_client(shared_settings), "solo")
+        replica.jobs.run_all()  # start-up: a sync, since one is due
+        assert SyncRun.select().count() == 1
+        for _ in range(59):
+            clock.tick(dt.timedelta(minutes=1))
+            replica.run_pending()
+        assert SyncRun.select().count() == 1
+        clock.tick(dt.timedelta(minutes=1))
+        replica.run_pending()
+        assert SyncRun.select().count() == 2
+
+
+def test_nothing_runs_without_a_connection(shared_settings):
+    with freeze_time(START):
+        Scheduler(shared_settings, web_client(shared_settings), "a").sync_tick()
+    assert SyncRun.select().count() == 0
+
+
+def test_a_rejected_key_pauses_syncs_and_alerts_admins_once(
+    shared_settings, simulator, slack_server
+):
+    admin = person("admin@example.com", "Ada Admin", role="admin")
+    admin.slack_user_id = "UADMIN"
+    admin.save()
+    shared_settings.slack.admin_emails = ["config.admin@example.com"]
+    slack_server.add_user("UCONFIG", "config.admin@example.com")
+    store_connection(simulator.workspace_id, "sk-revoked-0000000000", SECRET)
+    with freeze_time(START) as clock:
+        replicas = two_replicas(shared_settings)
+        for _ in range(3):
+            for replica in replicas:
+                replica.sync_tick()
+            clock.tick(dt.timedelta(hours=1))
+    assert SyncRun.select().count() == 1  # no retries until the connection changes
+    assert "API key was rejected" in Connection.get().sync_paused_reason
+    alerts = slack_server.calls_to("chat.postMessage")
+    assert sorted(a.params["channel"] for a in alerts) == ["DUADMIN", "DUCONFIG"]
+    text = alerts[0].params["text"]
+    assert "/codex connect" in text and "No data was lost" in text
+    assert "sk-revoked" not in str([c.params for c in slack_server.calls])
+    # Reconnecting with a working key clears the pause; the next tick syncs.
+    store_connection(simulator.workspace_id, simulator.api_key, SECRET)
+    with freeze_time(START + dt.timedelta(hours=4)):
+        replicas[0].sync_tick()
+    assert SyncRun.select().order_by(SyncRun.id.desc()).first().outcome == "ok"
+
+
+def test_a_transient_failure_is_retried_next_interval_without_alerts(
+    shared_settings, simulator, slack_server
+):
+    store_connection(simulator.workspace_id, simulator.api_key, SECRET)
+    shared_settings.codex.max_attempts = 1
+    simulator.fail_rate = 1.0
+    try:
+        with freeze_time(START) as clock:
+            replica = Scheduler(shared_settings, web_client(shared_settings), "a")
+            replica.sync_tick()
+            simulator.fail_rate = 0.0
+            clock.tick(dt.timedelta(minutes=30))
+            replica.sync_tick()
+            assert SyncRun.select().count() == 1  # not due yet
+            clock.tick(dt.timedelta(minutes=30))
+            replica.sync_tick()
+    finally:
+        simulator.fail_rate = 0.0
+    assert [r.outcome for r in SyncRun.select().order_by(SyncRun.id)] == ["failed", "ok"]
+    assert Connection.get().sync_paused_reason is None
+    assert slack_server.calls_to("chat.postMessage") == []
+
+
+def test_a_failing_job_is_logged_and_the_other_jobs_still_run(
+    shared_settings, simulator, slack_server, caplog
+):
+    boss = person("boss@example.com", "Boss")
+    person("report@example.com", "Report", manager=boss)
+    boss.slack_user_id = "UBOSS"
+    boss.save()
+    slack_server.add_user("UBOSS", "boss@example.com", tz="UTC")
+    shared_settings.digest.enabled = True
+
+    def broken_job():
+        raise RuntimeError("a bug in some job")
+
+    with freeze_time("2026-11-30 09:30:00"):  # a Monday, 09:30 UTC: the digest is due
+        replica = Scheduler(shared_settings, web_client(shared_settings), "a")
+        # Moved first, so it fails before the sync and digest jobs run.
+        job = replica.jobs.every(1).minutes.do(Scheduler._guarded(broken_job))
+        replica.jobs.jobs.remove(job)
+        replica.jobs.jobs.insert(0, job)
+        replica.jobs.run_all()  # raises nothing
+    assert "scheduled job broken_job failed" in caplog.text
+    assert [c.params["channel"] for c in slack_server.calls_to("chat.postMessage")] == ["DUBOSS"]
+    assert all(job.next_run for job in replica.jobs.get_jobs())
