@@ -97,3 +97,28 @@ def test_status_and_disconnect_are_for_admins(bot, slack, org):
     assert "not connected" in status["text"]
     bot.command("UREP", "disconnect")
     assert "Only codexbot admins" in ephemeral_answer(slack, 3)["text"]
+
+
+def test_digest_preview_shows_the_managers_digest_now(bot, slack, org):
+    bot.command("UMGR", "digest preview")
+    answer = ephemeral_answer(slack)
+    blocks = str(answer["blocks"])
+    assert "1:1 prep" in answer["text"]
+    assert "Remy Report" in blocks and "Pia Peer" in blocks
+    assert "Sol Stranger" not in blocks
+
+
+def test_digest_off_on_and_me_on_store_preferences(bot, slack, org):
+    from sync.models import Employee
+
+    bot.command("UMGR", "digest off")
+    assert "won't get 1:1-prep digests" in ephemeral_answer(slack)["text"]
+    assert Employee.get(Employee.email == "mgr@example.com").digest_opt_out is True
+    bot.command("UMGR", "digest on")
+    ephemeral_answer(slack, 2)
+    assert Employee.get(Employee.email == "mgr@example.com").digest_opt_out is False
+    bot.command("UREP", "digest me on")
+    assert "weekly summary" in ephemeral_answer(slack, 3)["text"]
+    assert Employee.get(Employee.email == "rep@example.com").self_digest is True
+    bot.command("UREP", "digest sideways")
+    assert "/codex digest preview" in ephemeral_answer(slack, 4)["text"]
