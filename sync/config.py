@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_CODEX_API_BASE_URL = "https://api.chatgpt.com/v1/analytics/codex"
@@ -37,7 +38,7 @@ class DatabaseSettings(_Section):
 
 
 class CodexSettings(_Section):
-    api_base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")] = DEFAULT_CODEX_API_BASE_URL
+    api_base_url: str = DEFAULT_CODEX_API_BASE_URL
     # Used by `codexbot connect` only; syncs use the stored, encrypted connection.
     api_key: str | None = None
     workspace_id: str | None = None
@@ -45,6 +46,17 @@ class CodexSettings(_Section):
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 6
     max_retry_seconds: Annotated[float, Field(gt=0)] = 120.0
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a URL ({exc})") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
 
 
 class SecuritySettings(_Section):

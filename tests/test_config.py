@@ -37,6 +37,8 @@ def test_config_path_may_come_from_codexbot_config(tmp_path):
         ("[sync]\nbackfill_days = 120\n", "sync.backfill_days"),
         ("[codex]\npage_size = 0\n", "codex.page_size"),
         ('[database]\nurl = "mysql://x"\n', "database.url"),
+        ('[codex]\napi_base_url = "http://[::1/v1"\n', "codex.api_base_url"),
+        ('[codex]\napi_base_url = "ftp://example.com"\n', "codex.api_base_url"),
         ("[slack]\ntypo_key = 1\n", "slack.typo_key"),
     ],
 )
