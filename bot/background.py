@@ -11,13 +11,11 @@ from bot.messages import render_message
 from bot.slack import send_direct_message
 from sync.config import Settings
 from sync.connection import ConnectionInfo
-from sync.models import CodexUser, database
-from sync.sync_job import SyncFailedError, run_sync
+from sync.directory import matched_employee_ids_by_codex_user
+from sync.models import database
+from sync.sync_job import SyncAlreadyRunningError, SyncFailedError, run_sync
 
 log = logging.getLogger(__name__)
-
-# One sync at a time in this process; issue #4's lease extends this across replicas.
-sync_lock = threading.Lock()
 
 
 def start_first_sync(
@@ -45,13 +43,12 @@ def _confirm_and_sync(settings, client, admin_user_id, info) -> None:
                 key_last4=info.key_last4,
             ),
         )
-        with sync_lock:
-            run = run_sync(settings)
-        matched = CodexUser.select().count() - (run.unmatched_users or 0)
+        run = run_sync(settings)
+        matched = len(set(matched_employee_ids_by_codex_user().values()))
         send_direct_message(
             client, admin_user_id, render_message("sync_finished", run=run, matched=matched)
         )
-    except SyncFailedError as exc:
+    except (SyncFailedError, SyncAlreadyRunningError) as exc:
         send_direct_message(
             client, admin_user_id, render_message("notice", kind="sync_failed", error=str(exc))
         )

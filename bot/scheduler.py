@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import socket
 import threading
-import uuid
 
 import schedule
 from slack_sdk import WebClient
@@ -22,6 +19,7 @@ from bot.digests import DigestDeliverer
 from bot.messages import render_message
 from bot.slack import send_direct_message
 from sync.config import Settings
+from sync.lease import unique_holder
 from sync.models import Employee, database
 from sync.scheduled_sync import run_scheduled_sync
 
@@ -30,15 +28,11 @@ log = logging.getLogger(__name__)
 TICK_MINUTES = 1
 
 
-def replica_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
 class Scheduler:
     def __init__(self, settings: Settings, client: WebClient, holder: str | None = None):
         self.settings = settings
         self.client = client
-        self.holder = holder or replica_name()
+        self.holder = holder or unique_holder()
         self.digests = DigestDeliverer(settings, client, self.holder)
         self.jobs = schedule.Scheduler()
         self.jobs.every(TICK_MINUTES).minutes.do(self._guarded(self.sync_tick))

@@ -201,11 +201,13 @@ def connect(context: Context, workspace_id: str) -> None:
 def sync_command(context: Context, days: int | None) -> None:
     """Run one sync now: a backfill the first time, then the trailing window."""
     from sync.console import run_sync_with_progress, sync_summary
-    from sync.sync_job import SyncFailedError
+    from sync.sync_job import SyncAlreadyRunningError, SyncFailedError
 
     context.open_database()
     try:
         run = run_sync_with_progress(context.settings, days)
+    except SyncAlreadyRunningError as exc:
+        raise click.ClickException(str(exc)) from None
     except SyncFailedError as exc:
         raise click.ClickException(
             f"sync stopped: {exc} ({exc.run.rows} rows stored before it stopped are kept)"

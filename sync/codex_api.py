@@ -21,7 +21,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_random_exponential,
 )
 
@@ -152,9 +152,8 @@ class CodexAnalyticsClient:
         }
         seen_tokens: set[str] = set()
         while True:
-            body = self._get_page(params)
-            yield parse_usage_page(body)
-            token_param, token = _next_token(body)
+            page, (token_param, token) = self._get_page(params)
+            yield page
             if token is None:
                 return
             if token in seen_tokens:
@@ -163,10 +162,12 @@ class CodexAnalyticsClient:
             params = {**params, token_param: token}
             params.pop("cursor" if token_param == "page" else "page", None)
 
-    def _get_page(self, params: dict[str, object]) -> dict:
+    def _get_page(self, params: dict[str, object]) -> tuple[UsagePage, tuple[str, str | None]]:
         retrying = Retrying(
             retry=retry_if_exception_type(_TransientError),
-            stop=stop_after_attempt(self._max_attempts) | stop_after_delay(self._max_retry_seconds),
+            # stop_before_delay: a long Retry-After must not carry a page past the budget.
+            stop=stop_after_attempt(self._max_attempts)
+            | stop_before_delay(self._max_retry_seconds),
             wait=_wait_for_retry,
             sleep=self._sleep,
             reraise=True,
@@ -176,7 +177,12 @@ class CodexAnalyticsClient:
         except _TransientError as exc:
             raise ServiceUnavailableError(str(exc)) from None
 
-    def _get_page_once(self, params: dict[str, object]) -> dict:
+    def _get_page_once(self, params: dict[str, object]):
+        """One request, parsed: a body we cannot read is retried like a server error."""
+        body = self._get_body_once(params)
+        return parse_usage_page(body), _next_token(body)
+
+    def _get_body_once(self, params: dict[str, object]) -> dict:
         path = f"workspaces/{self.workspace_id}/usage"
         try:
             response = self._http.get(path, params=params)
@@ -255,10 +261,13 @@ def _record(user_id: str, email: str | None, day: dt.date, counts: dict) -> Usag
 
 
 def _next_token(body: dict) -> tuple[str, str | None]:
-    if body.get("next_page"):
-        return "page", str(body["next_page"]) if body.get("has_more", True) else None
-    if body.get("next_cursor"):
-        return "cursor", str(body["next_cursor"]) if body.get("has_more", True) else None
+    """Where the next page is: `next_page` (documented) or `next_cursor` (seen in the wild)."""
+    has_more = body.get("has_more")
+    for key, param in (("next_page", "page"), ("next_cursor", "cursor")):
+        if body.get(key):
+            return param, str(body[key]) if has_more is not False else None
+    if has_more:
+        raise _TransientError("the API said there is more but gave no page token")
     return "page", None
 
 
@@ -289,7 +298,8 @@ def _error_detail(response: httpx.Response) -> str:
         for item in detail:
             if isinstance(item, dict):
                 where = ".".join(str(p) for p in item.get("loc", []) if p != "query")
-                parts.append(f"{where}: {item.get('msg', 'invalid')}" if where else item["msg"])
+                message = item.get("msg") or "invalid"
+                parts.append(f"{where}: {message}" if where else message)
         if parts:
             return "; ".join(parts)
     if isinstance(detail, str):

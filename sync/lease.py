@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
+import socket
 import threading
+import uuid
 
 from peewee import EXCLUDED
 
@@ -52,12 +55,27 @@ def holder_of(name: str) -> str | None:
     return Lease.select(Lease.holder).where(Lease.name == name, Lease.expires_at >= _now()).scalar()
 
 
+def unique_holder() -> str:
+    """A name for one replica (or one CLI run): host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+# Leases this thread holds already: a job that holds "sync" may call run_sync, which takes
+# "sync" again. Per thread, so another thread of the same process still has to wait.
+_held_here = threading.local()
+
+
 @contextlib.contextmanager
 def held_lease(name: str, holder: str, ttl_seconds: float = 120.0):
     """Yields True while this replica holds `name` (renewed in the background), else False."""
+    held = _held_here.__dict__.setdefault("leases", set())
+    if (name, holder) in held:
+        yield True
+        return
     if not try_acquire(name, holder, ttl_seconds):
         yield False
         return
+    held.add((name, holder))
     stop = threading.Event()
 
     def keep_renewing():
@@ -76,6 +94,7 @@ def held_lease(name: str, holder: str, ttl_seconds: float = 120.0):
     try:
         yield True
     finally:
+        held.discard((name, holder))
         stop.set()
         renewer.join(timeout=5)
         release(name, holder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from peewee import (
     SQL,
     AutoField,
+    BigIntegerField,
     BooleanField,
     CharField,
     CompositeKey,
@@ -88,9 +89,10 @@ class DailyUsage(BaseModel):
     threads = IntegerField(default=0)
     turns = IntegerField(default=0)
     credits = DoubleField(default=0)
-    input_tokens = IntegerField(null=True)
-    output_tokens = IntegerField(null=True)
-    total_tokens = IntegerField(null=True)
+    # 64-bit: a heavy user's monthly tokens pass PostgreSQL's 32-bit integer.
+    input_tokens = BigIntegerField(null=True)
+    output_tokens = BigIntegerField(null=True)
+    total_tokens = BigIntegerField(null=True)
     sync_run = IntegerField(null=True)
 
     class Meta:

@@ -15,11 +15,10 @@ from sync.config import Settings
 from sync.connection import CodexConnectionError
 from sync.lease import held_lease
 from sync.models import Connection, SyncRun
-from sync.sync_job import SyncFailedError, run_sync
+from sync.sync_job import SYNC_LEASE, SYNC_LEASE_SECONDS, SyncFailedError, run_sync
 
 log = logging.getLogger(__name__)
 
-SYNC_LEASE = "sync"
 # Errors a retry cannot fix: someone has to reconnect (or fix the secret) first.
 NEEDS_ATTENTION = (InvalidApiKeyError, PlanAccessError, WorkspaceNotFoundError)
 
@@ -37,18 +36,17 @@ def sync_is_due(interval_minutes: int, now: dt.datetime) -> bool:
     return last_start is None or now >= last_start + dt.timedelta(minutes=interval_minutes)
 
 
-def run_scheduled_sync(
-    settings: Settings, holder: str, lease_seconds: float = 300.0
-) -> ScheduledSyncOutcome:
+def run_scheduled_sync(settings: Settings, holder: str) -> ScheduledSyncOutcome:
     connection = Connection.get_or_none(Connection.id == 1)
     if connection is None or connection.sync_paused_reason:
         return ScheduledSyncOutcome(ran=False)
-    with held_lease(SYNC_LEASE, holder, lease_seconds) as held:
+    # Held across the "is it due?" check and the sync, so two replicas can't both decide yes.
+    with held_lease(SYNC_LEASE, holder, SYNC_LEASE_SECONDS) as held:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         if not held or not sync_is_due(settings.sync.interval_minutes, now):
             return ScheduledSyncOutcome(ran=False)
         try:
-            return ScheduledSyncOutcome(ran=True, run=run_sync(settings))
+            return ScheduledSyncOutcome(ran=True, run=run_sync(settings, holder=holder))
         except SyncFailedError as exc:
             if isinstance(exc.error, NEEDS_ATTENTION):
                 return _pause(connection, str(exc), exc.run)

@@ -44,13 +44,15 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None)
                 # A row that withholds the email must not erase one we already know.
                 update={CodexUser.email: fn.COALESCE(EXCLUDED.email, CodexUser.email)},
             ).execute()
-        for batch in chunked(records, UPSERT_BATCH_ROWS):
+        # PostgreSQL refuses to upsert one key twice in a statement; the last one wins.
+        unique = {(r.codex_user_id, r.day, r.client_id): r for r in records}.values()
+        for batch in chunked(unique, UPSERT_BATCH_ROWS):
             rows = [(*record[:1], *record[2:], sync_run_id) for record in batch]
             DailyUsage.insert_many(rows, fields=_USAGE_FIELDS).on_conflict(
                 conflict_target=[DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id],
                 preserve=_OVERWRITTEN,
             ).execute()
-    return len(records)
+    return len(unique)
 
 
 def delete_unreported_usage(first_day, last_day, sync_run_id: int) -> int:

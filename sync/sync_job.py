@@ -19,6 +19,7 @@ from sync.codex_api import CodexAnalyticsClient, CodexApiError
 from sync.config import Settings
 from sync.connection import load_api_key
 from sync.directory import count_unmatched_codex_users
+from sync.lease import held_lease, unique_holder
 from sync.models import SyncRun
 from sync.store import delete_unreported_usage, upsert_usage
 
@@ -26,6 +27,15 @@ log = logging.getLogger(__name__)
 
 # Called after each stored page with the run so far and the latest day that page reached.
 ProgressCallback = Callable[[SyncRun, dt.date | None], None]
+
+
+SYNC_LEASE = "sync"
+SYNC_LEASE_SECONDS = 300.0
+
+
+class SyncAlreadyRunningError(Exception):
+    def __init__(self) -> None:
+        super().__init__("Another sync is running right now; try again when it has finished.")
 
 
 class SyncFailedError(Exception):
@@ -77,8 +87,20 @@ def run_sync(
     progress: ProgressCallback | None = None,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    holder: str | None = None,
 ) -> SyncRun:
-    """Run one sync now and return its record; raise SyncFailedError if it stopped early."""
+    """Run one sync now and return its record; raise SyncFailedError if it stopped early.
+
+    Only one sync runs at a time across every process sharing the database: two would
+    each drop the rows the other wrote.
+    """
+    with held_lease(SYNC_LEASE, holder or unique_holder(), SYNC_LEASE_SECONDS) as held:
+        if not held:
+            raise SyncAlreadyRunningError()
+        return _run_sync_holding_lease(settings, days, progress, transport, sleep)
+
+
+def _run_sync_holding_lease(settings, days, progress, transport, sleep) -> SyncRun:
     workspace_id, api_key = load_api_key(settings.security.secret_key)
     if days is None:
         first_sync = last_successful_sync() is None
@@ -141,6 +163,7 @@ def _finish(run: SyncRun, started: float, outcome: str, error: str | None) -> No
 
 
 def _mark_abandoned_runs() -> None:
+    """Runs still "running" while we hold the lease belong to a process that died."""
     SyncRun.update(
         outcome=SyncRun.OUTCOME_INTERRUPTED,
         error="the process stopped before this sync finished",

@@ -292,3 +292,28 @@ def test_the_key_never_appears_in_error_text_or_logs(caplog):
         client.validate()
     assert KEY not in str(caught.value)
     assert all(KEY not in record.getMessage() for record in caplog.records)
+
+
+def test_a_malformed_row_is_retried_then_reported_as_a_readable_error():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return page([{"object": "workspace.codex.usage.result", "user_id": "u1"}])
+
+    client, slept = client_for(handler, max_attempts=3)
+    with pytest.raises(ServiceUnavailableError, match="unexpected shape"):
+        list(client.iter_usage_pages(START, END))
+    assert len(calls) == 3 and len(slept) == 2
+
+
+def test_has_more_without_a_token_is_an_error_not_a_silent_stop():
+    client, _ = client_for(lambda r: page([usage_row()], has_more=True), max_attempts=1)
+    with pytest.raises(ServiceUnavailableError, match="no page token"):
+        list(client.iter_usage_pages(START, END))
+
+
+def test_a_422_detail_without_msg_still_reads():
+    client, _ = client_for(lambda r: httpx.Response(422, json={"detail": [{"type": "x"}]}))
+    with pytest.raises(InvalidRequestError, match="refused the request: invalid"):
+        client.validate()

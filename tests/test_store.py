@@ -92,3 +92,18 @@ def test_unreported_rows_in_a_reread_window_are_dropped_and_others_kept(db):
         (before, "CODEX_WEB", 1.0),
         (DAY, "CODEX_CLI", 3.0),
     ]
+
+
+def test_a_key_repeated_in_one_page_keeps_the_last_and_works_on_both_engines(db):
+    stored = upsert_usage(
+        [usage("u1", DAY, credits=1.0), usage("u2", DAY), usage("u1", DAY, credits=2.0)], 1
+    )
+    assert stored == 2
+    assert [(r[0], r[5]) for r in dump()] == [("u1", 2.0), ("u2", 1.0)]
+
+
+def test_token_counts_beyond_32_bits_are_kept(db):
+    huge = 5_000_000_000
+    upsert_usage([usage("u1", DAY, input_tokens=huge, output_tokens=1)], 1)
+    assert DailyUsage.get().input_tokens == huge
+    assert DailyUsage.get().total_tokens == huge + 1

@@ -182,3 +182,23 @@ def test_unmatched_users_are_counted_after_import(db, sim, tmp_path):
     expected = {account.user_id for account in sim.org.accounts if not account.matchable}
     seen = {user.user_id for user in CodexUser.select()}
     assert run.unmatched_users == len(expected & seen) > 0
+
+
+@freeze_time(NOW)
+def test_a_second_sync_while_one_runs_elsewhere_is_refused_and_touches_nothing(db, sim):
+    from sync.lease import try_acquire
+    from sync.sync_job import SyncAlreadyRunningError
+
+    connect(sim)
+    run_sync(settings_for(sim), days=3)
+    stored = usage_dump()
+    alive = SyncRun.create(
+        started_at=dt.datetime(2026, 11, 25, 10),
+        window_start=dt.date(2026, 11, 23),
+        window_end=dt.date(2026, 11, 25),
+    )
+    assert try_acquire("sync", "another-replica", 300)  # that replica's sync is running
+    with pytest.raises(SyncAlreadyRunningError):
+        run_sync(settings_for(sim), days=3)
+    assert usage_dump() == stored
+    assert SyncRun.get_by_id(alive.id).outcome == SyncRun.OUTCOME_RUNNING  # not "interrupted"
