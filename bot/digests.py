@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.messages import render_message, render_messages
 from bot.slack import send_direct_message
+from sync.clock import utc_now
 from sync.config import DigestSettings, Settings
 from sync.digest import compose_digest
 from sync.lease import held_lease
@@ -29,10 +30,6 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # A "sending" claim older than this belongs to a process that died mid-send.
 STALE_CLAIM = dt.timedelta(minutes=10)
 MAX_RETRY_DELAY = dt.timedelta(hours=1)
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def digest_period_end(local_now: dt.datetime, digest: DigestSettings) -> dt.date | None:
@@ -63,7 +60,7 @@ class DigestDeliverer:
         with held_lease(DIGEST_LEASE, self.holder) as held:
             if not held:
                 return 0
-            now = _utc_now()
+            now = utc_now()
             sent = 0
             for manager in _managers():
                 if not manager.digest_opt_out:

@@ -12,6 +12,7 @@ from collections.abc import Collection
 
 from peewee import SQL
 
+from sync.clock import utc_today
 from sync.models import Employee
 
 # Real org charts are a handful of levels deep; the bound only stops a corrupted chain
@@ -19,13 +20,9 @@ from sync.models import Employee
 MAX_CHAIN_DEPTH = 64
 
 
-def today_utc() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
 def is_archived(employee: Employee, today: dt.date | None = None) -> bool:
     """Archived from `archived_on` (a UTC day) onwards; a future date is not archived yet."""
-    return employee.archived_on is not None and employee.archived_on <= (today or today_utc())
+    return employee.archived_on is not None and employee.archived_on <= (today or utc_today())
 
 
 def is_admin(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 
 import click
 
+from sync.clock import utc_today
 from sync.codex_api import CodexApiError, validate_connection
 from sync.config import ConfigError, Settings, load_settings
 from sync.connection import CodexConnectionError, parse_workspace_id, store_connection
@@ -228,7 +228,7 @@ def stats(context: Context, email: str, viewer_email: str, days: str) -> None:
     from sync.answers import stats_text
 
     context.open_database()
-    text = stats_text(viewer_email, email, int(days), today=_utc_today())
+    text = stats_text(viewer_email, email, int(days), today=utc_today())
     if text is None:
         raise click.ClickException(f"{viewer_email} may not see stats for {email}.")
     click.echo(text, nl=False)
@@ -248,7 +248,7 @@ def digest_preview(context: Context, manager_email: str) -> None:
 
     context.open_database()
     period_days = context.settings.digest.period_days
-    text = digest_text(manager_email, today=_utc_today(), period_days=period_days)
+    text = digest_text(manager_email, today=utc_today(), period_days=period_days)
     if text is None:
         raise click.ClickException(f"{manager_email} is not in the directory.")
     click.echo(text, nl=False)
@@ -274,7 +274,3 @@ def demo(context: Context, employees: int, days: int, seed: int, database_url: s
     from sync.demo import run_demo
 
     run_demo(context.settings, database_url, employees=employees, days=days, seed=seed)
-
-
-def _utc_today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from sync.clock import utc_timestamp
 from sync.models import Connection, database
 
 HOW_TO_MAKE_A_SECRET = (
@@ -84,7 +85,7 @@ def store_connection(
         "workspace_id": workspace_id,
         "api_key_encrypted": token,
         "key_last4": key_last4(api_key),
-        "connected_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "connected_at": utc_timestamp(),
         "connected_by": connected_by,
         "active": True,
     }

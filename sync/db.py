@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from peewee import Database
 from playhouse.db_url import connect
 
+from sync.clock import utc_timestamp
 from sync.models import ALL_MODELS, SchemaVersion, database
 
 SCHEMA_VERSION = 1
@@ -35,7 +34,7 @@ def migrate(db: Database) -> int:
     with db.atomic():
         if not SchemaVersion.table_exists():
             db.create_tables(ALL_MODELS)
-            SchemaVersion.create(version=SCHEMA_VERSION, applied_at=_now())
+            SchemaVersion.create(version=SCHEMA_VERSION, applied_at=utc_timestamp())
             return SCHEMA_VERSION
         current = (
             SchemaVersion.select(SchemaVersion.version)
@@ -50,9 +49,5 @@ def migrate(db: Database) -> int:
             )
         for version in range(current + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[version](db)
-            SchemaVersion.create(version=version, applied_at=_now())
+            SchemaVersion.create(version=version, applied_at=utc_timestamp())
     return SCHEMA_VERSION
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

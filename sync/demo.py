@@ -6,7 +6,6 @@ syncs, and prints what a manager and a stats question would get.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -16,6 +15,7 @@ from cryptography.fernet import Fernet
 from peewee import fn
 
 from sync.answers import digest_text, stats_text
+from sync.clock import utc_today
 from sync.codex_api import validate_connection
 from sync.config import Settings
 from sync.connection import store_connection
@@ -55,7 +55,7 @@ def run_demo(settings: Settings, database_url: str, *, employees: int, days: int
         run = run_sync_with_progress(demo_settings, None)
         click.echo(sync_summary(run))
 
-        today = dt.datetime.now(dt.UTC).date()
+        today = utc_today()
         manager = _manager_with_most_reports()
         _say(f"What {manager.display_name} gets before their 1:1s: codexbot digest preview")
         click.echo(digest_text(manager.email, today, demo_settings.digest.period_days))
@@ -90,6 +90,6 @@ def _manager_with_most_reports() -> Employee:
 
 def _busiest_report(manager: Employee) -> Employee:
     reports = list(manager.direct_reports)
-    today = dt.datetime.now(dt.UTC).date()
+    today = utc_today()
     answers = stats_answers(reports, Period.ending_before(today, 30))
     return max(reports, key=lambda r: (answers[r.id].current.totals.credits, r.email))

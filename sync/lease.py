@@ -17,17 +17,14 @@ import uuid
 
 from peewee import EXCLUDED
 
+from sync.clock import utc_timestamp
 from sync.models import Lease, database
 
 log = logging.getLogger(__name__)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def try_acquire(name: str, holder: str, ttl_seconds: float) -> bool:
-    now = _now()
+    now = utc_timestamp()
     expires = now + dt.timedelta(seconds=ttl_seconds)
     with database.atomic():
         Lease.insert(name=name, holder=holder, expires_at=expires).on_conflict(
@@ -40,7 +37,7 @@ def try_acquire(name: str, holder: str, ttl_seconds: float) -> bool:
 
 
 def renew(name: str, holder: str, ttl_seconds: float) -> bool:
-    expires = _now() + dt.timedelta(seconds=ttl_seconds)
+    expires = utc_timestamp() + dt.timedelta(seconds=ttl_seconds)
     updated = (
         Lease.update(expires_at=expires).where(Lease.name == name, Lease.holder == holder).execute()
     )
@@ -52,7 +49,11 @@ def release(name: str, holder: str) -> None:
 
 
 def holder_of(name: str) -> str | None:
-    return Lease.select(Lease.holder).where(Lease.name == name, Lease.expires_at >= _now()).scalar()
+    return (
+        Lease.select(Lease.holder)
+        .where(Lease.name == name, Lease.expires_at >= utc_timestamp())
+        .scalar()
+    )
 
 
 def unique_holder() -> str:

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from sync.clock import utc_timestamp
 from sync.codex_api import InvalidApiKeyError, PlanAccessError, WorkspaceNotFoundError
 from sync.config import Settings
 from sync.connection import CodexConnectionError
@@ -42,7 +43,7 @@ def run_scheduled_sync(settings: Settings, holder: str) -> ScheduledSyncOutcome:
         return ScheduledSyncOutcome(ran=False)
     # Held across the "is it due?" check and the sync, so two replicas can't both decide yes.
     with held_lease(SYNC_LEASE, holder, SYNC_LEASE_SECONDS) as held:
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = utc_timestamp()
         if not held or not sync_is_due(settings.sync.interval_minutes, now):
             return ScheduledSyncOutcome(ran=False)
         try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from sync.clock import utc_now, utc_timestamp
 from sync.codex_api import CodexAnalyticsClient, CodexApiError
 from sync.config import Settings
 from sync.connection import load_api_key
@@ -57,10 +58,6 @@ class SyncWindow:
     @property
     def days(self) -> int:
         return (self.last_day - self.first_day).days + 1
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def last_successful_sync() -> SyncRun | None:
@@ -111,7 +108,7 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep) -> SyncR
     started = time.monotonic()
     window = sync_window(days, utc_now())
     run = SyncRun.create(
-        started_at=utc_now().replace(tzinfo=None),
+        started_at=utc_timestamp(),
         window_start=window.first_day,
         window_end=window.last_day,
     )
@@ -156,7 +153,7 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep) -> SyncR
 def _finish(run: SyncRun, started: float, outcome: str, error: str | None) -> None:
     run.outcome = outcome
     run.error = error
-    run.finished_at = utc_now().replace(tzinfo=None)
+    run.finished_at = utc_timestamp()
     run.duration_seconds = round(time.monotonic() - started, 3)
     run.unmatched_users = count_unmatched_codex_users()
     run.save()

@@ -12,6 +12,7 @@ from bot.parsing import CodexCommand, parse_codex_command
 from bot.unavailable import answer_unavailable_on_database_errors
 from sync.access import is_archived
 from sync.answers import stats_for, team_for
+from sync.clock import utc_today
 from sync.connection import connection_info, remove_connection
 from sync.digest import compose_digest
 from sync.directory import count_unmatched_codex_users
@@ -49,10 +50,6 @@ def answer_codex(command, client: WebClient, respond, context) -> None:
         respond(response_type="ephemeral", replace_original=False, **message)
 
 
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
 def _help(parsed: CodexCommand, person, client, context) -> dict:
     return render_message("help", problem=parsed.problem)
 
@@ -67,7 +64,7 @@ def _stats(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
     if parsed.target_user_id and parsed.target_user_id != person.slack_user_id:
         target = identify(client, parsed.target_user_id).employee
     answer = stats_for(
-        person.employee, target, Period.ending_before(_today(), parsed.days), admin_emails
+        person.employee, target, Period.ending_before(utc_today(), parsed.days), admin_emails
     )
     if answer is None:
         return render_message("notice", kind="refused")
@@ -79,7 +76,7 @@ def _team(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
         return render_message("notice", kind="bad_command", problem=parsed.problem)
     if person.employee is None:
         return render_message("notice", kind="not_in_directory")
-    team = team_for(person.employee, Period.ending_before(_today(), parsed.days))
+    team = team_for(person.employee, Period.ending_before(utc_today(), parsed.days))
     if team is None:
         return render_message("notice", kind="no_team")
     return render_message("team", team=team)
@@ -122,7 +119,7 @@ def _digest(parsed: CodexCommand, person: SlackPerson, client, context) -> dict 
         return render_message("notice", kind="not_in_directory")
     settings = context["settings"]
     if parsed.action == "preview":
-        digest = compose_digest(employee, _today(), settings.digest.period_days)
+        digest = compose_digest(employee, utc_today(), settings.digest.period_days)
         return render_messages("digest", digest=digest)
     if not settings.digest.enabled:
         return render_message("notice", kind="digests_disabled")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from bot.identity import identify
 from bot.messages import render_view
 from sync.answers import stats_for, team_for
+from sync.clock import utc_today
 from sync.queries import Period
 
 HOME_TEAM_ROWS = 20
@@ -17,7 +16,7 @@ def publish_home(event, client, context) -> None:
         return
     settings = context["settings"]
     person = identify(client, event["user"], settings.slack.admin_emails)
-    period = Period.ending_before(dt.datetime.now(dt.UTC).date(), 30)
+    period = Period.ending_before(utc_today(), 30)
     answer = team = None
     if person.employee is not None:
         answer = stats_for(person.employee, person.employee, period)

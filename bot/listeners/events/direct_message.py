@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from peewee import IntegrityError
 
 from bot.identity import identify
 from bot.messages import render_message
 from bot.parsing import parse_direct_message
 from sync.answers import stats_for
+from sync.clock import utc_timestamp, utc_today
 from sync.models import HandledEvent, database
 
 
@@ -21,7 +20,7 @@ def answer_direct_message(body, event, say, client, context) -> None:
         return
     settings = context["settings"]
     person = identify(client, event["user"], settings.slack.admin_emails)
-    today = dt.datetime.now(dt.UTC).date()
+    today = utc_today()
     request = parse_direct_message(event.get("text", ""), today)
     if request.wants_help:
         message = render_message("help", problem=None)
@@ -44,9 +43,7 @@ def first_delivery(event_id: str | None) -> bool:
         return True
     try:
         with database.atomic():
-            HandledEvent.create(
-                event_id=event_id, handled_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)
-            )
+            HandledEvent.create(event_id=event_id, handled_at=utc_timestamp())
     except IntegrityError:
         return False
     return True
