@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 
 from bot.identity import SlackPerson
@@ -23,8 +25,10 @@ from sync.connection import (
 
 API_KEY_BLOCK = "api_key"
 WORKSPACE_BLOCK = "workspace_id"
-# The modal's submission must be acknowledged within 3 s: one attempt, a short time-out.
-VALIDATION_TIMEOUT_SECONDS = 2.0
+# The modal's submission must be acknowledged within 3 s, so the check against the Codex
+# API gets one attempt and a hard deadline for the whole call (httpx's time-out is per phase).
+VALIDATION_DEADLINE_SECONDS = 2.0
+_validations = ThreadPoolExecutor(max_workers=4, thread_name_prefix="codex-validate")
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,14 @@ def connect_from_modal(
             }
         )
     try:
-        validate_connection(
+        _validations.submit(
+            validate_connection,
             settings.codex.api_base_url,
             api_key,
             workspace_id,
-            timeout_seconds=VALIDATION_TIMEOUT_SECONDS,
+            timeout_seconds=VALIDATION_DEADLINE_SECONDS,
             max_attempts=1,
-        )
+        ).result(timeout=VALIDATION_DEADLINE_SECONDS)
         info = store_connection(
             workspace_id,
             api_key,
@@ -71,7 +76,7 @@ def connect_from_modal(
         )
     except InvalidApiKeyError as exc:
         return ConnectOutcome({API_KEY_BLOCK: _field_message(exc)})
-    except ServiceUnavailableError:
+    except (ServiceUnavailableError, FutureTimeoutError):
         return ConnectOutcome(
             {API_KEY_BLOCK: "Couldn't reach the Codex analytics service in time. Try again soon."}
         )

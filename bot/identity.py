@@ -35,7 +35,12 @@ def identify(client: WebClient, slack_user_id: str, admin_emails=()) -> SlackPer
         email = normalize_email(profile.get("email")) or None
         timezone = profile.get("tz")
         employee = find_employee(email) if email else None
-        if employee is not None and employee.slack_user_id is None:
+        if employee is not None and employee.slack_user_id not in (None, slack_user_id):
+            # That employee is someone else in Slack: a second account with the same email
+            # (a guest, another Grid org) must not inherit what they may see.
+            log.warning("Slack user %s shares an email with another account", slack_user_id)
+            employee = email = None
+        elif employee is not None:
             employee.slack_user_id = slack_user_id
             employee.save(only=[Employee.slack_user_id])
     return SlackPerson(

@@ -8,26 +8,12 @@ from __future__ import annotations
 
 import json
 
-from sync.queries import StatsAnswer
-from sync.render import environment, escape_mrkdwn, format_change, format_number
+from sync.render import environment
 
 MESSAGE_BLOCK_LIMIT = 50
 VIEW_BLOCK_LIMIT = 100
 SECTION_TEXT_LIMIT = 3000
 FALLBACK_TEXT_LIMIT = 3000
-
-
-def team_line(answer: StatsAnswer) -> str:
-    current = answer.current
-    change = format_change(answer.change("credits"))
-    return (
-        f"*{escape_mrkdwn(answer.employee.display_name)}*  "
-        f"{format_number(current.totals.credits)} credits ({change})"
-        f" · {current.active_days}/{current.period.days} active days"
-    )
-
-
-environment().filters["team_line"] = team_line
 
 
 def render_message(template_name: str, **context) -> dict:

@@ -10,7 +10,7 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.unavailable import DATABASE_ERRORS
+from bot.guard import DATABASE_ERRORS
 from sync.models import SyncRun, database
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,9 @@ HEALTH_PATH = "/healthz"
 def health() -> tuple[int, dict]:
     """Database reachability and the last sync's time and outcome."""
     try:
-        database.execute_sql("SELECT 1")
-        last = SyncRun.select().order_by(SyncRun.id.desc()).first()
+        with database.connection_context():
+            database.execute_sql("SELECT 1")
+            last = SyncRun.select().order_by(SyncRun.id.desc()).first()
     except DATABASE_ERRORS as exc:
         return 503, {"database": "unreachable", "error": type(exc).__name__}
     last_sync = None

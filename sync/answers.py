@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sync.access import may_view, reporting_chain
+from sync.access import is_archived, may_view, reporting_chain
 from sync.digest import Digest, compose_digest
 from sync.directory import find_employee
 from sync.models import Employee
@@ -69,23 +69,36 @@ def team_for(viewer: Employee, period: Period, shown: int = 900) -> TeamUsage | 
 
 
 def stats_for_viewer(
-    viewer_email: str, target_email: str, days: int, today: dt.date
+    viewer_email: str,
+    target_email: str,
+    days: int,
+    today: dt.date,
+    admin_emails: Collection[str] = (),
 ) -> StatsAnswer | None:
     if days not in ALLOWED_PERIOD_DAYS:
         raise ValueError(f"the period must be one of {ALLOWED_PERIOD_DAYS} days")
     return stats_for(
-        find_employee(viewer_email), find_employee(target_email), Period.ending_before(today, days)
+        find_employee(viewer_email),
+        find_employee(target_email),
+        Period.ending_before(today, days),
+        admin_emails,
     )
 
 
-def stats_text(viewer_email: str, target_email: str, days: int, today: dt.date) -> str | None:
-    answer = stats_for_viewer(viewer_email, target_email, days, today)
+def stats_text(
+    viewer_email: str,
+    target_email: str,
+    days: int,
+    today: dt.date,
+    admin_emails: Collection[str] = (),
+) -> str | None:
+    answer = stats_for_viewer(viewer_email, target_email, days, today, admin_emails)
     return None if answer is None else render("stats.txt.j2", answer=answer)
 
 
 def digest_for_manager(manager_email: str, today: dt.date, period_days: int = 7) -> Digest | None:
     manager = find_employee(manager_email)
-    if manager is None or manager.archived_on is not None:
+    if manager is None or is_archived(manager, today):
         return None
     return compose_digest(manager, today, period_days)
 

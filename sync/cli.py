@@ -74,6 +74,10 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     )
     # httpx logs every request at INFO: one line a page is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Slack's libraries log whole payloads at DEBUG, and the connect modal's payload holds
+    # the Codex API key: they stay at INFO even with --verbose.
+    for name in ("slack_sdk", "slack_bolt"):
+        logging.getLogger(name).setLevel(logging.INFO)
     ctx.obj = Context(config_path)
 
 
@@ -228,7 +232,8 @@ def stats(context: Context, email: str, viewer_email: str, days: str) -> None:
     from sync.answers import stats_text
 
     context.open_database()
-    text = stats_text(viewer_email, email, int(days), today=utc_today())
+    admin_emails = context.settings.slack.admin_emails
+    text = stats_text(viewer_email, email, int(days), utc_today(), admin_emails)
     if text is None:
         raise click.ClickException(f"{viewer_email} may not see stats for {email}.")
     click.echo(text, nl=False)

@@ -43,6 +43,7 @@ class ConnectionInfo:
     key_last4: str
     connected_at: dt.datetime
     connected_by: str | None
+    sync_paused_reason: str | None = None
 
 
 def parse_workspace_id(text: str) -> str:
@@ -99,7 +100,13 @@ def connection_info() -> ConnectionInfo | None:
     row = Connection.get_or_none(Connection.id == 1)
     if row is None:
         return None
-    return ConnectionInfo(row.workspace_id, row.key_last4, row.connected_at, row.connected_by)
+    return ConnectionInfo(
+        row.workspace_id,
+        row.key_last4,
+        row.connected_at,
+        row.connected_by,
+        row.sync_paused_reason,
+    )
 
 
 def load_api_key(secret_key: str | None) -> tuple[str, str]:

@@ -63,6 +63,22 @@ def escape_mrkdwn(text) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def team_line(answer) -> str:
+    """One person in a Slack team list (mrkdwn): name, credits, change, active days."""
+    current = answer.current
+    return (
+        f"*{escape_mrkdwn(answer.employee.display_name)}*  "
+        f"{format_number(current.totals.credits)} credits "
+        f"({format_change(answer.change('credits'))})"
+        f" · {current.active_days}/{current.period.days} active days"
+    )
+
+
+def plain_safe(text) -> str:
+    """For plain_text fields, which show entities literally: drop the mention brackets."""
+    return str(text).replace("<", "").replace(">", "")
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -82,6 +98,8 @@ def environment() -> Environment:
         sparkline=sparkline,
         credits_by_surface=credits_by_surface,
         mrkdwn=escape_mrkdwn,
+        plain=plain_safe,
+        team_line=team_line,
     )
     env.globals.update(metrics=METRICS)
     return env

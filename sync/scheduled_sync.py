@@ -32,6 +32,17 @@ class ScheduledSyncOutcome:
     paused_because: str | None = None
 
 
+def next_sync_at(interval_minutes: int) -> dt.datetime | None:
+    """When the scheduler will next sync (naive UTC); None while not connected or paused."""
+    connection = Connection.get_or_none(Connection.id == 1)
+    if connection is None or connection.sync_paused_reason:
+        return None
+    last_start = SyncRun.select(SyncRun.started_at).order_by(SyncRun.started_at.desc()).scalar()
+    if last_start is None:
+        return utc_timestamp()
+    return max(utc_timestamp(), last_start + dt.timedelta(minutes=interval_minutes))
+
+
 def sync_is_due(interval_minutes: int, now: dt.datetime) -> bool:
     last_start = SyncRun.select(SyncRun.started_at).order_by(SyncRun.started_at.desc()).scalar()
     return last_start is None or now >= last_start + dt.timedelta(minutes=interval_minutes)

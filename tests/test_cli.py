@@ -184,3 +184,17 @@ def test_demo_runs_the_whole_path(tmp_path, monkeypatch):
     assert "Sync 1 finished" in result.output
     assert "1:1 prep for" in result.output
     assert "Codex usage for" in result.output
+
+
+def test_a_config_admin_may_ask_about_anyone(synced, tmp_path):
+    outsider = Employee.select().where(Employee.manager.is_null()).first()
+    someone = Employee.select().where(Employee.manager.is_null(False)).first()
+    refused = invoke(synced, "stats", outsider.email, "--as", someone.email)
+    assert refused.exit_code == 1
+    config = tmp_path / "admins.toml"
+    config.write_text(f'[slack]\nadmin_emails = ["{someone.email.upper()}"]\n')
+    allowed = invoke(
+        {**synced, "CODEXBOT_CONFIG": str(config)}, "stats", outsider.email, "--as", someone.email
+    )
+    assert allowed.exit_code == 0, allowed.output
+    assert f"Codex usage for {outsider.name}" in allowed.output

@@ -19,6 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
 from bot.server import create_http_server, stop_http_server
+from sync.clock import utc_today
 from sync.config import load_settings
 from sync.simulator import Simulator
 from sync.store import upsert_usage
@@ -163,12 +164,10 @@ def bot(settings, slack):
     assert not thread.is_alive()
 
 
-TODAY = dt.datetime.now(dt.UTC).date()
-
-
 @pytest.fixture
 def org(slack, sqlite_db):
     """A small org; some people known to the directory by Slack id, some only by email."""
+    today = utc_today()  # read per test: a run may cross midnight
     admin = person("admin@example.com", "Ada Admin", role="admin")
     ceo = person("ceo@example.com", "Cleo Chief")
     mgr = person("mgr@example.com", "Max Manager", manager=ceo)
@@ -179,7 +178,7 @@ def org(slack, sqlite_db):
         "archived@example.com",
         "Arlo Archived",
         manager=ceo,
-        archived_on=TODAY - dt.timedelta(days=40),
+        archived_on=today - dt.timedelta(days=40),
     )
     people = {
         "admin": admin,
@@ -203,7 +202,7 @@ def org(slack, sqlite_db):
     records = []
     for key in people:
         for offset in range(1, 8):
-            day = TODAY - dt.timedelta(days=offset)
+            day = today - dt.timedelta(days=offset)
             records.append(usage(f"codex-{key}", day, email=f"{key}@example.com", credits=1.5))
     upsert_usage(records, 1)
     return people

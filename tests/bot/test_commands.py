@@ -43,7 +43,8 @@ def test_stats_for_someone_follows_the_access_policy(bot, slack, org, asker, tar
     bot.command(asker, f"stats <@{target}|someone> 30d")
     answer = ephemeral_answer(slack)
     if allowed:
-        assert answer["text"].startswith("Codex usage for")
+        name = {"UREP": "Remy Report", "UMGR": "Max Manager"}[target]
+        assert answer["text"].startswith(f"Codex usage for {name},")
         assert "(30 days)" in answer["blocks"][1]["elements"][0]["text"]
     else:
         # One neutral wording, whether the person exists, has data, or is off limits.
@@ -122,3 +123,17 @@ def test_digest_off_on_and_me_on_store_preferences(bot, slack, org):
     assert Employee.get(Employee.email == "rep@example.com").self_digest is True
     bot.command("UREP", "digest sideways")
     assert "/codex digest preview" in ephemeral_answer(slack, 4)["text"]
+
+
+def test_status_says_when_syncing_is_paused_and_why(bot, slack, org, settings):
+    from sync.connection import store_connection
+    from sync.models import Connection
+
+    store_connection(
+        "0f8fad5b-d9cb-469f-a165-70867728950e", "sk-test-1234567890", settings.security.secret_key
+    )
+    Connection.update(sync_paused_reason="That API key was rejected.").execute()
+    bot.command("UADMIN", "status")
+    status = ephemeral_answer(slack)["text"]
+    assert "paused until Codex is reconnected: That API key was rejected." in status
+    assert "sk-test-1234567890" not in status and "7890" in status

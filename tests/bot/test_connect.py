@@ -16,7 +16,7 @@ OTHER_WORKSPACE = "11111111-2222-3333-4444-555555555555"
 def test_an_admin_gets_the_modal_at_once(bot, slack, org):
     response = bot.command("UADMIN", "connect")
     assert response.status_code == 200
-    (opened,) = slack.calls_to("views.open")  # opened during the acknowledgement
+    (opened,) = slack.wait_for("views.open")  # opened by the acknowledging listener
     assert opened.params["trigger_id"].startswith("trigger-")
     view = opened.params["view"]
     assert view["callback_id"] == "codex_connect"
@@ -28,15 +28,16 @@ def test_an_admin_gets_the_modal_at_once(bot, slack, org):
 
 def test_a_config_admin_outside_the_directory_may_connect(bot, slack, org):
     bot.command("UCONFIGADMIN", "connect")
-    assert len(slack.calls_to("views.open")) == 1
+    assert len(slack.wait_for("views.open")) == 1
 
 
 def test_a_non_admin_gets_a_private_refusal_and_no_modal(bot, slack, org):
     response = bot.command("UMGR", "connect")
     assert response.status_code == 200
-    body = response.json()
-    assert body["response_type"] == "ephemeral"
-    assert "Only codexbot admins can connect Codex" in body["text"]
+    assert response.text == ""  # acknowledged at once; the refusal follows privately
+    (refusal,) = slack.wait_for("response_url")
+    assert refusal.params["response_type"] == "ephemeral"
+    assert "Only codexbot admins can connect Codex" in refusal.params["text"]
     assert slack.calls_to("views.open") == []
 
 

@@ -121,3 +121,23 @@ def test_a_rate_limited_post_is_retried_after_retry_after_and_sent_once(bot, sla
     posts = slack.wait_for("chat.postMessage", 2)
     assert len(posts) == 2  # the refused one and the retry
     assert posts[0].params == posts[1].params
+
+
+def test_a_second_slack_account_with_an_employees_email_is_not_that_employee(bot, slack, org):
+    # UMGR is Max's Slack id in the directory; another account claims Max's email.
+    slack.add_user("UIMPOSTOR", "mgr@example.com")
+    bot.dm("UIMPOSTOR", "usage")
+    (posted,) = slack.wait_for("chat.postMessage")
+    assert "not in codexbot's directory" in posted.params["text"]
+    bot.command("UIMPOSTOR", "stats <@UREP> 30d")
+    refusal = slack.wait_for("response_url")[0].params["text"]
+    assert "not in codexbot's directory" in refusal and "Remy" not in refusal
+
+
+def test_a_name_with_a_broadcast_mention_is_escaped_even_in_the_fallback_text(bot, slack, org):
+    org["rep"].name = "<!channel> Remy"
+    org["rep"].save()
+    bot.dm("UREP", "usage")
+    (posted,) = slack.wait_for("chat.postMessage")
+    assert "<!channel>" not in str(posted.params)
+    assert posted.params["text"].startswith("Codex usage for &lt;!channel&gt; Remy")

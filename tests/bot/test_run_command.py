@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
 
 import httpx
 from fake_slack import SIGNING_SECRET, FakeSlack
@@ -35,10 +37,11 @@ def test_run_http_serves_healthz_and_refuses_unsigned_requests(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in process.stderr], daemon=True).start()
     try:
-        for line in process.stderr:  # wait for the line that says it listens
-            if "listening on" in line:
-                break
+        while "listening on" not in lines.get(timeout=60):  # bounded: never hangs the suite
+            pass
         base = f"http://127.0.0.1:{port}"
         health = httpx.get(f"{base}/healthz", timeout=10)
         assert health.status_code == 200

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from bot.guard import listener
 from bot.identity import SlackPerson, identify
 from bot.messages import render_message, render_messages, render_view
 from bot.parsing import CodexCommand, parse_codex_command
-from bot.unavailable import answer_unavailable_on_database_errors
 from sync.access import is_archived
 from sync.answers import stats_for, team_for
 from sync.clock import utc_today
@@ -18,26 +19,33 @@ from sync.digest import compose_digest
 from sync.directory import count_unmatched_codex_users
 from sync.models import Employee, SyncRun
 from sync.queries import Period
+from sync.scheduled_sync import next_sync_at
+
+log = logging.getLogger(__name__)
 
 
-def acknowledge_codex(ack, command, client: WebClient, context) -> None:
+@listener
+def acknowledge_codex(ack, command, client: WebClient, respond, context) -> None:
+    # Acknowledge first, always: Slack shows an error after 3 s without one.
+    ack()
     parsed = parse_codex_command(command.get("text", ""))
     if parsed.name != "connect" or parsed.problem:
-        ack()
         return
-    settings = context["settings"]
-    person = identify(client, command["user_id"], settings.slack.admin_emails)
+    # The modal opens here rather than in the lazy listener: its trigger id lives 3 s.
+    person = identify(client, command["user_id"], context["settings"].slack.admin_emails)
     if not person.is_admin:
-        ack(
-            response_type="ephemeral",
-            **render_message("notice", kind="admins_only", action="connect Codex"),
-        )
+        message = render_message("notice", kind="admins_only", action="connect Codex")
+        respond(response_type="ephemeral", **message)
         return
-    client.views_open(trigger_id=command["trigger_id"], view=render_view("connect_modal"))
-    ack()
+    try:
+        client.views_open(trigger_id=command["trigger_id"], view=render_view("connect_modal"))
+    except SlackApiError as exc:
+        log.warning("views.open failed: %s", exc.response.get("error"))
+        message = render_message("notice", kind="modal_failed")
+        respond(response_type="ephemeral", **message)
 
 
-@answer_unavailable_on_database_errors
+@listener
 def answer_codex(command, client: WebClient, respond, context) -> None:
     parsed = parse_codex_command(command.get("text", ""))
     if parsed.name == "connect" and not parsed.problem:
@@ -87,17 +95,11 @@ def _status(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
         return render_message("notice", kind="bad_command", problem=parsed.problem)
     if not person.is_admin:
         return render_message("notice", kind="admins_only", action="see codexbot's status")
-    settings = context["settings"]
-    info = connection_info()
-    last_run = SyncRun.select().order_by(SyncRun.id.desc()).first()
-    next_sync = None
-    if info is not None and last_run is not None and last_run.finished_at:
-        next_sync = last_run.finished_at + dt.timedelta(minutes=settings.sync.interval_minutes)
     return render_message(
         "status",
-        connection=info,
-        last_run=last_run,
-        next_sync=next_sync,
+        connection=connection_info(),
+        last_run=SyncRun.select().order_by(SyncRun.id.desc()).first(),
+        next_sync=next_sync_at(context["settings"].sync.interval_minutes),
         unmatched=count_unmatched_codex_users(),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.guard import listener
 from bot.identity import identify
 from bot.messages import render_view
 from sync.answers import stats_for, team_for
@@ -11,6 +12,7 @@ from sync.queries import Period
 HOME_TEAM_ROWS = 20
 
 
+@listener
 def publish_home(event, client, context) -> None:
     if event.get("tab", "home") != "home":
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from peewee import IntegrityError
 
+from bot.guard import listener
 from bot.identity import identify
 from bot.messages import render_message
 from bot.parsing import parse_direct_message
@@ -12,6 +13,7 @@ from sync.clock import utc_timestamp, utc_today
 from sync.models import HandledEvent, database
 
 
+@listener
 def answer_direct_message(body, event, say, client, context) -> None:
     # Edits, joins and bot posts are not questions.
     if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):

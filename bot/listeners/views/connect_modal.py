@@ -6,9 +6,11 @@ from slack_sdk import WebClient
 
 from bot.background import start_first_sync
 from bot.connecting import API_KEY_BLOCK, WORKSPACE_BLOCK, connect_from_modal
+from bot.guard import listener
 from bot.identity import identify
 
 
+@listener
 def submit_connection(ack, body, view, client: WebClient, context) -> None:
     settings = context["settings"]
     # Re-checked here as well as on open: a view_submission can be crafted.
