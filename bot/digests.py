@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.messages import render_message, render_messages
 from bot.slack import send_direct_message
+from sync.access_log import record_views
 from sync.clock import utc_now
 from sync.config import DigestSettings, Settings
 from sync.digest import compose_digest
@@ -85,13 +86,12 @@ class DigestDeliverer:
             return False
         try:
             user_id = self._slack_user_id(employee)
-            timestamps = [
-                send_direct_message(self.client, user_id, message)
-                for message in self.compose(employee, kind, period_end)
-            ]
+            messages, shown = self.compose(employee, kind, period_end)
+            timestamps = [send_direct_message(self.client, user_id, m) for m in messages]
         except (SlackApiError, SlackClientError, OSError, LookupError) as exc:
             _mark_failed(delivery, exc, now.replace(tzinfo=None))
             return False
+        record_views(employee, shown, "digest")  # only once Slack has shown them
         delivery.status = DigestDelivery.STATUS_SENT
         delivery.sent_at = now.replace(tzinfo=None)
         delivery.slack_ts = timestamps[0]
@@ -99,13 +99,16 @@ class DigestDeliverer:
         delivery.save()
         return True
 
-    def compose(self, employee: Employee, kind: str, period_end: dt.date) -> list[dict]:
+    def compose(self, employee: Employee, kind: str, period_end: dt.date):
+        """The messages to send, and the people whose stats they show."""
         today = period_end + dt.timedelta(days=1)
         days = self.settings.digest.period_days
         if kind == DigestDelivery.KIND_SELF:
             answer = stats_answer(employee, Period.ending_before(today, days))
-            return [render_message("stats", answer=answer)]
-        return render_messages("digest", digest=compose_digest(employee, today, days))
+            return [render_message("stats", answer=answer)], []
+        digest = compose_digest(employee, today, days)
+        shown = [entry.answer.employee for entry in digest.entries]
+        return render_messages("digest", digest=digest), shown
 
     def _timezone_of(self, employee: Employee) -> ZoneInfo:
         """The directory's time zone, else Slack's, else the configured default."""

@@ -11,7 +11,7 @@ from sync.queries import Period
 # With should_escape on, Slack sends "@alice" as "<@U123ABC|alice>" ("|alice" may be missing).
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _DAYS = re.compile(r"^(\d{1,2})\s*d(?:ays?)?$")
-SUBCOMMANDS = ("stats", "team", "digest", "connect", "status", "disconnect", "help")
+SUBCOMMANDS = ("stats", "team", "digest", "audit", "connect", "status", "disconnect", "help")
 DIGEST_ACTIONS = ("preview", "on", "off", "me on", "me off")
 STATS_DAYS = (7, 30, 90)
 TEAM_DAYS = (7, 30)
@@ -35,6 +35,11 @@ def parse_codex_command(text: str) -> CodexCommand:
         return CodexCommand("help", problem=f"I don't know `{_quote(words[0])}`.")
     if name == "stats":
         return _parse_stats(rest)
+    if name == "audit":
+        mentions = [m.group(1) for w in rest if (m := MENTION.fullmatch(w))]
+        if len(mentions) != 1 or len(rest) != 1:
+            return CodexCommand("audit", problem="Mention one person: `/codex audit @alice`.")
+        return CodexCommand("audit", target_user_id=mentions[0])
     if name == "team":
         days, problem = _parse_days(rest, TEAM_DAYS)
         if problem is None and len(rest) > 1:
@@ -81,19 +86,24 @@ def _quote(word: str) -> str:
 # --- DMs -------------------------------------------------------------------------------
 
 _HELP_WORDS = re.compile(r"\b(help|commands?|what can you do)\b")
+_ACCESS_LOG_WORDS = re.compile(r"\bwho\b.*\b(viewed|view|looked|seen|saw|checked)\b|access log")
 
 
 @dataclass(frozen=True)
 class DirectMessageRequest:
     wants_help: bool
     period: Period
+    wants_access_log: bool = False
 
 
 def parse_direct_message(text: str, today: dt.date) -> DirectMessageRequest:
     """A DM is always about the sender; only the period is read from the words."""
     words = " ".join((text or "").lower().split())
+    default = Period.ending_before(today, 7)
+    if _ACCESS_LOG_WORDS.search(words):
+        return DirectMessageRequest(False, default, wants_access_log=True)
     if _HELP_WORDS.search(words):
-        return DirectMessageRequest(True, Period.ending_before(today, 7))
+        return DirectMessageRequest(True, default)
     return DirectMessageRequest(False, period_from_words(words, today))
 
 

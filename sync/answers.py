@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from sync.access import is_archived, may_view, reporting_chain
+from sync.access_log import record_views
 from sync.digest import Digest, compose_digest
 from sync.directory import find_employee
 from sync.models import Employee
@@ -36,15 +37,35 @@ def stats_for(
     target: Employee | None,
     period: Period,
     admin_emails: Collection[str] = (),
+    *,
+    surface: str,
 ) -> StatsAnswer | None:
     """`target`'s stats if `viewer` may see them; None alike for "no such person" and
-    "not allowed", so a refusal never reveals whether someone exists or has data."""
+    "not allowed", so a refusal never reveals whether someone exists or has data.
+    Every answer about someone else goes into the access log."""
     if viewer is None or target is None or not may_view(viewer, target, admin_emails):
         return None
-    return stats_answer(target, period)
+    answer = stats_answer(target, period)
+    record_views(viewer, [target], surface)
+    return answer
 
 
-def team_for(viewer: Employee, period: Period, shown: int = 900) -> TeamUsage | None:
+def digest_for(manager: Employee, today: dt.date, period_days: int) -> Digest | None:
+    """A manager's digest, shown now (a preview); logged as a view of each report."""
+    if is_archived(manager, today):
+        return None
+    digest = compose_digest(manager, today, period_days)
+    record_digest_views(digest)
+    return digest
+
+
+def record_digest_views(digest: Digest) -> None:
+    record_views(digest.manager, [entry.answer.employee for entry in digest.entries], "digest")
+
+
+def team_for(
+    viewer: Employee, period: Period, shown: int = 900, *, surface: str = "team"
+) -> TeamUsage | None:
     """Everyone in `viewer`'s reporting chain, by credits; None for someone with no reports."""
     if not may_view(viewer, viewer):  # archived viewers see nothing, their team included
         return None
@@ -57,6 +78,7 @@ def team_for(viewer: Employee, period: Period, shown: int = 900) -> TeamUsage | 
         answers.values(),
         key=lambda a: (-a.current.totals.credits, a.employee.display_name.lower()),
     )
+    record_views(viewer, [a.employee for a in ranked[:shown]], surface)
     return TeamUsage(
         period=period,
         rows=ranked[:shown],
@@ -82,6 +104,7 @@ def stats_for_viewer(
         find_employee(target_email),
         Period.ending_before(today, days),
         admin_emails,
+        surface="cli",
     )
 
 
@@ -98,9 +121,7 @@ def stats_text(
 
 def digest_for_manager(manager_email: str, today: dt.date, period_days: int = 7) -> Digest | None:
     manager = find_employee(manager_email)
-    if manager is None or is_archived(manager, today):
-        return None
-    return compose_digest(manager, today, period_days)
+    return None if manager is None else digest_for(manager, today, period_days)
 
 
 def digest_text(manager_email: str, today: dt.date, period_days: int = 7) -> str | None:

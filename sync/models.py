@@ -169,6 +169,21 @@ class DigestDelivery(BaseModel):
         indexes = ((("kind", "employee", "period_end"), True),)
 
 
+class AccessLog(BaseModel):
+    """Who looked at whose stats, where and when: people can ask who viewed theirs."""
+
+    SURFACES = ("slash command", "dm", "home", "team", "digest", "cli")
+
+    id = AutoField()
+    viewer = ForeignKeyField(Employee, on_delete="CASCADE", backref="+")
+    target = ForeignKeyField(Employee, on_delete="CASCADE", backref="+")
+    surface = CharField()
+    viewed_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("target", "viewed_at"), False), (("viewed_at",), False))
+
+
 class HandledEvent(BaseModel):
     """Slack events already answered: Slack retries slow ones, and replicas share the work."""
 
@@ -186,5 +201,6 @@ ALL_MODELS = [
     Connection,
     Lease,
     DigestDelivery,
+    AccessLog,
     HandledEvent,
 ]

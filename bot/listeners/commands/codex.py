@@ -12,10 +12,10 @@ from bot.identity import SlackPerson, identify
 from bot.messages import render_message, render_messages, render_view
 from bot.parsing import CodexCommand, parse_codex_command
 from sync.access import is_archived
-from sync.answers import stats_for, team_for
+from sync.access_log import DEFAULT_LOOKBACK_DAYS, views_of
+from sync.answers import digest_for, stats_for, team_for
 from sync.clock import utc_today
 from sync.connection import connection_info, remove_connection
-from sync.digest import compose_digest
 from sync.directory import count_unmatched_codex_users
 from sync.models import Employee, SyncRun
 from sync.queries import Period
@@ -71,9 +71,8 @@ def _stats(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
     target = person.employee
     if parsed.target_user_id and parsed.target_user_id != person.slack_user_id:
         target = identify(client, parsed.target_user_id).employee
-    answer = stats_for(
-        person.employee, target, Period.ending_before(utc_today(), parsed.days), admin_emails
-    )
+    period = Period.ending_before(utc_today(), parsed.days)
+    answer = stats_for(person.employee, target, period, admin_emails, surface="slash command")
     if answer is None:
         return render_message("notice", kind="refused")
     return render_message("stats", answer=answer)
@@ -121,7 +120,7 @@ def _digest(parsed: CodexCommand, person: SlackPerson, client, context) -> dict 
         return render_message("notice", kind="not_in_directory")
     settings = context["settings"]
     if parsed.action == "preview":
-        digest = compose_digest(employee, utc_today(), settings.digest.period_days)
+        digest = digest_for(employee, utc_today(), settings.digest.period_days)
         return render_messages("digest", digest=digest)
     if not settings.digest.enabled:
         return render_message("notice", kind="digests_disabled")
@@ -135,7 +134,21 @@ def _digest(parsed: CodexCommand, person: SlackPerson, client, context) -> dict 
     return render_message("notice", kind=kind)
 
 
+def _audit(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
+    if parsed.problem:
+        return render_message("notice", kind="bad_command", problem=parsed.problem)
+    if not person.is_admin:
+        return render_message("notice", kind="admins_only", action="read the access log")
+    target = identify(client, parsed.target_user_id).employee
+    if target is None:
+        return render_message("notice", kind="unknown_person")
+    views = views_of(target, DEFAULT_LOOKBACK_DAYS)
+    whose = f"{target.display_name}'s"
+    return render_message("access_log", whose=whose, views=views, days=DEFAULT_LOOKBACK_DAYS)
+
+
 SUBCOMMAND_ANSWERS = {
+    "audit": _audit,
     "digest": _digest,
     "help": _help,
     "stats": _stats,

@@ -21,6 +21,7 @@ def publish_home(event, client, context) -> None:
     period = Period.ending_before(utc_today(), 30)
     answer = team = None
     if person.employee is not None:
-        answer = stats_for(person.employee, person.employee, period)
-        team = team_for(person.employee, period, shown=HOME_TEAM_ROWS) if answer else None
+        answer = stats_for(person.employee, person.employee, period, surface="home")
+        if answer:
+            team = team_for(person.employee, period, HOME_TEAM_ROWS, surface="home")
     client.views_publish(user_id=event["user"], view=render_view("home", answer=answer, team=team))

@@ -8,6 +8,7 @@ from bot.guard import listener
 from bot.identity import identify
 from bot.messages import render_message
 from bot.parsing import parse_direct_message
+from sync.access_log import DEFAULT_LOOKBACK_DAYS, views_of
 from sync.answers import stats_for
 from sync.clock import utc_timestamp, utc_today
 from sync.models import HandledEvent, database
@@ -28,9 +29,14 @@ def answer_direct_message(body, event, say, client, context) -> None:
         message = render_message("help", problem=None)
     elif person.employee is None:
         message = render_message("notice", kind="not_in_directory")
+    elif request.wants_access_log:
+        views = views_of(person.employee, DEFAULT_LOOKBACK_DAYS)
+        message = render_message(
+            "access_log", whose="your", views=views, days=DEFAULT_LOOKBACK_DAYS
+        )
     else:
         # Nothing in a DM can name someone else: the target is always the sender.
-        answer = stats_for(person.employee, person.employee, request.period)
+        answer = stats_for(person.employee, person.employee, request.period, surface="dm")
         message = (
             render_message("stats", answer=answer)
             if answer
