@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -197,6 +198,24 @@ def connect(context: Context, workspace_id: str) -> None:
     )
     info = store_connection(workspace_id, api_key, settings.security.secret_key, "cli")
     click.echo(f"Connected workspace {info.workspace_id} with key …{info.key_last4}.")
+
+
+@cli.command("rotate-secret")
+@pass_context
+def rotate_secret_command(context: Context) -> None:
+    """Re-encrypt the stored API key under a new CODEXBOT_SECRET_KEY.
+
+    Set CODEXBOT_SECRET_KEY to the new secret; the old one comes from
+    CODEXBOT_OLD_SECRET_KEY or a prompt.
+    """
+    from sync.connection import rotate_secret
+
+    old_secret = os.environ.get("CODEXBOT_OLD_SECRET_KEY") or click.prompt(
+        "Old CODEXBOT_SECRET_KEY", hide_input=True
+    )
+    context.open_database()
+    info = rotate_secret(old_secret, context.settings.security.secret_key)
+    click.echo(f"The key ending in …{info.key_last4} is now encrypted under the new secret.")
 
 
 @cli.command("sync")

@@ -96,6 +96,12 @@ class DigestSettings(_Section):
         return value
 
 
+class RetentionSettings(_Section):
+    # Unset keeps everything. Older rows are deleted after each sync.
+    usage_days: Annotated[int, Field(ge=1)] | None = None
+    access_log_days: Annotated[int, Field(ge=1)] | None = None
+
+
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     codex: CodexSettings = CodexSettings()
@@ -103,6 +109,7 @@ class Settings(_Section):
     slack: SlackSettings = SlackSettings()
     sync: SyncSettings = SyncSettings()
     digest: DigestSettings = DigestSettings()
+    retention: RetentionSettings = RetentionSettings()
 
 
 # Environment variable -> (section, key). Operators' scripts rely on these names.

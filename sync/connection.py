@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from sync.clock import utc_timestamp
 from sync.models import Connection, database
@@ -122,6 +122,26 @@ def load_api_key(secret_key: str | None) -> tuple[str, str]:
             "use the secret it was stored with, or connect again."
         ) from None
     return row.workspace_id, api_key
+
+
+def rotate_secret(old_secret: str | None, new_secret: str | None) -> ConnectionInfo:
+    """Re-encrypt the stored key under `new_secret`, in one transaction. A wrong
+    `old_secret` raises and changes nothing."""
+    old, new = _fernet(old_secret), _fernet(new_secret)
+    with database.atomic():
+        row = Connection.get_or_none(Connection.id == 1)
+        if row is None:
+            raise NotConnectedError()
+        try:
+            # MultiFernet decrypts with any listed key and re-encrypts with the first.
+            token = MultiFernet([new, old]).rotate(row.api_key_encrypted.encode())
+            old.decrypt(row.api_key_encrypted.encode())
+        except InvalidToken:
+            raise CodexConnectionError(
+                "The old secret does not decrypt the stored API key; nothing was changed."
+            ) from None
+        Connection.update(api_key_encrypted=token.decode()).where(Connection.id == 1).execute()
+    return connection_info()
 
 
 def remove_connection() -> bool:

@@ -22,6 +22,7 @@ from sync.connection import load_api_key
 from sync.directory import count_unmatched_codex_users
 from sync.lease import held_lease, unique_holder
 from sync.models import SyncRun
+from sync.retention import apply_retention
 from sync.store import delete_unreported_usage, upsert_usage
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep) -> SyncR
         # Interrupted (Ctrl-C) or a bug: record it, and let it propagate as it is.
         _finish(run, started, SyncRun.OUTCOME_FAILED, f"{type(exc).__name__}: stopped early")
         raise
+    apply_retention(settings.retention)
     _finish(run, started, SyncRun.OUTCOME_OK, None)
     log.info(
         "sync %s: %s rows in %s pages, %.1fs", run.id, run.rows, run.pages, run.duration_seconds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 
 from sync.cli import cli
 from sync.models import Connection, DailyUsage, Employee, database
@@ -198,3 +198,32 @@ def test_a_config_admin_may_ask_about_anyone(synced, tmp_path):
     )
     assert allowed.exit_code == 0, allowed.output
     assert f"Codex usage for {outsider.name}" in allowed.output
+
+
+def test_rotate_secret_reencrypts_and_a_wrong_old_secret_changes_nothing(env, sim):
+    assert invoke(env, "connect", "--workspace", sim.workspace_id).exit_code == 0
+    before = Connection.get().api_key_encrypted
+    new_secret = Fernet.generate_key().decode()
+    wrong = invoke(
+        {
+            **env,
+            "CODEXBOT_SECRET_KEY": new_secret,
+            "CODEXBOT_OLD_SECRET_KEY": Fernet.generate_key().decode(),
+        },
+        "rotate-secret",
+    )
+    assert wrong.exit_code == 1 and "nothing was changed" in wrong.output
+    assert Connection.get().api_key_encrypted == before
+    rotated = invoke(
+        {**env, "CODEXBOT_SECRET_KEY": new_secret, "CODEXBOT_OLD_SECRET_KEY": SECRET},
+        "rotate-secret",
+    )
+    assert rotated.exit_code == 0, rotated.output
+    assert sim.api_key not in rotated.output and sim.api_key[-4:] in rotated.output
+    token = Connection.get().api_key_encrypted.encode()
+    assert Fernet(new_secret.encode()).decrypt(token).decode() == sim.api_key
+    with pytest.raises(InvalidToken):
+        Fernet(SECRET.encode()).decrypt(token)
+    # Syncs now work with the new secret.
+    synced = invoke({**env, "CODEXBOT_SECRET_KEY": new_secret}, "sync", "--days", "2")
+    assert synced.exit_code == 0, synced.output

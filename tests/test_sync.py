@@ -202,3 +202,30 @@ def test_a_second_sync_while_one_runs_elsewhere_is_refused_and_touches_nothing(d
         run_sync(settings_for(sim), days=3)
     assert usage_dump() == stored
     assert SyncRun.get_by_id(alive.id).outcome == SyncRun.OUTCOME_RUNNING  # not "interrupted"
+
+
+@freeze_time(NOW)
+def test_retention_deletes_older_usage_and_access_log_after_a_sync(db, sim):
+    from factories import person, usage
+
+    from sync.models import AccessLog
+    from sync.store import upsert_usage
+
+    connect(sim)
+    old_day = dt.date(2025, 1, 1)
+    upsert_usage([usage("u-old", old_day, email="old@example.com")], None)
+    viewer, target = person("v@example.com"), person("t@example.com")
+    AccessLog.create(viewer=viewer, target=target, surface="cli", viewed_at=dt.datetime(2026, 1, 1))
+    AccessLog.create(
+        viewer=viewer, target=target, surface="cli", viewed_at=dt.datetime(2026, 11, 20)
+    )
+    settings = settings_for(sim)
+    run_sync(settings, days=2)  # retention unset: everything stays
+    assert DailyUsage.select().where(DailyUsage.day == old_day).count() == 1
+    assert AccessLog.select().count() == 2
+    settings.retention.usage_days = 365
+    settings.retention.access_log_days = 90
+    run_sync(settings, days=2)
+    assert DailyUsage.select().where(DailyUsage.day == old_day).count() == 0
+    assert DailyUsage.select().where(DailyUsage.day >= dt.date(2026, 11, 24)).count() > 0
+    assert [r.viewed_at for r in AccessLog.select()] == [dt.datetime(2026, 11, 20)]
