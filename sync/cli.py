@@ -97,16 +97,27 @@ def main() -> None:
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1))
 @click.option(
+    "--slow-seconds",
+    type=click.FloatRange(0, 600),
+    help="Make some failures answers that take this long (past a client's time-out).",
+)
+@click.option(
     "--write-org",
     type=click.Path(dir_okay=False, writable=True),
     help="Also write the simulated organisation as an org CSV to this file.",
 )
-def simulator(host, port, employees, days, seed, fail_rate, write_org) -> None:
+def simulator(host, port, employees, days, seed, fail_rate, slow_seconds, write_org) -> None:
     """Serve a simulated Codex Analytics API for a generated organisation."""
     from sync.simulator import Simulator, write_org_csv
 
     sim = Simulator(
-        employees=employees, days=days, seed=seed, fail_rate=fail_rate, host=host, port=port
+        employees=employees,
+        days=days,
+        seed=seed,
+        fail_rate=fail_rate,
+        host=host,
+        port=port,
+        slow_seconds=slow_seconds,
     )
     if write_org:
         write_org_csv(sim.org, write_org)

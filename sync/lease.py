@@ -33,6 +33,13 @@ def try_acquire(name: str, holder: str, ttl_seconds: float) -> bool:
             where=(Lease.expires_at < now) | (Lease.holder == holder),
         ).execute()
         current = Lease.select(Lease.holder).where(Lease.name == name).scalar()
+        if current != holder and _died_on_this_host(current):
+            # Its process is gone: no need to wait for the lease to expire.
+            log.info("taking lease %s over from %s, which is no longer running", name, current)
+            Lease.update(holder=holder, expires_at=expires).where(
+                Lease.name == name, Lease.holder == current
+            ).execute()
+            current = Lease.select(Lease.holder).where(Lease.name == name).scalar()
     return current == holder
 
 
@@ -54,6 +61,21 @@ def holder_of(name: str) -> str | None:
         .where(Lease.name == name, Lease.expires_at >= utc_timestamp())
         .scalar()
     )
+
+
+def _died_on_this_host(holder: str | None) -> bool:
+    """True for a holder named by unique_holder() on this host whose process has exited."""
+    host, _, rest = (holder or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def unique_holder() -> str:

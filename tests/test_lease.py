@@ -47,3 +47,24 @@ def test_held_lease_yields_whether_this_replica_runs_the_job(db):
         with held_lease("sync", "b", 60) as held_by_b:
             assert not held_by_b
     assert holder_of("sync") is None  # released on exit
+
+
+def test_a_lease_held_by_a_dead_process_on_this_host_is_taken_over_at_once(db):
+    import socket
+    import subprocess
+    import sys
+
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_holder = f"{socket.gethostname()}:{finished.stdout.strip()}:abcd1234"
+    with freeze_time("2026-11-25 10:00:00"):
+        assert try_acquire("sync", dead_holder, 300)
+        assert try_acquire("sync", "replica-b", 300)  # no wait for the 300 s expiry
+        assert holder_of("sync") == "replica-b"
+        # A live holder elsewhere (another host) is waited for as usual.
+        assert try_acquire("digest", "other-host:1:abcd", 300)
+        assert not try_acquire("digest", "replica-b", 300)

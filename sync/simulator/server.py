@@ -17,6 +17,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -64,6 +65,7 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         retry_after: int = 1,
+        slow_seconds: float | None = None,
     ) -> None:
         if days < 1:
             raise ValueError("days must be at least 1")
@@ -75,6 +77,10 @@ class Simulator:
         # Read at every request, so tests may change them on a running simulator.
         self.fail_rate = fail_rate
         self.retry_after = retry_after
+        # With slow_seconds, some failures are answers that come only after that long:
+        # past a client's time-out, like a stuck upstream.
+        self.slow_seconds = slow_seconds
+        self._failure_kinds = _FAILURES + (("slow",) if slow_seconds else ())
         self.today = today
         self.host = host
         self.port = port
@@ -187,6 +193,8 @@ class Simulator:
             self.seed, self.org.accounts, first_day, last_day, today, limit, start_index
         )
         body = json.dumps(page, separators=(",", ":")).encode()
+        if failure == "slow":
+            time.sleep(self.slow_seconds)
         if failure == "truncated":
             body = body[: len(body) // 2]
         return 200, body, {}
@@ -195,7 +203,7 @@ class Simulator:
         with self._fail_lock:
             # Both draws happen every time, so the sequence does not depend on fail_rate.
             roll = self._fail_rng.random()
-            kind = _FAILURES[self._fail_rng.randrange(len(_FAILURES))]
+            kind = self._failure_kinds[self._fail_rng.randrange(len(self._failure_kinds))]
         return kind if roll < self.fail_rate else None
 
     def _log(self, method: str, path: str, status: int) -> None:

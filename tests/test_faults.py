@@ -1,0 +1,124 @@
+"""Faults and crashes: a flaky API and a killed process lose nothing and double nothing."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+
+from cryptography.fernet import Fernet
+from freezegun import freeze_time
+
+from sync.config import load_settings
+from sync.connection import store_connection
+from sync.db import open_database
+from sync.models import DailyUsage, SyncRun, database
+from sync.simulator import Simulator
+from sync.sync_job import run_sync
+
+SECRET = Fernet.generate_key().decode()
+
+
+def ordered_dump():
+    return list(
+        DailyUsage.select(
+            DailyUsage.codex_user_id,
+            DailyUsage.day,
+            DailyUsage.client_id,
+            DailyUsage.threads,
+            DailyUsage.turns,
+            DailyUsage.credits,
+            DailyUsage.input_tokens,
+            DailyUsage.output_tokens,
+            DailyUsage.total_tokens,
+        )
+        .order_by(DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id)
+        .tuples()
+    )
+
+
+def settings_for(sim, **codex):
+    settings = load_settings(None, environ={"CODEXBOT_SECRET_KEY": SECRET})
+    settings.codex.api_base_url = sim.base_url
+    for key, value in codex.items():
+        setattr(settings.codex, key, value)
+    return settings
+
+
+@freeze_time("2026-11-25 10:30:00")
+def test_a_sync_through_20_percent_faults_stores_what_a_clean_sync_stores(db):
+    with Simulator(employees=40, days=30, seed=21, retry_after=0, slow_seconds=0.6) as sim:
+        store_connection(sim.workspace_id, sim.api_key, SECRET)
+        run_sync(settings_for(sim, page_size=10), days=30)
+        clean = ordered_dump()
+        DailyUsage.delete().execute()
+        sim.request_log.clear()
+        sim.fail_rate = 0.2
+        # A 0.3 s time-out turns the simulator's 0.6 s answers into time-outs.
+        faulty = settings_for(sim, page_size=10, timeout_seconds=0.3, max_attempts=30)
+        run = run_sync(faulty, days=30, sleep=lambda seconds: None)
+    assert run.outcome == SyncRun.OUTCOME_OK
+    assert ordered_dump() == clean and len(clean) > 300
+    statuses = [status for _, _, status in sim.request_log]
+    assert {429, 500} <= set(statuses)
+    # Truncated and timed-out answers were logged as 200s: more than there were pages.
+    assert statuses.count(200) > run.pages
+
+
+KILLS = 20
+
+
+def codexbot(*args, env):
+    command = [sys.executable, "-c", "from bot.cli import main; main()", *args]
+    return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+
+
+def test_sync_killed_at_20_random_points_then_rerun_loses_and_doubles_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
+    rng = random.Random(2026)
+    with Simulator(employees=40, days=20, seed=5) as sim:
+        env = {
+            **os.environ,
+            "CODEX_API_BASE_URL": sim.base_url,
+            "CODEXBOT_SECRET_KEY": SECRET,
+            "CODEXBOT_CONFIG": "",
+        }
+        config = tmp_path / "small-pages.toml"
+        config.write_text("[codex]\npage_size = 10\n")  # many pages: many points to die at
+        env["CODEXBOT_CONFIG"] = str(config)
+        for target in (reference_url, url):
+            open_database(target)
+            store_connection(sim.workspace_id, sim.api_key, SECRET)
+            database.close()
+        complete = codexbot("sync", "--days", "20", env={**env, "DATABASE_URL": reference_url})
+        pages = sum(1 for line in complete.stderr if " page " in line)
+        assert complete.wait(60) == 0 and pages > 10
+        open_database(reference_url)
+        reference = ordered_dump()
+        database.close()
+
+        killed_midway = 0
+        for _ in range(KILLS):
+            victim = codexbot("sync", "--days", "20", env={**env, "DATABASE_URL": url})
+            stop_after = rng.randrange(pages)
+            for line in victim.stderr:
+                if f" page {stop_after + 1}:" in line or "finished" in line:
+                    break
+            victim.send_signal(signal.SIGKILL)
+            assert victim.wait(30) == -signal.SIGKILL
+            killed_midway += 1
+            rerun = codexbot("sync", "--days", "20", env={**env, "DATABASE_URL": url})
+            rerun.stderr.read()
+            assert rerun.wait(60) == 0
+            open_database(url)
+            assert ordered_dump() == reference  # nothing lost, nothing doubled
+            database.close()
+    open_database(url)
+    outcomes = [run.outcome for run in SyncRun.select().order_by(SyncRun.id)]
+    database.close()
+    assert outcomes.count(SyncRun.OUTCOME_OK) == KILLS
+    assert outcomes.count(SyncRun.OUTCOME_INTERRUPTED) == killed_midway == KILLS
+    assert SyncRun.OUTCOME_RUNNING not in outcomes
