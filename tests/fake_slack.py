@@ -53,6 +53,20 @@ class FakeSlack:
         self._server.shutdown()
         self._server.server_close()
 
+    def go_down(self) -> None:
+        """Slack unreachable: nothing listens on the port any more."""
+        self.stop()
+
+    def come_back(self) -> None:
+        """Listen again on the same port, with the same users and record of calls."""
+        port = int(self.base_url.rsplit(":", 1)[1])
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._server.fake = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
     def add_user(self, user_id, email=None, *, tz="Europe/Berlin", is_bot=False, name=None):
         self.users[user_id] = {
             "id": user_id,
