@@ -1,0 +1,378 @@
+"""The access matrix, run through every surface that shows stats: `/codex stats`, `/codex
+team`, DMs, the Home tab, digests (preview and delivered) and the CLI.
+
+The expected answers come from a table written here, independently of sync/access.py: each
+(viewer, target) pair gets a relation (self, report, skip-level, manager, peer, ...), and
+POLICY says which relations may see stats. Everyone has a distinctive name, so a leak is
+found by searching what each surface rendered for names. Every cell is counted both ways:
+a name shown where the policy forbids it is a leak, a name the surface should show but
+doesn't is a miss. Both counts must be zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from click.testing import CliRunner
+from factories import person, usage
+from freezegun import freeze_time
+
+from bot.cli import cli
+from bot.digests import DigestDeliverer
+from bot.slack import web_client
+from sync.clock import utc_today
+from sync.models import Employee, database
+from sync.store import upsert_usage
+
+ARCHIVED_DAYS_AGO = 40
+
+# key: (name, manager, role). Names share no word with each other or with any template.
+PEOPLE = {
+    "ceo": ("Quentin Apex", None, "employee"),
+    "vp": ("Valentina Vortex", "ceo", "employee"),
+    "mgr": ("Mortimer Midway", "vp", "employee"),
+    "rep1": ("Rosalind Quill", "mgr", "employee"),
+    "rep2": ("Percival Nettle", "mgr", "employee"),
+    "admin": ("Zelda Adminova", None, "admin"),
+    "stranger": ("Sigourney Faraway", "ceo", "employee"),
+    "outpost": ("Octavia Outpost", "stranger", "employee"),
+    # A former manager, archived, whose report still points at them.
+    "archived": ("Archibald Formerly", "vp", "employee"),
+    "leftover": ("Ursula Leftover", "archived", "employee"),
+}
+ARCHIVED = {"archived"}
+# Known to the directory by Slack id; the others are matched by their Slack email.
+STORED_SLACK_IDS = {"ceo", "vp", "mgr", "admin", "archived"}
+OUTSIDER = "outsider"  # in Slack, not in the directory
+VIEWERS = [*PEOPLE, OUTSIDER]
+TARGETS = list(PEOPLE)
+SELF_DIGEST = {"rep1", "archived"}
+
+# Who may see whose stats, by how the viewer relates to the target.
+POLICY = {
+    "self": True,
+    "report": True,
+    "skip-level report": True,
+    "manager": False,
+    "skip-level manager": False,
+    "peer": False,
+    "stranger": False,  # another branch of the org
+    "admin viewer": True,
+    "archived viewer": False,
+    "not in directory": False,
+}
+
+
+def name(key: str) -> str:
+    return PEOPLE[key][0]
+
+
+def email(key: str) -> str:
+    return f"{key}@example.com"
+
+
+def slack_id(key: str) -> str:
+    return "U" + key.upper()
+
+
+def managers_above(key: str) -> list[str]:
+    chain, boss = [], PEOPLE[key][1]
+    while boss is not None:
+        chain.append(boss)
+        boss = PEOPLE[boss][1]
+    return chain
+
+
+def relation(viewer: str, target: str) -> str:
+    if viewer == OUTSIDER:
+        return "not in directory"
+    if viewer in ARCHIVED:
+        return "archived viewer"
+    if PEOPLE[viewer][2] == "admin":
+        return "admin viewer"
+    if viewer == target:
+        return "self"
+    if PEOPLE[target][1] == viewer:
+        return "report"
+    if viewer in managers_above(target):
+        return "skip-level report"
+    if PEOPLE[viewer][1] == target:
+        return "manager"
+    if target in managers_above(viewer):
+        return "skip-level manager"
+    if PEOPLE[viewer][1] is not None and PEOPLE[viewer][1] == PEOPLE[target][1]:
+        return "peer"
+    return "stranger"
+
+
+def allowed(viewer: str, target: str) -> bool:
+    return POLICY[relation(viewer, target)]
+
+
+def active(viewer: str) -> bool:
+    return viewer in PEOPLE and viewer not in ARCHIVED
+
+
+def reporting_line(viewer: str) -> set[str]:
+    """Everyone below `viewer`, all levels, archived people included."""
+    if viewer not in PEOPLE:
+        return set()
+    return {key for key in PEOPLE if viewer in managers_above(key)}
+
+
+def digest_rows(manager: str) -> set[str]:
+    """A digest names direct reports only (not those archived before the period);
+    skip-levels appear as a roll-up without names."""
+    if not active(manager):
+        return set()
+    return {k for k, (_, boss, _) in PEOPLE.items() if boss == manager and k not in ARCHIVED}
+
+
+def test_the_table_covers_every_relation():
+    seen = {relation(v, t) for v in VIEWERS for t in TARGETS}
+    assert seen == set(POLICY)
+    assert relation("rep1", "rep2") == "peer"
+    assert relation("rep1", "mgr") == "manager"
+    assert relation("rep1", "vp") == "skip-level manager"
+    assert relation("vp", "rep1") == "skip-level report"
+    assert relation("mgr", "stranger") == "stranger"
+    assert relation("ceo", "admin") == "stranger"
+    assert relation("vp", "leftover") == "skip-level report"  # below an archived manager
+    assert digest_rows("vp") == {"mgr"} and digest_rows("ceo") == {"vp", "stranger"}
+
+
+# --------------------------------------------------------------------------- the org
+
+
+def build_company(slack, today: dt.date) -> dict[str, Employee]:
+    made: dict[str, Employee] = {}
+    for key, (full_name, boss, role) in PEOPLE.items():  # managers come before reports
+        archived_on = today - dt.timedelta(days=ARCHIVED_DAYS_AGO) if key in ARCHIVED else None
+        made[key] = person(email(key), full_name, made.get(boss), role, archived_on)
+        if key in STORED_SLACK_IDS:
+            made[key].slack_user_id = slack_id(key)
+        made[key].self_digest = key in SELF_DIGEST
+        made[key].save()
+        slack.add_user(slack_id(key), email(key).upper())
+    slack.add_user(slack_id(OUTSIDER), email(OUTSIDER))
+    slack.add_user("USENTINEL", None)
+    # Two periods of usage for everyone, archived people included (their history stays).
+    records = [
+        usage(f"codex-{key}", today - dt.timedelta(days=offset), email=email(key), credits=n + 1)
+        for n, key in enumerate(PEOPLE)
+        for offset in range(1, 15)
+    ]
+    upsert_usage(records, 1)
+    return made
+
+
+@pytest.fixture
+def company(slack, sqlite_db):
+    return build_company(slack, utc_today())
+
+
+# --------------------------------------------------------------------------- the cells
+
+
+@dataclass
+class Matrix:
+    """Each (surface, viewer, asked-about, person) is a cell: shown or not, allowed or not."""
+
+    cells: int = 0
+    required: int = 0  # cells that must show someone
+    leaks: list = field(default_factory=list)
+    misses: list = field(default_factory=list)
+    wrong: list = field(default_factory=list)  # answers of the wrong kind
+
+    def check(self, surface, viewer, asked, output: str, must=(), may=(), emails=True):
+        """`must`: people the answer has to show; `may`: people it may name (the viewer in
+        their own digest); anyone else named is a leak."""
+        for key in PEOPLE:
+            self.cells += 1
+            self.required += key in must
+            shown = name(key) in output or (emails and email(key) in output.lower())
+            cell = (surface, viewer, asked, key)
+            if shown and key not in must and key not in may:
+                self.leaks.append(cell)
+            elif key in must and not shown:
+                self.misses.append(cell)
+
+    def assert_clean(self):
+        assert not self.leaks, f"{len(self.leaks)} of {self.cells} cells leak: {self.leaks}"
+        assert not self.misses, f"{len(self.misses)} cells miss what they should show: " + str(
+            self.misses
+        )
+        assert not self.wrong, f"{len(self.wrong)} answers of the wrong kind: {self.wrong}"
+
+
+def rendered(params: dict) -> str:
+    return json.dumps(params, ensure_ascii=False)
+
+
+def check_stats_answer(matrix, surface, viewer, target, text, output, emails=True):
+    ok = allowed(viewer, target)
+    matrix.check(surface, viewer, target, output, must={target} if ok else (), emails=emails)
+    # Right wording too: an allowed answer is about the target, a refusal shows no stats.
+    if ok != text.startswith(f"Codex usage for {name(target)}") or (
+        not ok and "Codex usage for" in output
+    ):
+        matrix.wrong.append((surface, viewer, target, text[:80]))
+
+
+# --------------------------------------------------------------------------- Slack
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, viewer):
+    matrix = Matrix()
+    me = slack_id(viewer)
+    answers: list[dict] = []
+
+    def command(text: str) -> dict:
+        assert bot.command(me, text).status_code == 200
+        answers.append(slack.wait_for("response_url", len(answers) + 1)[len(answers)].params)
+        assert answers[-1]["response_type"] == "ephemeral"
+        return answers[-1]
+
+    # /codex stats @target 30d, for every target.
+    for target in TARGETS:
+        answer = command(f"stats <@{slack_id(target)}|{target}> 30d")
+        check_stats_answer(matrix, "slash", viewer, target, answer["text"], rendered(answer))
+
+    # A DM naming anyone answers about its sender, and only them.
+    for n, target in enumerate(TARGETS, start=1):
+        assert bot.dm(me, f"stats for <@{slack_id(target)}|{target}> 30d").status_code == 200
+        posted = slack.wait_for("chat.postMessage", n)[n - 1].params
+        assert posted["channel"] == f"D{me}"
+        must = {viewer} if active(viewer) else set()
+        matrix.check("dm", viewer, target, rendered(posted), must=must)
+        about_sender = viewer in PEOPLE and posted["text"].startswith(
+            f"Codex usage for {name(viewer)}"
+        )
+        if about_sender != active(viewer):
+            matrix.wrong.append(("dm", viewer, target, posted["text"][:80]))
+
+    # /codex team: the reporting line, nobody else.
+    team = command("team 30d")
+    matrix.check(
+        "team",
+        viewer,
+        "-",
+        rendered(team),
+        must=reporting_line(viewer) if active(viewer) else (),
+        may={viewer},
+    )
+
+    # The Home tab: the viewer's own stats (under "Your Codex usage", without their name)
+    # and the people below them.
+    assert bot.event({"type": "app_home_opened", "user": me, "tab": "home"}).status_code == 200
+    (home,) = slack.wait_for("views.publish")
+    assert home.params["user_id"] == me
+    view = rendered(home.params["view"])
+    assert ("Active days" in view) == active(viewer)
+    must = reporting_line(viewer) if active(viewer) else set()
+    matrix.check("home", viewer, "-", view, must=must, may={viewer})
+
+    # The digest preview: direct reports by name, skip-levels only as roll-ups.
+    preview = command("digest preview")
+    matrix.check(
+        "digest preview", viewer, "-", rendered(preview), must=digest_rows(viewer), may={viewer}
+    )
+
+    # Every request was answered exactly once: the sentinels' answers come last.
+    assert bot.command("USENTINEL", "stats").status_code == 200
+    assert bot.dm("USENTINEL", "usage").status_code == 200
+    responses = slack.wait_for("response_url", len(answers) + 1)
+    dms = slack.wait_for("chat.postMessage", len(TARGETS) + 1)
+    assert "not in codexbot's directory" in responses[-1].params["text"]
+    assert dms[-1].params["channel"] == "DUSENTINEL"
+    assert len(responses) == len(answers) + 1 and len(dms) == len(TARGETS) + 1
+    assert len(slack.calls_to("views.publish")) == 1
+    assert matrix.cells == len(PEOPLE) * (2 * len(TARGETS) + 3)
+    assert (matrix.required > 0) == active(viewer)  # nothing to show is right for them
+    matrix.assert_clean()
+
+
+# --------------------------------------------------------------------------- digests
+
+
+def test_delivered_digests_name_only_direct_reports(settings, slack, sqlite_db):
+    with freeze_time("2026-11-02 12:00:00"):  # a Monday, past 09:00 everywhere it matters
+        build_company(slack, utc_today())
+        sent = DigestDeliverer(settings, web_client(settings), "replica-a").deliver_due()
+    posts = slack.calls_to("chat.postMessage")
+    by_recipient: dict[str, list[str]] = {}
+    for post in posts:
+        by_recipient.setdefault(post.params["channel"].removeprefix("DU").lower(), []).append(
+            rendered(post.params)
+        )
+    managers = {key for key in PEOPLE if digest_rows(key)}
+    assert managers == {"ceo", "vp", "mgr", "stranger"}  # not the archived former manager
+    assert set(by_recipient) == managers | {"rep1"}  # and rep1's own weekly summary
+    assert sent == len(posts) == len(by_recipient)
+    matrix = Matrix()
+    for recipient, messages in by_recipient.items():
+        output = "\n".join(messages)
+        if recipient in managers:
+            matrix.check(
+                "digest", recipient, "-", output, must=digest_rows(recipient), may={recipient}
+            )
+        else:
+            matrix.check("self digest", recipient, "-", output, must={recipient})
+    matrix.assert_clean()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def run_cli(sqlite_db):
+    env = {
+        "DATABASE_URL": f"sqlite:///{sqlite_db.database}",
+        "CODEXBOT_CONFIG": "",
+        "CODEXBOT_SECRET_KEY": None,
+        "CODEX_API_KEY": None,
+        "SLACK_BOT_TOKEN": None,
+    }
+
+    def run(*args):
+        opened = database.obj
+        try:
+            return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+        finally:
+            # The CLI opens its own connection and binds the models to it: bind them back.
+            if database.obj is not opened:
+                database.obj.close()
+                database.initialize(opened)
+
+    return run
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_cli_shows_nothing_the_policy_forbids(run_cli, company, viewer):
+    matrix = Matrix()
+    for target in TARGETS:
+        result = run_cli("stats", email(target), "--as", email(viewer), "--days", "30")
+        assert "Traceback" not in result.output
+        assert result.exit_code == (0 if allowed(viewer, target) else 1), result.output
+        # The refusal repeats the emails the operator typed: only names count as shown.
+        check_stats_answer(
+            matrix, "cli stats", viewer, target, result.output, result.output, emails=False
+        )
+    preview = run_cli("digest", "preview", email(viewer))
+    assert preview.exit_code == (0 if active(viewer) else 1), preview.output
+    matrix.check(
+        "cli digest",
+        viewer,
+        "-",
+        preview.output,
+        must=digest_rows(viewer),
+        may={viewer},
+        emails=False,
+    )
+    assert matrix.cells == len(PEOPLE) * (len(TARGETS) + 1)
+    assert (matrix.required > 0) == active(viewer)  # nothing to show is right for them
+    matrix.assert_clean()
