@@ -55,6 +55,12 @@ def _slack_profile(client: WebClient, slack_user_id: str) -> dict:
         # An unknown or foreign user is simply nobody we know; say so, don't fail.
         log.info("users.info for %s failed: %s", slack_user_id, exc.response.get("error"))
         return {}
-    if user.get("is_bot") or user.get("deleted"):
+    # Guests and people from other organisations (Slack Connect) are never matched by email:
+    # an address alone must not hand them an employee's view. The directory's slack_user_id
+    # can still name them explicitly.
+    outsider = (
+        user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("is_stranger")
+    )
+    if user.get("is_bot") or user.get("deleted") or outsider:
         return {}
     return {"email": user.get("profile", {}).get("email"), "tz": user.get("tz")}

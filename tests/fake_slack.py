@@ -67,11 +67,14 @@ class FakeSlack:
         )
         self._thread.start()
 
-    def add_user(self, user_id, email=None, *, tz="Europe/Berlin", is_bot=False, name=None):
+    def add_user(
+        self, user_id, email=None, *, tz="Europe/Berlin", is_bot=False, name=None, **flags
+    ):
         self.users[user_id] = {
             "id": user_id,
             "name": name or user_id.lower(),
             "is_bot": is_bot,
+            **flags,
             "deleted": False,
             "tz": tz,
             "profile": {"email": email} if email else {},

@@ -141,3 +141,16 @@ def test_a_name_with_a_broadcast_mention_is_escaped_even_in_the_fallback_text(bo
     (posted,) = slack.wait_for("chat.postMessage")
     assert "<!channel>" not in str(posted.params)
     assert posted.params["text"].startswith("Codex usage for &lt;!channel&gt; Remy")
+
+
+def test_guests_and_slack_connect_strangers_are_never_matched_by_email(bot, slack, org):
+    from sync.models import Employee
+
+    slack.add_user("UGUEST", "peer@example.com", is_restricted=True)
+    bot.dm("UGUEST", "usage")
+    (posted,) = slack.wait_for("chat.postMessage")
+    assert "not in codexbot's directory" in posted.params["text"]
+    slack.add_user("USTRANGERORG", "peer@example.com", is_stranger=True)
+    bot.dm("USTRANGERORG", "usage")
+    assert "not in codexbot's directory" in slack.wait_for("chat.postMessage", 2)[1].params["text"]
+    assert Employee.get(Employee.email == "peer@example.com").slack_user_id is None
