@@ -154,3 +154,10 @@ def test_guests_and_slack_connect_strangers_are_never_matched_by_email(bot, slac
     bot.dm("USTRANGERORG", "usage")
     assert "not in codexbot's directory" in slack.wait_for("chat.postMessage", 2)[1].params["text"]
     assert Employee.get(Employee.email == "peer@example.com").slack_user_id is None
+
+
+def test_an_archived_persons_home_tab_says_so(bot, slack, org):
+    bot.event({"type": "app_home_opened", "user": "UARCHIVED", "tab": "home"})
+    view = str(slack.wait_for("views.publish")[0].params["view"])
+    assert "You are archived in codexbot's directory" in view
+    assert "Active days" not in view
