@@ -25,4 +25,6 @@ def publish_home(event, client, context) -> None:
         answer = stats_for(person.employee, person.employee, period, surface="home")
         if answer:
             team = team_for(person.employee, period, HOME_TEAM_ROWS, surface="home")
-    client.views_publish(user_id=event["user"], view=render_view("home", answer=answer, team=team))
+    archived = person.employee is not None and is_archived(person.employee)
+    view = render_view("home", answer=answer, team=team, archived=archived)
+    client.views_publish(user_id=event["user"], view=view)
