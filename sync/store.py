@@ -1,16 +1,20 @@
-"""Writing usage: the batched, idempotent upsert that every sync goes through (the hot path)."""
+"""Writing usage: the batched, idempotent upsert that every sync goes through (the hot path).
+
+The statement is built by peewee once per engine, then run with the driver's own batch
+execution: building it row by row through the ORM cost ten times the database's work.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from peewee import EXCLUDED, chunked, fn
+from peewee import EXCLUDED, PostgresqlDatabase, chunked, fn
 
 from sync.codex_api import UsageRecord
 from sync.directory import normalize_email
 from sync.models import CodexUser, DailyUsage, database
 
-# Rows per INSERT statement: 11 values a row stays far below SQLite's variable limit.
+# Rows per batch: large enough to amortise each round trip, small enough to stream.
 UPSERT_BATCH_ROWS = 1000
 
 _USAGE_FIELDS = [
@@ -26,6 +30,19 @@ _USAGE_FIELDS = [
     DailyUsage.sync_run,
 ]
 _OVERWRITTEN = _USAGE_FIELDS[3:]
+_statements: dict[str, str] = {}
+
+
+def _usage_upsert_sql() -> str:
+    """The one-row upsert, in this engine's SQL and placeholder style."""
+    engine = type(database.obj).__name__
+    if engine not in _statements:
+        query = DailyUsage.insert({field: None for field in _USAGE_FIELDS}).on_conflict(
+            conflict_target=[DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id],
+            preserve=_OVERWRITTEN,
+        )
+        _statements[engine] = query.sql()[0]
+    return _statements[engine]
 
 
 def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None) -> int:
@@ -37,6 +54,14 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None)
         if record.email or record.codex_user_id not in emails:
             # Attribution compares lower-cased emails; store them so whoever calls this.
             emails[record.codex_user_id] = normalize_email(record.email) or None
+    # PostgreSQL refuses to upsert one key twice in a statement; the last one wins.
+    unique = {(r.codex_user_id, r.day, r.client_id): r for r in records}.values()
+    postgres = isinstance(database.obj, PostgresqlDatabase)
+    # sqlite3's implicit date adapter is deprecated: hand it the ISO text it would store.
+    rows = [
+        (r[0], r.day if postgres else r.day.isoformat(), *r[3:], sync_run_id) for r in unique
+    ]
+    sql = _usage_upsert_sql()
     with database.atomic():
         for batch in chunked(sorted(emails.items()), UPSERT_BATCH_ROWS):
             CodexUser.insert_many(batch, fields=[CodexUser.user_id, CodexUser.email]).on_conflict(
@@ -44,15 +69,14 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None)
                 # A row that withholds the email must not erase one we already know.
                 update={CodexUser.email: fn.COALESCE(EXCLUDED.email, CodexUser.email)},
             ).execute()
-        # PostgreSQL refuses to upsert one key twice in a statement; the last one wins.
-        unique = {(r.codex_user_id, r.day, r.client_id): r for r in records}.values()
-        for batch in chunked(unique, UPSERT_BATCH_ROWS):
-            rows = [(*record[:1], *record[2:], sync_run_id) for record in batch]
-            DailyUsage.insert_many(rows, fields=_USAGE_FIELDS).on_conflict(
-                conflict_target=[DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id],
-                preserve=_OVERWRITTEN,
-            ).execute()
-    return len(unique)
+        cursor = database.cursor()
+        if postgres:
+            from psycopg2.extras import execute_batch
+
+            execute_batch(cursor, sql, rows, page_size=UPSERT_BATCH_ROWS)
+        else:
+            cursor.executemany(sql, rows)
+    return len(rows)
 
 
 def delete_unreported_usage(first_day, last_day, sync_run_id: int) -> int:
