@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format clean
+.PHONY: demo test lint format clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/codexbot demo
 
-test: $(STAMP) lint
+test: $(STAMP) lint bench-smoke
 	$(BIN)/pytest -q
+
+# The four benchmarks of bench/ at full size (minutes; see bench/RESULTS.md). They run on
+# a temporary SQLite file, or on DATABASE_URL when it names a database of their own.
+BENCH_SCRIPTS := ingest backfill stats_latency digests
+
+bench: $(STAMP)
+	@for name in $(BENCH_SCRIPTS); do $(BIN)/python bench/$$name.py || exit 1; done
+
+# Each benchmark at a tiny size, always on a temporary SQLite file: proves they still run.
+bench-smoke: $(STAMP)
+	@for name in $(BENCH_SCRIPTS); do DATABASE_URL= $(BIN)/python bench/$$name.py --smoke || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

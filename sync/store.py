@@ -58,9 +58,7 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None)
     unique = {(r.codex_user_id, r.day, r.client_id): r for r in records}.values()
     postgres = isinstance(database.obj, PostgresqlDatabase)
     # sqlite3's implicit date adapter is deprecated: hand it the ISO text it would store.
-    rows = [
-        (r[0], r.day if postgres else r.day.isoformat(), *r[3:], sync_run_id) for r in unique
-    ]
+    rows = [(r[0], r.day if postgres else r.day.isoformat(), *r[3:], sync_run_id) for r in unique]
     sql = _usage_upsert_sql()
     with database.atomic():
         for batch in chunked(sorted(emails.items()), UPSERT_BATCH_ROWS):

@@ -1,0 +1,158 @@
+"""Question 2, backfill: `codexbot sync` of 90 days for 10k employees over loopback HTTP.
+
+The simulator serves from this process; the sync is the real CLI in a child process, so
+its wall time, CPU and peak resident memory (from `wait4`) are its own and not the
+simulator's. Each window starts from an empty database holding the imported org and the
+stored connection, as an operator's first sync does. 30 days against 90 shows whether
+memory grows with the window (pages are meant to stream).
+
+    .venv/bin/python bench/backfill.py [--employees N] [--days N] [--smoke]
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import _common
+from cryptography.fernet import Fernet
+
+from sync.connection import store_connection
+from sync.db import open_database
+from sync.models import DailyUsage, SyncRun, database
+from sync.simulator import Simulator
+
+GOAL_SECONDS = 60.0
+GOAL_RSS_MB = 300.0
+# Peak memory counts as flat if the long window needs at most this much more.
+FLAT_RSS_GROWTH = 1.15
+
+
+@dataclass
+class SyncFigures:
+    days: int
+    wall: float
+    child_cpu: float
+    simulator_cpu: float
+    max_rss_mb: float
+    rows: int
+    pages: int
+    stored: int
+
+
+def main() -> None:
+    args = _common.parse_args(
+        __doc__.splitlines()[0], employees=10_000, days=90, smoke_employees=30, smoke_days=3
+    )
+    url = _common.database_url()
+    _common.header("backfill: codexbot sync from the simulator over loopback", url, args)
+    windows = sorted({max(1, args.days // 3), args.days})
+    secret_key = Fernet.generate_key().decode()
+    with Simulator(employees=args.employees, days=args.days, seed=args.seed) as sim:
+        print(f"   simulator at {sim.base_url}: {len(sim.org.accounts):,} Codex accounts")
+        figures = [run_window(url, sim, secret_key, days, args) for days in windows]
+    print(
+        f"   {'window':>7} {'wall':>8} {'rows/s':>9} {'sync CPU':>9} {'simulator CPU':>14} "
+        f"{'peak RSS':>9} {'rows':>9} {'pages':>6}"
+    )
+    for f in figures:
+        print(
+            f"   {f.days:>4} d {f.wall:>7.1f}s {f.rows / f.wall:>9,.0f} {f.child_cpu:>8.1f}s "
+            f"{f.simulator_cpu:>13.1f}s {f.max_rss_mb:>6.0f} MB {f.rows:>9,} {f.pages:>6}"
+        )
+    short, full = figures[0], figures[-1]
+    growth = full.max_rss_mb / short.max_rss_mb
+    print(f"   peak RSS {full.days} d / {short.days} d: {growth:.2f}")
+    met = full.wall < GOAL_SECONDS and full.max_rss_mb < GOAL_RSS_MB and growth <= FLAT_RSS_GROWTH
+    _common.goal_line(
+        f"backfill ({_common.engine_name(url)})",
+        f"{full.days} days in {full.wall:.1f} s, peak RSS {full.max_rss_mb:.0f} MB "
+        f"({short.days} days: {short.max_rss_mb:.0f} MB)",
+        f"< {GOAL_SECONDS:.0f} s and < {GOAL_RSS_MB:.0f} MB, "
+        f"RSS flat from {short.days} to {full.days} days",
+        met,
+        args.smoke,
+    )
+
+
+def run_window(url: str, sim: Simulator, secret_key: str, days: int, args) -> SyncFigures:
+    _common.fresh_database(url)
+    _common.import_org(args.employees, args.seed)
+    store_connection(sim.workspace_id, sim.api_key, secret_key, "bench")
+    database.close()  # the child is the only one touching the database from here
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CODEX_API_BASE_URL": sim.base_url,
+        "CODEXBOT_SECRET_KEY": secret_key,
+    }
+    parent_before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [*codexbot_command(), "sync", "--days", str(days)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # The pipes are read on threads, and wait4 reports this one child's own peak RSS.
+    stdout, stderr = _drain(child)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    parent_after = resource.getrusage(resource.RUSAGE_SELF)
+    if child.returncode != 0:
+        sys.stderr.write(stderr)
+        raise SystemExit(f"codexbot sync --days {days} failed ({child.returncode})")
+
+    open_database(url)
+    run = SyncRun.select().order_by(SyncRun.id.desc()).get()
+    stored = DailyUsage.select().count()
+    database.close()
+    return SyncFigures(
+        days=days,
+        wall=wall,
+        child_cpu=usage.ru_utime + usage.ru_stime,
+        simulator_cpu=(parent_after.ru_utime - parent_before.ru_utime)
+        + (parent_after.ru_stime - parent_before.ru_stime),
+        max_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        rows=run.rows,
+        pages=run.pages,
+        stored=stored,
+    )
+
+
+def codexbot_command() -> list[str]:
+    """The installed `codexbot` next to this interpreter, else the same entry point."""
+    script = shutil.which("codexbot", path=os.path.dirname(sys.executable))
+    if script:
+        return [script]
+    return [sys.executable, "-c", "from bot.cli import main; main()"]
+
+
+def _drain(child: subprocess.Popen) -> tuple[str, str]:
+    out: dict[str, str] = {}
+
+    def read(name: str, stream) -> None:
+        out[name] = stream.read()
+
+    threads = [
+        threading.Thread(target=read, args=("stdout", child.stdout)),
+        threading.Thread(target=read, args=("stderr", child.stderr)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return out["stdout"], out["stderr"]
+
+
+if __name__ == "__main__":
+    main()

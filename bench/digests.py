@@ -1,0 +1,133 @@
+"""Question 4, digests: every manager's weekly 1:1 digest over a 10k-person org.
+
+With 10k employees and 90 days x 4 surfaces stored, each manager's digest is composed by
+`compose_digest` and rendered into the Slack messages the scheduler sends, as
+`bot/digests.py` does, and the statements each one sends to the database are counted.
+The count must not grow with reports x days; composing the same digest over a period
+four times longer shows it does not grow with days at all.
+
+    .venv/bin/python bench/digests.py [--employees N] [--days N] [--smoke]
+"""
+
+from __future__ import annotations
+
+import time
+
+import _common
+from peewee import fn
+
+from bot.messages import render_messages
+from sync.config import DigestSettings
+from sync.digest import compose_digest
+from sync.models import Employee, database
+
+GOAL_PER_MANAGER = 0.010
+GOAL_MANAGERS = 1000
+
+
+def main() -> None:
+    args = _common.parse_args(
+        __doc__.splitlines()[0], employees=10_000, days=90, smoke_employees=60, smoke_days=15
+    )
+    url = _common.database_url()
+    _common.header("digests: compose_digest + Slack rendering for every manager", url, args)
+    db = _common.fresh_database(url)
+    seconds, _ = _common.timed(_common.import_org, args.employees, args.seed)
+    print(f"   org imported in {seconds:.1f} s")
+    seconds, rows = _common.timed(_common.store_history, db, url, args.days, surfaces=4)
+    print(f"   {rows:,} usage rows stored in {seconds:.1f} s")
+
+    period_days = DigestSettings().period_days
+    today = _common.utc_today()
+    managers = list(managers_with_reports())
+    depth = depths()
+    compose(managers[-1], today, period_days)  # templates compiled before the clock starts
+
+    results = []  # (seconds, queries, manager, people in the digest)
+    started = time.perf_counter()
+    for manager in managers:
+        with _common.counted_queries(database.obj) as queries:
+            seconds, people = _common.timed(compose, manager, today, period_days)
+        results.append((seconds, queries[0], manager, people))
+    total = time.perf_counter() - started
+
+    times = [r[0] for r in results]
+    counts = [r[1] for r in results]
+    mean = total / len(results)
+    print(f"   {len(results):,} managers, digests of {period_days} days, in {total:.2f} s")
+    print(
+        f"   per manager: mean {_common.ms(mean)}, p50 {_common.ms(_common.percentile(times, 0.5))}"
+        f", p99 {_common.ms(_common.percentile(times, 0.99))}, max {_common.ms(max(times))}"
+    )
+    print(f"   queries per digest: mean {_common.mean(counts):.1f}, max {max(counts)}")
+    print("   slowest digests:")
+    print(f"   {'depth':>5} {'reports':>7} {'people':>7} {'time':>11} {'queries':>7}")
+    for seconds, count, manager, people in sorted(results, key=lambda r: -r[0])[:5]:
+        reports = manager.direct_reports.count()
+        print(
+            f"   {depth[manager.id]:>5} {reports:>7} {people:>7} {_common.ms(seconds):>11} "
+            f"{count:>7}"
+        )
+
+    busiest = max(results, key=lambda r: r[1])[2]
+    longer = min(4 * period_days, 45, args.days // 2)
+    by_days = {}
+    for days in (period_days, longer):
+        with _common.counted_queries(database.obj) as queries:
+            compose(busiest, today, days)
+        by_days[days] = queries[0]
+    print(
+        f"   queries for the digest with the most, over {period_days} and {longer} days: "
+        + " and ".join(str(n) for n in by_days.values())
+    )
+    bounded = len(set(by_days.values())) == 1
+    _common.goal_line(
+        f"digests ({_common.engine_name(url)})",
+        f"{len(results):,} managers in {total:.1f} s, {_common.ms(mean)} a manager "
+        f"({mean * GOAL_MANAGERS:.1f} s per {GOAL_MANAGERS:,}); queries per digest "
+        f"max {max(counts)}, mean {_common.mean(counts):.1f}, "
+        f"{'the same' if bounded else 'MORE'} over {longer} days",
+        f"< {_common.ms(GOAL_PER_MANAGER)} a manager, queries not per report per day",
+        mean < GOAL_PER_MANAGER and bounded,
+        args.smoke,
+    )
+    db.close()
+
+
+def compose(manager: Employee, today, period_days: int) -> int:
+    """One digest as the scheduler makes it; returns how many people it covers."""
+    digest = compose_digest(manager, today, period_days)
+    render_messages("digest", digest=digest)
+    return len(digest.entries) + sum(e.team.people for e in digest.entries if e.team)
+
+
+def managers_with_reports():
+    """Who gets a digest: active people with at least one active report."""
+    report = Employee.alias()
+    has_reports = report.select(report.id).where(
+        (report.manager == Employee.id) & report.archived_on.is_null()
+    )
+    return (
+        Employee.select()
+        .where(Employee.archived_on.is_null(), fn.EXISTS(has_reports))
+        .order_by(Employee.id)
+    )
+
+
+def depths() -> dict[int, int]:
+    manager_of = dict(Employee.select(Employee.id, Employee.manager).tuples())
+    found: dict[int, int] = {}
+    for person in manager_of:
+        chain, boss = [], person
+        while boss is not None and boss not in found:
+            chain.append(boss)
+            boss = manager_of[boss]
+        depth = -1 if boss is None else found[boss]
+        for member in reversed(chain):
+            depth += 1
+            found[member] = depth
+    return found
+
+
+if __name__ == "__main__":
+    main()
