@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
-from peewee import SQL
+from peewee import SQL, chunked
 
 from sync.clock import utc_today
 from sync.models import Employee
@@ -75,6 +75,29 @@ def reporting_chain(manager: Employee) -> list[Employee]:
         .where(Employee.id.in_(below.select_from(below.c.id)) & (Employee.id != manager.id))
         .order_by(Employee.name, Employee.email)
     )
+
+
+def reporting_chains(roots: list[Employee]) -> dict[int, int]:
+    """Everyone below each root, as {member id: root id}, walked one level per query:
+    an indexed `manager IN (...)` per level, however deep, never a scan of the org."""
+    root_of: dict[int, int] = {}
+    level = {root.id: root.id for root in roots}
+    seen = set(level)  # a loop in the data must not walk back up to a root
+    for _ in range(MAX_CHAIN_DEPTH):
+        if not level:
+            break
+        below: dict[int, int] = {}
+        for batch in chunked(list(level), 5000):
+            query = Employee.select(Employee.id, Employee.manager).where(
+                Employee.manager.in_(batch)
+            )
+            for member_id, manager_id in query.tuples():
+                if member_id not in seen:
+                    below[member_id] = level[manager_id]
+        seen.update(below)
+        root_of.update(below)
+        level = below
+    return root_of
 
 
 def _manager_ids_above(employee: Employee) -> set[int]:

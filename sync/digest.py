@@ -6,27 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sync.access import reporting_chain
 from sync.models import Employee
-from sync.queries import Period, StatsAnswer, data_as_of, stats_answers
+from sync.queries import Period, StatsAnswer, TeamRollup, data_as_of, stats_answers, team_rollups
 
 IDLE_DAYS = 14
 # A change in credits beyond this share of the previous period is worth a word in the 1:1.
 NOTABLE_CHANGE = 0.5
-
-
-@dataclass(frozen=True)
-class TeamRollup:
-    people: int
-    active_people: int
-    credits: float
-    previous_credits: float
-
-    @property
-    def change(self) -> float | None:
-        if not self.previous_credits:
-            return None
-        return (self.credits - self.previous_credits) / self.previous_credits
 
 
 @dataclass(frozen=True)
@@ -77,27 +62,12 @@ def compose_digest(manager: Employee, today: dt.date, period_days: int = 7) -> D
         # Someone archived before this period has nothing to discuss in a 1:1.
         if r.archived_on is None or r.archived_on >= period.first_day
     ]
-    teams = {report.id: reporting_chain(report) for report in reports}
-    everyone = {e.id: e for e in reports}
-    for team in teams.values():
-        everyone.update((e.id, e) for e in team)
     as_of = data_as_of()
-    answers = stats_answers(everyone.values(), period, as_of)
+    # Full answers for direct reports only; the people below them are summed in SQL.
+    answers = stats_answers(reports, period, as_of)
+    teams = team_rollups(reports, period)
     entries = [
-        DigestEntry(
-            answers[r.id],
-            flags_for(answers[r.id], today),
-            _rollup([answers[e.id] for e in teams[r.id]]) if teams[r.id] else None,
-        )
+        DigestEntry(answers[r.id], flags_for(answers[r.id], today), teams.get(r.id))
         for r in reports
     ]
     return Digest(manager, period, entries, as_of)
-
-
-def _rollup(answers: list[StatsAnswer]) -> TeamRollup:
-    return TeamRollup(
-        people=len(answers),
-        active_people=sum(1 for a in answers if a.current.totals.is_active),
-        credits=round(sum(a.current.totals.credits for a in answers), 6),
-        previous_credits=round(sum(a.previous.totals.credits for a in answers), 6),
-    )

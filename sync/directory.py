@@ -73,16 +73,7 @@ def add_alias(codex_email: str, employee_email: str) -> EmailAlias:
 
 def codex_user_ids_for(employee: Employee) -> list[str]:
     """The Codex accounts attributed to `employee` (see the module docstring)."""
-    alias_emails = EmailAlias.select(EmailAlias.codex_email).where(
-        (EmailAlias.employee == employee.id)
-        & EmailAlias.codex_email.not_in(Employee.select(Employee.email))
-    )
-    query = (
-        CodexUser.select(CodexUser.user_id)
-        .where((CodexUser.email == employee.email) | CodexUser.email.in_(alias_emails))
-        .order_by(CodexUser.user_id)
-    )
-    return [user_id for (user_id,) in query.tuples()]
+    return codex_user_ids_by_employee([employee])[employee.id]
 
 
 def _with_owners(query):
@@ -93,18 +84,29 @@ def _with_owners(query):
 
 
 def codex_user_ids_by_employee(employees) -> dict[int, list[str]]:
-    """`codex_user_ids_for` for many employees at once, in one query per 5,000 of them."""
-    owner_id = fn.COALESCE(Employee.id, EmailAlias.employee)
+    """The Codex accounts of each employee: by directory email, then by alias where the
+    alias is not someone's directory email. Both lookups use indexed columns."""
+    employees = list(employees)
     found: dict[int, list[str]] = {employee.id: [] for employee in employees}
+    by_email = {employee.email: employee.id for employee in employees}
+    for batch in chunked(list(by_email), 5000):
+        query = CodexUser.select(CodexUser.user_id, CodexUser.email).where(
+            CodexUser.email.in_(batch)
+        )
+        for user_id, email in query.tuples():
+            found[by_email[email]].append(user_id)
     for batch in chunked(list(found), 5000):
         query = (
-            _with_owners(CodexUser.select(CodexUser.user_id, owner_id))
-            .where(owner_id.in_(batch))
-            .order_by(CodexUser.user_id)
+            CodexUser.select(CodexUser.user_id, EmailAlias.employee)
+            .join(EmailAlias, on=(EmailAlias.codex_email == CodexUser.email))
+            .where(
+                EmailAlias.employee.in_(batch),
+                EmailAlias.codex_email.not_in(Employee.select(Employee.email)),
+            )
         )
         for user_id, employee_id in query.tuples():
             found[employee_id].append(user_id)
-    return found
+    return {employee_id: sorted(ids) for employee_id, ids in found.items()}
 
 
 def matched_employee_ids_by_codex_user() -> dict[str, int]:

@@ -11,8 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from peewee import fn
+from peewee import chunked, fn
 
+from sync.access import reporting_chains
 from sync.directory import codex_user_ids_by_employee, codex_user_ids_for
 from sync.metrics import STAT_FIELDS, Stats
 from sync.models import DailyUsage, Employee, SyncRun
@@ -70,6 +71,82 @@ class StatsAnswer:
     @property
     def new_surfaces(self) -> list[str]:
         return [s for s in self.current.by_surface if s not in self.previous.by_surface]
+
+
+@dataclass(frozen=True)
+class TeamRollup:
+    """A team below someone, summed: what a digest says of skip-level people."""
+
+    people: int
+    active_people: int
+    credits: float
+    previous_credits: float
+
+    @property
+    def change(self) -> float | None:
+        if not self.previous_credits:
+            return None
+        return (self.credits - self.previous_credits) / self.previous_credits
+
+
+def team_rollups(leads: list[Employee], period: Period) -> dict[int, TeamRollup]:
+    """For each lead with people below them, their whole team's credits this period and
+    the one before, and how many were active. A bounded number of queries: one per tree
+    level, one per 5,000 people, one per 5,000 Codex accounts."""
+    root_of = reporting_chains(leads)
+    if not root_of:
+        return {}
+    members: dict[int, Employee] = {}
+    for batch in chunked(list(root_of), 5000):
+        members.update((e.id, e) for e in Employee.select().where(Employee.id.in_(batch)))
+    owner_of = {
+        user_id: members[member_id]
+        for member_id, user_ids in codex_user_ids_by_employee(members.values()).items()
+        for user_id in user_ids
+    }
+    previous = period.previous
+    credits: dict[int, float] = defaultdict(float)
+    previous_credits: dict[int, float] = defaultdict(float)
+    active: dict[int, set[int]] = defaultdict(set)
+    for batch in chunked(list(owner_of), 5000):
+        query = (
+            DailyUsage.select(
+                DailyUsage.codex_user_id,
+                DailyUsage.day,
+                fn.SUM(DailyUsage.credits),
+                fn.MAX(DailyUsage.threads + DailyUsage.turns),
+            )
+            .where(
+                DailyUsage.codex_user_id.in_(batch),
+                DailyUsage.day.between(previous.first_day, period.last_day),
+            )
+            .group_by(DailyUsage.codex_user_id, DailyUsage.day)
+            .tuples()
+        )
+        for user_id, day, day_credits, activity in query:
+            member = owner_of[user_id]
+            day = dt.date.fromisoformat(day) if isinstance(day, str) else day
+            if member.archived_on is not None and day > member.archived_on:
+                continue  # not attributed, as everywhere else
+            root = root_of[member.id]
+            if day >= period.first_day:
+                credits[root] += day_credits
+                if day_credits > 0 or activity > 0:
+                    active[root].add(member.id)
+            else:
+                previous_credits[root] += day_credits
+    people: dict[int, int] = defaultdict(int)
+    for root in root_of.values():
+        people[root] += 1
+    return {
+        root: TeamRollup(
+            people[root],
+            len(active[root]),
+            round(credits[root], 6),
+            round(previous_credits[root], 6),
+        )
+        for root in people
+    }
 
 
 def data_as_of() -> dt.datetime | None:
@@ -137,27 +214,51 @@ def stats_answer(employee: Employee, period: Period) -> StatsAnswer:
 
 
 def _period_usage(period: Period, rows: list[tuple]) -> PeriodUsage:
-    totals = Stats()
-    by_surface: dict[str, Stats] = {}
-    by_day: dict[dt.date, Stats] = {}
+    # Plain accumulators, one Stats per group at the end: digests over large teams read
+    # many rows, and a Stats per row was most of their time.
+    totals, by_surface, by_day = _Sums(), {}, {}
+    first, last = period.first_day, period.last_day
     for day, client_id, counts in rows:
-        if not period.first_day <= day <= period.last_day:
-            continue
-        stats = _stats_of_row(counts)
-        totals = totals + stats
-        surface = surface_of(client_id)
-        by_surface[surface] = by_surface.get(surface, Stats()) + stats
-        by_day[day] = by_day.get(day, Stats()) + stats
-    ordered = {s: by_surface[s] for s in SURFACE_ORDER if s in by_surface}
-    daily = [(day, by_day[day].credits if day in by_day else 0.0) for day in period.each_day()]
-    active_days = sum(1 for stats in by_day.values() if stats.is_active)
-    return PeriodUsage(period, totals, ordered, daily, active_days)
+        if first <= day <= last:
+            surface = surface_of(client_id)
+            for sums in (
+                totals,
+                by_surface.setdefault(surface, _Sums()),
+                by_day.setdefault(day, _Sums()),
+            ):
+                sums.add(counts)
+    daily_stats = {day: sums.stats() for day, sums in by_day.items()}
+    ordered = {s: by_surface[s].stats() for s in SURFACE_ORDER if s in by_surface}
+    daily = [(d, daily_stats[d].credits if d in daily_stats else 0.0) for d in period.each_day()]
+    active_days = sum(1 for stats in daily_stats.values() if stats.is_active)
+    return PeriodUsage(period, totals.stats(), ordered, daily, active_days)
 
 
-def _stats_of_row(counts: list) -> Stats:
-    threads, turns, credits, input_tokens, output_tokens, total_tokens = counts
-    pending = input_tokens is None or output_tokens is None or total_tokens is None
-    return Stats(threads, turns, credits, input_tokens, output_tokens, total_tokens, pending)
+class _Sums:
+    """Running sums of the six counts; a token sum stays None until some row knows it."""
+
+    __slots__ = ("threads", "turns", "credits", "tokens", "pending")
+
+    def __init__(self) -> None:
+        self.threads = self.turns = 0
+        self.credits = 0.0
+        self.tokens: list[int | None] = [None, None, None]
+        self.pending = False
+
+    def add(self, counts) -> None:
+        threads, turns, credits, *tokens = counts
+        self.threads += threads
+        self.turns += turns
+        self.credits += credits
+        for i, value in enumerate(tokens):
+            if value is None:
+                self.pending = True
+            else:
+                known = self.tokens[i]
+                self.tokens[i] = value if known is None else known + value
+
+    def stats(self) -> Stats:
+        return Stats(self.threads, self.turns, round(self.credits, 6), *self.tokens, self.pending)
 
 
 def _last_active_days(owner_of: dict[str, Employee], up_to: dt.date) -> dict[int, dt.date]:

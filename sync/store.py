@@ -6,9 +6,10 @@ execution: building it row by row through the ORM cost ten times the database's 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from peewee import EXCLUDED, PostgresqlDatabase, chunked, fn
+from peewee import EXCLUDED, PostgresqlDatabase, fn
 
 from sync.codex_api import UsageRecord
 from sync.directory import normalize_email
@@ -30,18 +31,28 @@ _USAGE_FIELDS = [
     DailyUsage.sync_run,
 ]
 _OVERWRITTEN = _USAGE_FIELDS[3:]
-_statements: dict[str, str] = {}
+_statements: dict[str, tuple[str, str]] = {}
 
 
-def _usage_upsert_sql() -> str:
-    """The one-row upsert, in this engine's SQL and placeholder style."""
+def _upsert_statements(postgres: bool) -> tuple[str, str]:
+    """The one-row upserts of Codex users and of usage, in this engine's SQL."""
     engine = type(database.obj).__name__
     if engine not in _statements:
-        query = DailyUsage.insert({field: None for field in _USAGE_FIELDS}).on_conflict(
+        users = CodexUser.insert({CodexUser.user_id: None, CodexUser.email: None}).on_conflict(
+            conflict_target=[CodexUser.user_id],
+            # A row that withholds the email must not erase one we already know.
+            update={CodexUser.email: fn.COALESCE(EXCLUDED.email, CodexUser.email)},
+        )
+        usage = DailyUsage.insert({field: None for field in _USAGE_FIELDS}).on_conflict(
             conflict_target=[DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id],
             preserve=_OVERWRITTEN,
         )
-        _statements[engine] = query.sql()[0]
+        # PostgreSQL inserts come with RETURNING of the key: nothing reads it here.
+        users_sql, usage_sql = (re.sub(r" RETURNING .*$", "", q.sql()[0]) for q in (users, usage))
+        if postgres:  # execute_values sends many rows a statement, in place of one "%s"
+            users_sql = re.sub(r"VALUES \([%s, ]+\)", "VALUES %s", users_sql, count=1)
+            usage_sql = re.sub(r"VALUES \([%s, ]+\)", "VALUES %s", usage_sql, count=1)
+        _statements[engine] = (users_sql, usage_sql)
     return _statements[engine]
 
 
@@ -54,26 +65,23 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None)
         if record.email or record.codex_user_id not in emails:
             # Attribution compares lower-cased emails; store them so whoever calls this.
             emails[record.codex_user_id] = normalize_email(record.email) or None
+    users = sorted(emails.items())
     # PostgreSQL refuses to upsert one key twice in a statement; the last one wins.
     unique = {(r.codex_user_id, r.day, r.client_id): r for r in records}.values()
     postgres = isinstance(database.obj, PostgresqlDatabase)
     # sqlite3's implicit date adapter is deprecated: hand it the ISO text it would store.
     rows = [(r[0], r.day if postgres else r.day.isoformat(), *r[3:], sync_run_id) for r in unique]
-    sql = _usage_upsert_sql()
+    users_sql, usage_sql = _upsert_statements(postgres)
     with database.atomic():
-        for batch in chunked(sorted(emails.items()), UPSERT_BATCH_ROWS):
-            CodexUser.insert_many(batch, fields=[CodexUser.user_id, CodexUser.email]).on_conflict(
-                conflict_target=[CodexUser.user_id],
-                # A row that withholds the email must not erase one we already know.
-                update={CodexUser.email: fn.COALESCE(EXCLUDED.email, CodexUser.email)},
-            ).execute()
         cursor = database.cursor()
         if postgres:
-            from psycopg2.extras import execute_batch
+            from psycopg2.extras import execute_values
 
-            execute_batch(cursor, sql, rows, page_size=UPSERT_BATCH_ROWS)
+            execute_values(cursor, users_sql, users, page_size=UPSERT_BATCH_ROWS)
+            execute_values(cursor, usage_sql, rows, page_size=UPSERT_BATCH_ROWS)
         else:
-            cursor.executemany(sql, rows)
+            cursor.executemany(users_sql, users)
+            cursor.executemany(usage_sql, rows)
     return len(rows)
 
 
