@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from peewee import chunked, fn
+from peewee import Case, chunked, fn
 
 from sync.access import reporting_chains
 from sync.directory import codex_user_ids_by_employee, codex_user_ids_for
@@ -108,33 +108,48 @@ def team_rollups(leads: list[Employee], period: Period) -> dict[int, TeamRollup]
     credits: dict[int, float] = defaultdict(float)
     previous_credits: dict[int, float] = defaultdict(float)
     active: dict[int, set[int]] = defaultdict(set)
+    in_window = DailyUsage.day.between(previous.first_day, period.last_day)
+    is_current = Case(None, [(DailyUsage.day >= period.first_day, 1)], 0)
     for batch in chunked(list(owner_of), 5000):
-        query = (
+        # Two sums per account (this period, the one before), except for archived people,
+        # whose days after archiving must be cut: those few are read day by day.
+        kept = [u for u in batch if owner_of[u].archived_on is None]
+        cut = [u for u in batch if owner_of[u].archived_on is not None]
+        sums = (
+            DailyUsage.select(
+                DailyUsage.codex_user_id,
+                is_current,
+                fn.SUM(DailyUsage.credits),
+                fn.SUM(DailyUsage.threads + DailyUsage.turns),
+            )
+            .where(DailyUsage.codex_user_id.in_(kept), in_window)
+            .group_by(DailyUsage.codex_user_id, is_current)
+            .tuples()
+        )
+        days = (
             DailyUsage.select(
                 DailyUsage.codex_user_id,
                 DailyUsage.day,
-                fn.SUM(DailyUsage.credits),
-                fn.MAX(DailyUsage.threads + DailyUsage.turns),
+                DailyUsage.credits,
+                DailyUsage.threads + DailyUsage.turns,
             )
-            .where(
-                DailyUsage.codex_user_id.in_(batch),
-                DailyUsage.day.between(previous.first_day, period.last_day),
-            )
-            .group_by(DailyUsage.codex_user_id, DailyUsage.day)
+            .where(DailyUsage.codex_user_id.in_(cut), in_window)
             .tuples()
         )
-        for user_id, day, day_credits, activity in query:
-            member = owner_of[user_id]
+        found = list(sums) if kept else []
+        for user_id, day, day_credits, activity in days if cut else []:
             day = dt.date.fromisoformat(day) if isinstance(day, str) else day
-            if member.archived_on is not None and day > member.archived_on:
-                continue  # not attributed, as everywhere else
+            if day <= owner_of[user_id].archived_on:
+                found.append((user_id, int(day >= period.first_day), day_credits, activity))
+        for user_id, current, amount, activity in found:
+            member = owner_of[user_id]
             root = root_of[member.id]
-            if day >= period.first_day:
-                credits[root] += day_credits
-                if day_credits > 0 or activity > 0:
+            if current:
+                credits[root] += amount
+                if amount > 0 or activity > 0:
                     active[root].add(member.id)
             else:
-                previous_credits[root] += day_credits
+                previous_credits[root] += amount
     people: dict[int, int] = defaultdict(int)
     for root in root_of.values():
         people[root] += 1

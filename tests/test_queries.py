@@ -180,3 +180,30 @@ def test_stats_text_shows_unknown_tokens_as_unknown(db):
 def test_sparkline_scales_to_the_busiest_day():
     assert sparkline([0, 1, 2, 4, 8]) == "▁▁▂▄█"
     assert sparkline([0, 0, 0]) == "▁▁▁"
+
+
+def test_team_rollups_sum_everyone_below_and_cut_archived_people(db):
+    from sync.queries import team_rollups
+
+    lead = person("lead@example.com", "Lead")
+    mid = person("mid@example.com", "Mid", manager=lead)
+    deep = person("deep@example.com", "Deep", manager=mid)
+    gone = person("gone@example.com", "Gone", manager=mid, archived_on=day(3))
+    person("idle@example.com", "Idle", manager=deep)
+    solo = person("solo@example.com", "Solo")
+    upsert_usage(
+        [
+            usage("u-mid", day(1), email="mid@example.com", credits=1.25),
+            usage("u-deep", day(2), email="deep@example.com", credits=2.0),
+            usage("u-deep", day(9), email="deep@example.com", credits=4.0),  # previous week
+            usage("u-gone", day(4), email="gone@example.com", credits=8.0),  # before archiving
+            usage("u-gone", day(2), email="gone@example.com", credits=100.0),  # after: not theirs
+        ],
+        1,
+    )
+    rollups = team_rollups([lead, solo], WEEK)
+    assert set(rollups) == {lead.id}  # nobody below Solo: no roll-up
+    team = rollups[lead.id]
+    assert (team.people, team.active_people) == (4, 3)
+    assert team.credits == 11.25 and team.previous_credits == 4.0
+    assert gone.id and team.change == pytest.approx(11.25 / 4 - 1)
