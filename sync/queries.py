@@ -10,6 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from peewee import Case, chunked, fn
 
@@ -89,6 +90,12 @@ class TeamRollup:
         return (self.credits - self.previous_credits) / self.previous_credits
 
 
+class _Member(NamedTuple):
+    id: int
+    email: str
+    archived_on: dt.date | None
+
+
 def team_rollups(leads: list[Employee], period: Period) -> dict[int, TeamRollup]:
     """For each lead with people below them, their whole team's credits this period and
     the one before, and how many were active. A bounded number of queries: one per tree
@@ -96,9 +103,13 @@ def team_rollups(leads: list[Employee], period: Period) -> dict[int, TeamRollup]
     root_of = reporting_chains(leads)
     if not root_of:
         return {}
-    members: dict[int, Employee] = {}
+    # Only what attribution needs: model instances for a whole org cost more than the sums.
+    members: dict[int, _Member] = {}
     for batch in chunked(list(root_of), 5000):
-        members.update((e.id, e) for e in Employee.select().where(Employee.id.in_(batch)))
+        query = Employee.select(Employee.id, Employee.email, Employee.archived_on).where(
+            Employee.id.in_(batch)
+        )
+        members.update((row[0], _Member(*row)) for row in query.tuples())
     owner_of = {
         user_id: members[member_id]
         for member_id, user_ids in codex_user_ids_by_employee(members.values()).items()
