@@ -20,6 +20,7 @@ from bot.messages import render_messages
 from sync.config import DigestSettings
 from sync.digest import compose_digest
 from sync.models import Employee, database
+from sync.queries import data_as_of
 
 GOAL_PER_MANAGER = 0.010
 GOAL_MANAGERS = 1000
@@ -41,13 +42,14 @@ def main() -> None:
     today = _common.utc_today()
     managers = list(managers_with_reports())
     depth = depths()
-    compose(managers[-1], today, period_days)  # templates compiled before the clock starts
+    as_of = data_as_of()  # one read for the whole run, as a delivery run does
+    compose(managers[-1], today, period_days, as_of)  # templates compiled before the clock
 
     results = []  # (seconds, queries, manager, people in the digest)
     started = time.perf_counter()
     for manager in managers:
         with _common.counted_queries(database.obj) as queries:
-            seconds, people = _common.timed(compose, manager, today, period_days)
+            seconds, people = _common.timed(compose, manager, today, period_days, as_of)
         results.append((seconds, queries[0], manager, people))
     total = time.perf_counter() - started
 
@@ -74,7 +76,7 @@ def main() -> None:
     by_days = {}
     for days in (period_days, longer):
         with _common.counted_queries(database.obj) as queries:
-            compose(busiest, today, days)
+            compose(busiest, today, days, as_of)
         by_days[days] = queries[0]
     print(
         f"   queries for the digest with the most, over {period_days} and {longer} days: "
@@ -94,9 +96,10 @@ def main() -> None:
     db.close()
 
 
-def compose(manager: Employee, today, period_days: int) -> int:
-    """One digest as the scheduler makes it; returns how many people it covers."""
-    digest = compose_digest(manager, today, period_days)
+def compose(manager: Employee, today, period_days: int, as_of) -> int:
+    """One digest as the scheduler makes it (the freshness read once per delivery run, as
+    bot/digests.py does); returns how many people it covers."""
+    digest = compose_digest(manager, today, period_days, as_of)
     render_messages("digest", digest=digest)
     return len(digest.entries) + sum(e.team.people for e in digest.entries if e.team)
 

@@ -22,7 +22,7 @@ from sync.config import DigestSettings, Settings
 from sync.digest import compose_digest
 from sync.lease import held_lease
 from sync.models import DigestDelivery, Employee, database
-from sync.queries import Period, stats_answer
+from sync.queries import Period, data_as_of, stats_answer
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class DigestDeliverer:
         self.client = client
         self.holder = holder
         self._slack_timezones: dict[str, str | None] = {}
+        self._as_of = None
 
     def deliver_due(self) -> int:
         """Send every digest now due; returns how many were sent."""
@@ -62,6 +63,7 @@ class DigestDeliverer:
             if not held:
                 return 0
             now = utc_now()
+            self._as_of = data_as_of()  # one read for the whole run
             sent = 0
             for manager in _managers():
                 if not manager.digest_opt_out:
@@ -106,7 +108,7 @@ class DigestDeliverer:
         if kind == DigestDelivery.KIND_SELF:
             answer = stats_answer(employee, Period.ending_before(today, days))
             return [render_message("stats", answer=answer)], []
-        digest = compose_digest(employee, today, days)
+        digest = compose_digest(employee, today, days, self._as_of)
         shown = [entry.answer.employee for entry in digest.entries]
         return render_messages("digest", digest=digest), shown
 

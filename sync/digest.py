@@ -51,7 +51,12 @@ def flags_for(answer: StatsAnswer, today: dt.date) -> list[str]:
     return flags
 
 
-def compose_digest(manager: Employee, today: dt.date, period_days: int = 7) -> Digest:
+_LOOK_UP = object()
+
+
+def compose_digest(
+    manager: Employee, today: dt.date, period_days: int = 7, as_of=_LOOK_UP
+) -> Digest:
     """The digest for the `period_days` complete days before `today`."""
     period = Period.ending_before(today, period_days)
     reports = [
@@ -62,7 +67,8 @@ def compose_digest(manager: Employee, today: dt.date, period_days: int = 7) -> D
         # Someone archived before this period has nothing to discuss in a 1:1.
         if r.archived_on is None or r.archived_on >= period.first_day
     ]
-    as_of = data_as_of()
+    # A delivery run passes the freshness it read once, rather than once per manager.
+    as_of = data_as_of() if as_of is _LOOK_UP else as_of
     # Full answers for direct reports only; the people below them are summed in SQL.
     answers = stats_answers(reports, period, as_of)
     teams = team_rollups(reports, period)

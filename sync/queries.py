@@ -272,16 +272,19 @@ class _Sums:
         self.pending = False
 
     def add(self, counts) -> None:
-        threads, turns, credits, *tokens = counts
+        threads, turns, credits, input_tokens, output_tokens, total_tokens = counts
         self.threads += threads
         self.turns += turns
         self.credits += credits
-        for i, value in enumerate(tokens):
-            if value is None:
-                self.pending = True
-            else:
-                known = self.tokens[i]
-                self.tokens[i] = value if known is None else known + value
+        tokens = self.tokens
+        if input_tokens is None or output_tokens is None or total_tokens is None:
+            self.pending = True
+        if input_tokens is not None:
+            tokens[0] = input_tokens if tokens[0] is None else tokens[0] + input_tokens
+        if output_tokens is not None:
+            tokens[1] = output_tokens if tokens[1] is None else tokens[1] + output_tokens
+        if total_tokens is not None:
+            tokens[2] = total_tokens if tokens[2] is None else tokens[2] + total_tokens
 
     def stats(self) -> Stats:
         return Stats(self.threads, self.turns, round(self.credits, 6), *self.tokens, self.pending)

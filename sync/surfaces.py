@@ -5,6 +5,8 @@ The API adds client ids without notice: anything not listed here is "Other", nev
 
 from __future__ import annotations
 
+from functools import cache
+
 CHATGPT = "Codex in ChatGPT"
 IDE = "IDE"
 CLI = "CLI"
@@ -30,6 +32,7 @@ _EXACT = {
 _PREFIXES = (("CODEX_IDE_", IDE), ("CODEX_GITHUB_", GITHUB))
 
 
+@cache  # a handful of client ids, looked up for every usage row read
 def surface_of(client_id: str) -> str:
     client_id = (client_id or "").upper()
     if client_id in _EXACT:
