@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sync.codex_api import UsageRecord
-from sync.models import Employee
+from sync.models import DailyUsage, Employee
 
 
 def person(email, name=None, manager=None, role="employee", archived_on=None) -> Employee:
@@ -44,4 +44,15 @@ def usage(
         input_tokens,
         output_tokens,
         total_tokens,
+    )
+
+
+def usage_dump() -> list[tuple]:
+    """Every stored usage row's key and counts, in a stable order: tables compare equal
+    exactly when they hold the same usage (which sync wrote them does not count)."""
+    fields = [f for f in DailyUsage._meta.sorted_fields if f is not DailyUsage.sync_run]
+    return list(
+        DailyUsage.select(*fields)
+        .order_by(DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id)
+        .tuples()
     )

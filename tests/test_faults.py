@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from cryptography.fernet import Fernet
+from factories import usage_dump
 from freezegun import freeze_time
 
 from sync.config import load_settings
@@ -19,24 +20,6 @@ from sync.simulator import Simulator
 from sync.sync_job import run_sync
 
 SECRET = Fernet.generate_key().decode()
-
-
-def ordered_dump():
-    return list(
-        DailyUsage.select(
-            DailyUsage.codex_user_id,
-            DailyUsage.day,
-            DailyUsage.client_id,
-            DailyUsage.threads,
-            DailyUsage.turns,
-            DailyUsage.credits,
-            DailyUsage.input_tokens,
-            DailyUsage.output_tokens,
-            DailyUsage.total_tokens,
-        )
-        .order_by(DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id)
-        .tuples()
-    )
 
 
 def settings_for(sim, **codex):
@@ -52,7 +35,7 @@ def test_a_sync_through_20_percent_faults_stores_what_a_clean_sync_stores(db):
     with Simulator(employees=40, days=30, seed=21, retry_after=0, slow_seconds=0.6) as sim:
         store_connection(sim.workspace_id, sim.api_key, SECRET)
         run_sync(settings_for(sim, page_size=10), days=30)
-        clean = ordered_dump()
+        clean = usage_dump()
         DailyUsage.delete().execute()
         sim.request_log.clear()
         sim.fail_rate = 0.2
@@ -60,7 +43,7 @@ def test_a_sync_through_20_percent_faults_stores_what_a_clean_sync_stores(db):
         faulty = settings_for(sim, page_size=10, timeout_seconds=0.3, max_attempts=30)
         run = run_sync(faulty, days=30, sleep=lambda seconds: None)
     assert run.outcome == SyncRun.OUTCOME_OK
-    assert ordered_dump() == clean and len(clean) > 300
+    assert usage_dump() == clean and len(clean) > 300
     statuses = [status for _, _, status in sim.request_log]
     assert {429, 500} <= set(statuses)
     # Truncated and timed-out answers were logged as 200s: more than there were pages.
@@ -97,7 +80,7 @@ def test_sync_killed_at_20_random_points_then_rerun_loses_and_doubles_nothing(tm
         pages = sum(1 for line in complete.stderr if " page " in line)
         assert complete.wait(60) == 0 and pages > 10
         open_database(reference_url)
-        reference = ordered_dump()
+        reference = usage_dump()
         database.close()
 
         killed_midway = 0
@@ -114,7 +97,7 @@ def test_sync_killed_at_20_random_points_then_rerun_loses_and_doubles_nothing(tm
             rerun.stderr.read()
             assert rerun.wait(60) == 0
             open_database(url)
-            assert ordered_dump() == reference  # nothing lost, nothing doubled
+            assert usage_dump() == reference  # nothing lost, nothing doubled
             database.close()
     open_database(url)
     outcomes = [run.outcome for run in SyncRun.select().order_by(SyncRun.id)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from factories import usage
+from factories import usage, usage_dump
 
 from sync.models import CodexUser, DailyUsage
 from sync.store import UPSERT_BATCH_ROWS, delete_unreported_usage, upsert_usage
@@ -12,37 +12,19 @@ from sync.store import UPSERT_BATCH_ROWS, delete_unreported_usage, upsert_usage
 DAY = dt.date(2026, 11, 2)
 
 
-def dump():
-    return list(
-        DailyUsage.select(
-            DailyUsage.codex_user_id,
-            DailyUsage.day,
-            DailyUsage.client_id,
-            DailyUsage.threads,
-            DailyUsage.turns,
-            DailyUsage.credits,
-            DailyUsage.input_tokens,
-            DailyUsage.output_tokens,
-            DailyUsage.total_tokens,
-        )
-        .order_by(DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id)
-        .tuples()
-    )
-
-
 def test_upsert_twice_gives_the_same_table(db):
     records = [usage(f"u{i}", DAY, email=f"u{i}@example.com") for i in range(5)]
     upsert_usage(records, 1)
-    first = dump()
+    first = usage_dump()
     upsert_usage(records, 2)
-    assert dump() == first
+    assert usage_dump() == first
     assert len(first) == 5
 
 
 def test_a_revised_day_overwrites_every_count(db):
     upsert_usage([usage("u1", DAY, credits=1.0, input_tokens=None, output_tokens=None)], 1)
     upsert_usage([usage("u1", DAY, threads=4, turns=9, credits=7.5, input_tokens=10)], 2)
-    assert dump() == [("u1", DAY, "CODEX_CLI", 4, 9, 7.5, 10, 50, 60)]
+    assert usage_dump() == [("u1", DAY, "CODEX_CLI", 4, 9, 7.5, 10, 50, 60)]
 
 
 def test_null_tokens_are_stored_as_null_not_zero(db):
@@ -88,7 +70,7 @@ def test_unreported_rows_in_a_reread_window_are_dropped_and_others_kept(db):
     upsert_usage([usage("u1", DAY, "CODEX_CLI", credits=3.0)], 2)
     removed = delete_unreported_usage(DAY, DAY, 2)
     assert removed == 1
-    assert [(r[1], r[2], r[5]) for r in dump()] == [
+    assert [(r[1], r[2], r[5]) for r in usage_dump()] == [
         (before, "CODEX_WEB", 1.0),
         (DAY, "CODEX_CLI", 3.0),
     ]
@@ -99,7 +81,7 @@ def test_a_key_repeated_in_one_page_keeps_the_last_and_works_on_both_engines(db)
         [usage("u1", DAY, credits=1.0), usage("u2", DAY), usage("u1", DAY, credits=2.0)], 1
     )
     assert stored == 2
-    assert [(r[0], r[5]) for r in dump()] == [("u1", 2.0), ("u2", 1.0)]
+    assert [(r[0], r[5]) for r in usage_dump()] == [("u1", 2.0), ("u2", 1.0)]
 
 
 def test_token_counts_beyond_32_bits_are_kept(db):

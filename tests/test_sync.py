@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from cryptography.fernet import Fernet
+from factories import usage_dump
 from freezegun import freeze_time
 
 from sync.config import load_settings
@@ -39,24 +40,6 @@ def settings_for(sim, **codex):
 
 def connect(sim):
     store_connection(sim.workspace_id, sim.api_key, SECRET)
-
-
-def usage_dump():
-    return list(
-        DailyUsage.select(
-            DailyUsage.codex_user_id,
-            DailyUsage.day,
-            DailyUsage.client_id,
-            DailyUsage.threads,
-            DailyUsage.turns,
-            DailyUsage.credits,
-            DailyUsage.input_tokens,
-            DailyUsage.output_tokens,
-            DailyUsage.total_tokens,
-        )
-        .order_by(DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id)
-        .tuples()
-    )
 
 
 def no_sleep(seconds):

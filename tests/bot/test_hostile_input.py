@@ -11,24 +11,17 @@ seconds; each case only looks at the calls recorded since it started.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import logging
 import re
-import threading
-import time
 import unicodedata
-from urllib.parse import urlencode
 
-import httpx
 import pytest
 from cryptography.fernet import Fernet
 from factories import person, usage
 from fake_slack import SIGNING_SECRET, FakeSlack
-from slack_sdk.signature import SignatureVerifier
+from slack_requests import running_bot
 
-from bot.app import build_app
-from bot.server import create_http_server, stop_http_server
 from sync.clock import utc_today
 from sync.config import load_settings
 from sync.db import open_database
@@ -99,68 +92,6 @@ ERROR_WORDS = re.compile(r"Traceback|Error|Exception|exception|File \"")
 LOG_TABLES = re.compile(r"handled_event|access_log|audit")
 
 SECRET_KEY = Fernet.generate_key().decode()
-_ids = itertools.count(1)
-
-
-class Sender:
-    """Signed, timestamped requests as Slack sends them."""
-
-    def __init__(self, base_url: str, slack: FakeSlack) -> None:
-        self.url = f"{base_url}/slack/events"
-        self.slack = slack
-        self.http = httpx.Client(timeout=10)
-
-    def _post(self, body: str, content_type: str) -> httpx.Response:
-        timestamp = str(int(time.time()))
-        signature = SignatureVerifier(SIGNING_SECRET).generate_signature(
-            timestamp=timestamp, body=body
-        )
-        headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature,
-        }
-        return self.http.post(self.url, content=body.encode(), headers=headers)
-
-    def command(self, user_id: str, text: str) -> httpx.Response:
-        n = next(_ids)
-        body = urlencode(
-            {
-                "token": "legacy",
-                "team_id": "T1",
-                "team_domain": "acme",
-                "channel_id": "C1",
-                "user_id": user_id,
-                "user_name": user_id.lower(),
-                "command": "/codex",
-                "text": text,
-                "api_app_id": "A1",
-                "response_url": f"{self.slack.base_url}/response/hostile-{n}",
-                "trigger_id": f"trigger-hostile-{n}",
-            }
-        )
-        return self._post(body, "application/x-www-form-urlencoded")
-
-    def dm(self, user_id: str, text: str) -> httpx.Response:
-        body = json.dumps(
-            {
-                "token": "legacy",
-                "team_id": "T1",
-                "api_app_id": "A1",
-                "type": "event_callback",
-                "event_id": f"EvHostile{next(_ids):08d}",
-                "event_time": int(time.time()),
-                "event": {
-                    "type": "message",
-                    "channel": f"D{user_id}",
-                    "channel_type": "im",
-                    "user": user_id,
-                    "text": text,
-                    "ts": f"{time.time():.6f}",
-                },
-            }
-        )
-        return self._post(body, "application/json")
 
 
 @pytest.fixture(scope="module")
@@ -199,15 +130,8 @@ def world(tmp_path_factory):
             "CODEXBOT_SECRET_KEY": SECRET_KEY,
         },
     )
-    app = build_app(settings)
-    server = create_http_server(app, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    sender = Sender(f"http://127.0.0.1:{server.effective_port}", slack)
-    yield slack, sender
-    sender.http.close()
-    stop_http_server(server)
-    thread.join(5)
+    with running_bot(settings, slack) as sender:
+        yield slack, sender
     slack.assert_blocks_valid()
     slack.stop()
     db.close()
