@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.messages import render_message, render_messages
 from bot.slack import send_direct_message
+from sync.access import org_chart
 from sync.access_log import record_views
 from sync.clock import utc_now
 from sync.config import DigestSettings, Settings
@@ -54,6 +55,7 @@ class DigestDeliverer:
         self.holder = holder
         self._slack_timezones: dict[str, str | None] = {}
         self._as_of = None
+        self._chart: dict[int, list[int]] | None = None
 
     def deliver_due(self) -> int:
         """Send every digest now due; returns how many were sent."""
@@ -63,7 +65,8 @@ class DigestDeliverer:
             if not held:
                 return 0
             now = utc_now()
-            self._as_of = data_as_of()  # one read for the whole run
+            self._as_of = data_as_of()  # read once for the whole run
+            self._chart = org_chart()
             sent = 0
             for manager in _managers():
                 if not manager.digest_opt_out:
@@ -108,7 +111,7 @@ class DigestDeliverer:
         if kind == DigestDelivery.KIND_SELF:
             answer = stats_answer(employee, Period.ending_before(today, days))
             return [render_message("stats", answer=answer)], []
-        digest = compose_digest(employee, today, days, self._as_of)
+        digest = compose_digest(employee, today, days, self._as_of, self._chart)
         shown = [entry.answer.employee for entry in digest.entries]
         return render_messages("digest", digest=digest), shown
 

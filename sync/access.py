@@ -77,9 +77,21 @@ def reporting_chain(manager: Employee) -> list[Employee]:
     )
 
 
-def reporting_chains(roots: list[Employee]) -> dict[int, int]:
-    """Everyone below each root, as {member id: root id}, walked one level per query:
-    an indexed `manager IN (...)` per level, however deep, never a scan of the org."""
+def org_chart() -> dict[int, list[int]]:
+    """Every manager's direct reports by id, in one query: for runs that walk many teams."""
+    chart: dict[int, list[int]] = {}
+    for employee_id, manager_id in Employee.select(Employee.id, Employee.manager).tuples():
+        if manager_id is not None:
+            chart.setdefault(manager_id, []).append(employee_id)
+    return chart
+
+
+def reporting_chains(
+    roots: list[Employee], chart: dict[int, list[int]] | None = None
+) -> dict[int, int]:
+    """Everyone below each root, as {member id: root id}. From `chart` when given (see
+    org_chart), else walked one level per query: an indexed `manager IN (...)` per
+    level, however deep, never a scan of the org."""
     root_of: dict[int, int] = {}
     level = {root.id: root.id for root in roots}
     seen = set(level)  # a loop in the data must not walk back up to a root
@@ -87,17 +99,23 @@ def reporting_chains(roots: list[Employee]) -> dict[int, int]:
         if not level:
             break
         below: dict[int, int] = {}
-        for batch in chunked(list(level), 5000):
-            query = Employee.select(Employee.id, Employee.manager).where(
-                Employee.manager.in_(batch)
-            )
-            for member_id, manager_id in query.tuples():
-                if member_id not in seen:
-                    below[member_id] = level[manager_id]
+        for member_id, manager_id in _next_level(list(level), chart):
+            if member_id not in seen:
+                below[member_id] = level[manager_id]
         seen.update(below)
         root_of.update(below)
         level = below
     return root_of
+
+
+def _next_level(manager_ids: list[int], chart: dict[int, list[int]] | None):
+    if chart is not None:
+        return [(report, manager) for manager in manager_ids for report in chart.get(manager, ())]
+    pairs = []
+    for batch in chunked(manager_ids, 5000):
+        query = Employee.select(Employee.id, Employee.manager).where(Employee.manager.in_(batch))
+        pairs.extend(query.tuples())
+    return pairs
 
 
 def _manager_ids_above(employee: Employee) -> set[int]:

@@ -55,7 +55,11 @@ _LOOK_UP = object()
 
 
 def compose_digest(
-    manager: Employee, today: dt.date, period_days: int = 7, as_of=_LOOK_UP
+    manager: Employee,
+    today: dt.date,
+    period_days: int = 7,
+    as_of=_LOOK_UP,
+    chart: dict[int, list[int]] | None = None,
 ) -> Digest:
     """The digest for the `period_days` complete days before `today`."""
     period = Period.ending_before(today, period_days)
@@ -67,11 +71,12 @@ def compose_digest(
         # Someone archived before this period has nothing to discuss in a 1:1.
         if r.archived_on is None or r.archived_on >= period.first_day
     ]
-    # A delivery run passes the freshness it read once, rather than once per manager.
+    # A delivery run passes the freshness and the org chart it read once, rather than
+    # reading them again for every manager.
     as_of = data_as_of() if as_of is _LOOK_UP else as_of
     # Full answers for direct reports only; the people below them are summed in SQL.
     answers = stats_answers(reports, period, as_of)
-    teams = team_rollups(reports, period)
+    teams = team_rollups(reports, period, chart)
     entries = [
         DigestEntry(answers[r.id], flags_for(answers[r.id], today), teams.get(r.id))
         for r in reports

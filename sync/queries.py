@@ -96,11 +96,13 @@ class _Member(NamedTuple):
     archived_on: dt.date | None
 
 
-def team_rollups(leads: list[Employee], period: Period) -> dict[int, TeamRollup]:
+def team_rollups(
+    leads: list[Employee], period: Period, chart: dict[int, list[int]] | None = None
+) -> dict[int, TeamRollup]:
     """For each lead with people below them, their whole team's credits this period and
     the one before, and how many were active. A bounded number of queries: one per tree
     level, one per 5,000 people, one per 5,000 Codex accounts."""
-    root_of = reporting_chains(leads)
+    root_of = reporting_chains(leads, chart)
     if not root_of:
         return {}
     # Only what attribution needs: model instances for a whole org cost more than the sums.

@@ -183,6 +183,7 @@ def test_sparkline_scales_to_the_busiest_day():
 
 
 def test_team_rollups_sum_everyone_below_and_cut_archived_people(db):
+    from sync.access import org_chart
     from sync.queries import team_rollups
 
     lead = person("lead@example.com", "Lead")
@@ -207,3 +208,5 @@ def test_team_rollups_sum_everyone_below_and_cut_archived_people(db):
     assert (team.people, team.active_people) == (4, 3)
     assert team.credits == 11.25 and team.previous_credits == 4.0
     assert gone.id and team.change == pytest.approx(11.25 / 4 - 1)
+    # A delivery run walks the teams from the org chart it read once: same answer.
+    assert team_rollups([lead, solo], WEEK, org_chart()) == rollups
