@@ -90,7 +90,7 @@ def test_each_manager_gets_one_dm_with_exact_numbers(settings, slack, team):
     assert "*Ana Steady*  10 credits (↑ 100%)" in digest
     assert "active 5/7 days" in digest
     assert "*Ben Busy*  10.2 credits (↑ 412%)" in digest
-    assert "_Their team:_ 1 people, 1 active, 3.5 credits (–)" in digest
+    assert "_Their team:_ 1 person, 1 active, 3.5 credits (–)" in digest
     assert "*Cy Quiet*  0 credits (–)" in digest
     assert "Dee Deep" not in digest.split("_Their team:_")[0]  # skip-level only rolled up
     assert "usage up 100%" in digest and "new surface: CLI" in digest
