@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 from cryptography.fernet import Fernet
 from factories import person
-from fake_slack import FakeSlack
 from freezegun import freeze_time
 
 from bot.scheduler import Scheduler
@@ -21,20 +20,12 @@ START = dt.datetime(2026, 11, 25, 10, 0, 0)
 
 
 @pytest.fixture
-def slack_server():
-    fake = FakeSlack().start()
-    yield fake
-    fake.assert_blocks_valid()
-    fake.stop()
-
-
-@pytest.fixture
-def shared_settings(db, simulator, slack_server):
+def shared_settings(db, simulator, slack):
     settings = load_settings(
         None,
         environ={
             "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_API_URL": slack_server.api_url,
+            "SLACK_API_URL": slack.api_url,
             "CODEX_API_BASE_URL": simulator.base_url,
             "CODEXBOT_SECRET_KEY": SECRET,
         },
@@ -82,14 +73,12 @@ def test_nothing_runs_without_a_connection(shared_settings):
     assert SyncRun.select().count() == 0
 
 
-def test_a_rejected_key_pauses_syncs_and_alerts_admins_once(
-    shared_settings, simulator, slack_server
-):
+def test_a_rejected_key_pauses_syncs_and_alerts_admins_once(shared_settings, simulator, slack):
     admin = person("admin@example.com", "Ada Admin", role="admin")
     admin.slack_user_id = "UADMIN"
     admin.save()
     shared_settings.slack.admin_emails = ["config.admin@example.com"]
-    slack_server.add_user("UCONFIG", "config.admin@example.com")
+    slack.add_user("UCONFIG", "config.admin@example.com")
     store_connection(simulator.workspace_id, "sk-revoked-0000000000", SECRET)
     with freeze_time(START) as clock:
         replicas = two_replicas(shared_settings)
@@ -99,11 +88,11 @@ def test_a_rejected_key_pauses_syncs_and_alerts_admins_once(
             clock.tick(dt.timedelta(hours=1))
     assert SyncRun.select().count() == 1  # no retries until the connection changes
     assert "API key was rejected" in Connection.get().sync_paused_reason
-    alerts = slack_server.calls_to("chat.postMessage")
+    alerts = slack.calls_to("chat.postMessage")
     assert sorted(a.params["channel"] for a in alerts) == ["DUADMIN", "DUCONFIG"]
     text = alerts[0].params["text"]
     assert "/codex connect" in text and "No data was lost" in text
-    assert "sk-revoked" not in str([c.params for c in slack_server.calls])
+    assert "sk-revoked" not in str([c.params for c in slack.calls])
     # Reconnecting with a working key clears the pause; the next tick syncs.
     store_connection(simulator.workspace_id, simulator.api_key, SECRET)
     with freeze_time(START + dt.timedelta(hours=4)):
@@ -112,7 +101,7 @@ def test_a_rejected_key_pauses_syncs_and_alerts_admins_once(
 
 
 def test_a_transient_failure_is_retried_next_interval_without_alerts(
-    shared_settings, simulator, slack_server
+    shared_settings, simulator, slack
 ):
     store_connection(simulator.workspace_id, simulator.api_key, SECRET)
     shared_settings.codex.max_attempts = 1
@@ -131,17 +120,17 @@ def test_a_transient_failure_is_retried_next_interval_without_alerts(
         simulator.fail_rate = 0.0
     assert [r.outcome for r in SyncRun.select().order_by(SyncRun.id)] == ["failed", "ok"]
     assert Connection.get().sync_paused_reason is None
-    assert slack_server.calls_to("chat.postMessage") == []
+    assert slack.calls_to("chat.postMessage") == []
 
 
 def test_a_failing_job_is_logged_and_the_other_jobs_still_run(
-    shared_settings, simulator, slack_server, caplog
+    shared_settings, simulator, slack, caplog
 ):
     boss = person("boss@example.com", "Boss")
     person("report@example.com", "Report", manager=boss)
     boss.slack_user_id = "UBOSS"
     boss.save()
-    slack_server.add_user("UBOSS", "boss@example.com", tz="UTC")
+    slack.add_user("UBOSS", "boss@example.com", tz="UTC")
     shared_settings.digest.enabled = True
 
     def broken_job():
@@ -155,5 +144,5 @@ def test_a_failing_job_is_logged_and_the_other_jobs_still_run(
         replica.jobs.jobs.insert(0, job)
         replica.jobs.run_all()  # raises nothing
     assert "scheduled job broken_job failed" in caplog.text
-    assert [c.params["channel"] for c in slack_server.calls_to("chat.postMessage")] == ["DUBOSS"]
+    assert [c.params["channel"] for c in slack.calls_to("chat.postMessage")] == ["DUBOSS"]
     assert all(job.next_run for job in replica.jobs.get_jobs())
