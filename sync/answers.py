@@ -55,12 +55,8 @@ def digest_for(manager: Employee, today: dt.date, period_days: int) -> Digest | 
     if is_archived(manager, today):
         return None
     digest = compose_digest(manager, today, period_days)
-    record_digest_views(digest)
+    record_views(manager, [entry.answer.employee for entry in digest.entries], "digest")
     return digest
-
-
-def record_digest_views(digest: Digest) -> None:
-    record_views(digest.manager, [entry.answer.employee for entry in digest.entries], "digest")
 
 
 def team_for(
