@@ -10,16 +10,15 @@ class Metric:
     key: str
     label: str
     meaning: str
-    is_tokens: bool = False
 
 
 METRICS = (
     Metric("threads", "Threads", "Codex conversations started"),
     Metric("turns", "Turns", "requests sent to Codex within those threads"),
     Metric("credits", "Credits", "Codex credits consumed"),
-    Metric("input_tokens", "Input tokens", "text sent to the model, cached and uncached", True),
-    Metric("output_tokens", "Output tokens", "text the model wrote back", True),
-    Metric("total_tokens", "Total tokens", "input plus output tokens", True),
+    Metric("input_tokens", "Input tokens", "text sent to the model, cached and uncached"),
+    Metric("output_tokens", "Output tokens", "text the model wrote back"),
+    Metric("total_tokens", "Total tokens", "input plus output tokens"),
 )
 
 

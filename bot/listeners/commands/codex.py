@@ -50,21 +50,26 @@ def answer_codex(command, client: WebClient, respond, context) -> None:
     parsed = parse_codex_command(command.get("text", ""))
     if parsed.name == "connect" and not parsed.problem:
         return  # answered by the modal, opened in the acknowledgement
-    settings = context["settings"]
-    person = identify(client, command["user_id"], settings.slack.admin_emails)
-    answer = SUBCOMMAND_ANSWERS[parsed.name](parsed, person, client, context)
+    if parsed.problem:
+        # Unreadable text is answered the same way whoever sends it: no lookup needed.
+        answer = (
+            render_message("help", problem=parsed.problem)
+            if parsed.name in ("help", "connect")
+            else render_message("notice", kind="bad_command", problem=parsed.problem)
+        )
+    else:
+        person = identify(client, command["user_id"], context["settings"].slack.admin_emails)
+        answer = SUBCOMMAND_ANSWERS[parsed.name](parsed, person, client, context)
     # A digest preview may need several messages; everything else is one.
     for message in answer if isinstance(answer, list) else [answer]:
         respond(response_type="ephemeral", replace_original=False, **message)
 
 
 def _help(parsed: CodexCommand, person, client, context) -> dict:
-    return render_message("help", problem=parsed.problem)
+    return render_message("help", problem=None)
 
 
 def _stats(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
-    if parsed.problem:
-        return render_message("notice", kind="bad_command", problem=parsed.problem)
     if person.employee is None:
         return render_message("notice", kind="not_in_directory")
     admin_emails = context["settings"].slack.admin_emails
@@ -79,8 +84,6 @@ def _stats(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
 
 
 def _team(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
-    if parsed.problem:
-        return render_message("notice", kind="bad_command", problem=parsed.problem)
     if person.employee is None:
         return render_message("notice", kind="not_in_directory")
     team = team_for(person.employee, Period.ending_before(utc_today(), parsed.days))
@@ -90,8 +93,6 @@ def _team(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
 
 
 def _status(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
-    if parsed.problem:
-        return render_message("notice", kind="bad_command", problem=parsed.problem)
     if not person.is_admin:
         return render_message("notice", kind="admins_only", action="see codexbot's status")
     return render_message(
@@ -104,8 +105,6 @@ def _status(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
 
 
 def _disconnect(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
-    if parsed.problem:
-        return render_message("notice", kind="bad_command", problem=parsed.problem)
     if not person.is_admin:
         return render_message("notice", kind="admins_only", action="disconnect Codex")
     kind = "disconnected" if remove_connection() else "not_connected"
@@ -113,8 +112,6 @@ def _disconnect(parsed: CodexCommand, person: SlackPerson, client, context) -> d
 
 
 def _digest(parsed: CodexCommand, person: SlackPerson, client, context) -> dict | list[dict]:
-    if parsed.problem:
-        return render_message("notice", kind="bad_command", problem=parsed.problem)
     employee = person.employee
     if employee is None or is_archived(employee):
         return render_message("notice", kind="not_in_directory")
@@ -135,8 +132,6 @@ def _digest(parsed: CodexCommand, person: SlackPerson, client, context) -> dict 
 
 
 def _audit(parsed: CodexCommand, person: SlackPerson, client, context) -> dict:
-    if parsed.problem:
-        return render_message("notice", kind="bad_command", problem=parsed.problem)
     if not person.is_admin:
         return render_message("notice", kind="admins_only", action="read the access log")
     target = identify(client, parsed.target_user_id).employee
@@ -155,5 +150,4 @@ SUBCOMMAND_ANSWERS = {
     "team": _team,
     "status": _status,
     "disconnect": _disconnect,
-    "connect": _help,  # only reached with a problem, e.g. "/codex connect extra words"
 }
