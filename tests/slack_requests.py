@@ -16,8 +16,23 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
 from bot.server import create_http_server, stop_http_server
+from sync.config import load_settings
 
 _ids = itertools.count(1)
+
+
+def bot_settings(slack: FakeSlack, codex_base_url: str, secret_key: str):
+    """Settings for the bot under test: its Web API client pointed at the fake Slack."""
+    return load_settings(
+        None,
+        environ={
+            "SLACK_BOT_TOKEN": "xoxb-test-token",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "CODEX_API_BASE_URL": codex_base_url,
+            "CODEXBOT_SECRET_KEY": secret_key,
+        },
+    )
 
 
 @contextlib.contextmanager

@@ -9,11 +9,10 @@ import itertools
 import pytest
 from cryptography.fernet import Fernet
 from factories import person, usage
-from fake_slack import SIGNING_SECRET, FakeSlack
-from slack_requests import running_bot
+from fake_slack import FakeSlack
+from slack_requests import bot_settings, running_bot
 
 from sync.clock import utc_today
-from sync.config import load_settings
 from sync.simulator import Simulator
 from sync.store import upsert_usage
 
@@ -37,16 +36,7 @@ def simulator():
 
 @pytest.fixture
 def settings(slack, simulator, sqlite_db):
-    settings = load_settings(
-        None,
-        environ={
-            "SLACK_BOT_TOKEN": "xoxb-test-token",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.api_url,
-            "CODEX_API_BASE_URL": simulator.base_url,
-            "CODEXBOT_SECRET_KEY": SECRET_KEY,
-        },
-    )
+    settings = bot_settings(slack, simulator.base_url, SECRET_KEY)
     settings.slack.admin_emails = ["config.admin@example.com"]
     return settings
 

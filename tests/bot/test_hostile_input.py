@@ -19,11 +19,10 @@ import unicodedata
 import pytest
 from cryptography.fernet import Fernet
 from factories import person, usage
-from fake_slack import SIGNING_SECRET, FakeSlack
-from slack_requests import running_bot
+from fake_slack import FakeSlack
+from slack_requests import bot_settings, running_bot
 
 from sync.clock import utc_today
-from sync.config import load_settings
 from sync.db import open_database
 from sync.models import database
 from sync.store import upsert_usage
@@ -120,16 +119,7 @@ def world(tmp_path_factory):
     slack.add_user("UBOTUSER", None, is_bot=True)
     slack.add_user("USENTINEL", None)  # in Slack, not in the directory: a distinct answer
 
-    settings = load_settings(
-        None,
-        environ={
-            "SLACK_BOT_TOKEN": "xoxb-test-token",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.api_url,
-            "CODEX_API_BASE_URL": "http://127.0.0.1:9/v1/analytics/codex",
-            "CODEXBOT_SECRET_KEY": SECRET_KEY,
-        },
-    )
+    settings = bot_settings(slack, "http://127.0.0.1:9/v1/analytics/codex", SECRET_KEY)
     with running_bot(settings, slack) as sender:
         yield slack, sender
     slack.assert_blocks_valid()

@@ -8,10 +8,10 @@ import pytest
 from cryptography.fernet import Fernet
 from factories import person
 from freezegun import freeze_time
+from slack_requests import bot_settings
 
 from bot.scheduler import Scheduler
 from bot.slack import web_client
-from sync.config import load_settings
 from sync.connection import store_connection
 from sync.models import Connection, SyncRun
 
@@ -21,15 +21,7 @@ START = dt.datetime(2026, 11, 25, 10, 0, 0)
 
 @pytest.fixture
 def shared_settings(db, simulator, slack):
-    settings = load_settings(
-        None,
-        environ={
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_API_URL": slack.api_url,
-            "CODEX_API_BASE_URL": simulator.base_url,
-            "CODEXBOT_SECRET_KEY": SECRET,
-        },
-    )
+    settings = bot_settings(slack, simulator.base_url, SECRET)
     settings.sync.backfill_days = 3
     settings.digest.enabled = False
     return settings
