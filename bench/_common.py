@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 from peewee import Database
 
-from sync.db import open_database
-from sync.models import ALL_MODELS, Employee, SyncRun, database
-from sync.org_import import import_org_csv
-from sync.simulator import SimulatedOrg, generate_org, write_org_csv
+from sync.codex.simulator import SimulatedOrg, generate_org, write_org_csv
+from sync.org.importer import import_org_csv
+from sync.store.database import open_database
+from sync.store.models import ALL_MODELS, Employee, SyncRun, database
 
 SEED = 7
 # The surfaces stored for every person and day in the synthetic histories (4 of them for

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import _common
 from cryptography.fernet import Fernet
 
-from sync.connection import store_connection
-from sync.db import open_database
-from sync.models import DailyUsage, SyncRun, database
-from sync.simulator import Simulator
+from sync.codex.connection import store_connection
+from sync.codex.simulator import Simulator
+from sync.store.database import open_database
+from sync.store.models import DailyUsage, SyncRun, database
 
 GOAL_SECONDS = 60.0
 GOAL_RSS_MB = 300.0

@@ -17,11 +17,11 @@ import _common
 from peewee import fn
 
 from bot.messages import render_messages
-from sync.access import org_chart
 from sync.config import DigestSettings
-from sync.digest import compose_digest
-from sync.models import Employee, database
-from sync.queries import data_as_of
+from sync.org.access import org_chart
+from sync.reports.digest import compose_digest
+from sync.reports.queries import data_as_of
+from sync.store.models import Employee, database
 
 GOAL_PER_MANAGER = 0.010
 GOAL_MANAGERS = 1000

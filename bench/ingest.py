@@ -21,11 +21,11 @@ from pathlib import Path
 
 import _common
 
-from sync.codex_api import UsageRecord, parse_usage_page
+from sync.codex.client import UsageRecord, parse_usage_page
+from sync.codex.simulator import generate_org
 from sync.config import CodexSettings
-from sync.models import DailyUsage, database
-from sync.simulator import generate_org
-from sync.store import UPSERT_BATCH_ROWS, upsert_usage
+from sync.ingest.writer import UPSERT_BATCH_ROWS, upsert_usage
+from sync.store.models import DailyUsage, database
 
 GOAL_RATIO = 0.6
 SURFACES = _common.SURFACES[:3]

@@ -19,12 +19,12 @@ from collections import defaultdict
 
 import _common
 
-from sync.access import may_view
-from sync.answers import ALLOWED_PERIOD_DAYS, stats_for
-from sync.directory import find_employee
-from sync.models import Employee
-from sync.queries import Period
-from sync.render import render
+from bot.rendering import render
+from sync.org.access import may_view
+from sync.org.directory import find_employee
+from sync.reports.answers import ALLOWED_PERIOD_DAYS, stats_for
+from sync.reports.queries import Period
+from sync.store.models import Employee
 
 GOAL_ANSWER_P99 = 0.050
 GOAL_ACCESS_P99 = 0.005
@@ -115,7 +115,7 @@ def main() -> None:
 
 
 def answer_once(viewer_email: str, target_email: str, days: int, today) -> float:
-    """The whole answer, as `sync.answers.stats_text` composes it."""
+    """The whole answer, as `sync.reports.answers.stats_text` composes it."""
     started = time.perf_counter()
     viewer, target = find_employee(viewer_email), find_employee(target_email)
     answer = stats_for(viewer, target, Period.ending_before(today, days), surface=SURFACE)

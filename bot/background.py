@@ -9,11 +9,11 @@ from slack_sdk import WebClient
 
 from bot.messages import render_message
 from bot.slack import send_direct_message
+from sync.codex.connection import ConnectionInfo
 from sync.config import Settings
-from sync.connection import ConnectionInfo
-from sync.directory import matched_employee_ids_by_codex_user
-from sync.models import database
-from sync.sync_job import SyncAlreadyRunningError, SyncFailedError, run_sync
+from sync.ingest.job import SyncAlreadyRunningError, SyncFailedError, run_sync
+from sync.org.directory import matched_employee_ids_by_codex_user
+from sync.store.models import database
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 
 from bot.identity import SlackPerson
-from sync.codex_api import (
+from sync.codex.client import (
     CodexApiError,
     InvalidApiKeyError,
     PlanAccessError,
@@ -15,13 +15,13 @@ from sync.codex_api import (
     WorkspaceNotFoundError,
     validate_connection,
 )
-from sync.config import Settings
-from sync.connection import (
+from sync.codex.connection import (
     CodexConnectionError,
     ConnectionInfo,
     parse_workspace_id,
     store_connection,
 )
+from sync.config import Settings
 
 API_KEY_BLOCK = "api_key"
 WORKSPACE_BLOCK = "workspace_id"

@@ -16,14 +16,14 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.messages import render_message, render_messages
 from bot.slack import send_direct_message
-from sync.access import org_chart
-from sync.access_log import record_views
 from sync.clock import utc_now
 from sync.config import DigestSettings, Settings
-from sync.digest import compose_digest
-from sync.lease import held_lease
-from sync.models import DigestDelivery, Employee, database
-from sync.queries import Period, data_as_of, stats_answer
+from sync.org.access import org_chart
+from sync.org.access_log import record_views
+from sync.reports.digest import compose_digest
+from sync.reports.queries import Period, data_as_of, stats_answer
+from sync.store.claims import held_lease
+from sync.store.models import DigestDelivery, Employee, database
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import logging
 from peewee import InterfaceError, OperationalError
 
 from bot.messages import render_message
-from sync.models import database
+from sync.store.models import database
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from sync.access import is_admin
-from sync.directory import find_employee, normalize_email
-from sync.models import Employee
+from sync.org.access import is_admin
+from sync.org.directory import find_employee, normalize_email
+from sync.store.models import Employee
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from sync.render import environment
+from bot.rendering import environment
 
 MESSAGE_BLOCK_LIMIT = 50
 VIEW_BLOCK_LIMIT = 100

@@ -19,9 +19,9 @@ from bot.digests import DigestDeliverer
 from bot.messages import render_message
 from bot.slack import send_direct_message
 from sync.config import Settings
-from sync.lease import unique_holder
-from sync.models import Employee, database
-from sync.scheduled_sync import run_scheduled_sync
+from sync.ingest.scheduled import run_scheduled_sync
+from sync.store.claims import unique_holder
+from sync.store.models import Employee, database
 
 log = logging.getLogger(__name__)
 

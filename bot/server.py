@@ -11,7 +11,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.guard import DATABASE_ERRORS
-from sync.models import SyncRun, database
+from sync.store.models import SyncRun, database
 
 log = logging.getLogger(__name__)
 

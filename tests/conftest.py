@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from sync.db import open_database
-from sync.models import ALL_MODELS, database
+from sync.store.database import open_database
+from sync.store.models import ALL_MODELS, database
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sync.codex_api import UsageRecord
-from sync.models import DailyUsage, Employee
+from sync.codex.client import UsageRecord
+from sync.store.models import DailyUsage, Employee
 
 
 def person(email, name=None, manager=None, role="employee", archived_on=None) -> Employee:

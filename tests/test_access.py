@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from freezegun import freeze_time
 
-from sync.access import direct_reports, is_admin, is_archived, may_view, reporting_chain
-from sync.models import ROLE_ADMIN, Employee
+from sync.org.access import direct_reports, is_admin, is_archived, may_view, reporting_chain
+from sync.store.models import ROLE_ADMIN, Employee
 
 # The org every test here uses:
 #

@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet, InvalidToken
 
-from sync.cli import cli
-from sync.models import Connection, DailyUsage, Employee, database
-from sync.simulator import Simulator, write_org_csv
+from bot.cli import cli
+from sync.codex.simulator import Simulator, write_org_csv
+from sync.store.models import Connection, DailyUsage, Employee, database
 
 SECRET = Fernet.generate_key().decode()
 

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from sync.codex_api import (
+from sync.codex.client import (
     PLAN_REQUIRED_MESSAGE,
     UNSPECIFIED_CLIENT,
     CodexAnalyticsClient,

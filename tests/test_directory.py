@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from sync.directory import (
+from sync.org.directory import (
     DirectoryError,
     UnmatchedUser,
     add_alias,
@@ -16,8 +16,8 @@ from sync.directory import (
     normalize_email,
     unmatched_codex_users,
 )
-from sync.models import CodexUser, DailyUsage, EmailAlias, Employee
-from sync.org_import import ImportSummary, OrgImportError, import_org_csv
+from sync.org.importer import ImportSummary, OrgImportError, import_org_csv
+from sync.store.models import CodexUser, DailyUsage, EmailAlias, Employee
 
 HEADER = "email,name,manager_email,role,archived_on,slack_user_id,timezone\n"
 
@@ -405,7 +405,7 @@ def test_unmatched_users_cost_the_same_queries_however_many_there_are(db, monkey
 
 
 def test_bulk_attribution_agrees_with_the_single_person_rule(db):
-    from sync.directory import codex_user_ids_by_employee
+    from sync.org.directory import codex_user_ids_by_employee
 
     ada = Employee.create(email="ada@example.com")
     bo = Employee.create(email="bo@example.com")

@@ -12,12 +12,12 @@ from cryptography.fernet import Fernet
 from factories import usage_dump
 from freezegun import freeze_time
 
+from sync.codex.connection import store_connection
+from sync.codex.simulator import Simulator
 from sync.config import load_settings
-from sync.connection import store_connection
-from sync.db import open_database
-from sync.models import DailyUsage, SyncRun, database
-from sync.simulator import Simulator
-from sync.sync_job import run_sync
+from sync.ingest.job import run_sync
+from sync.store.database import open_database
+from sync.store.models import DailyUsage, SyncRun, database
 
 SECRET = Fernet.generate_key().decode()
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from freezegun import freeze_time
 
-from sync.lease import held_lease, holder_of, release, renew, try_acquire
+from sync.store.claims import held_lease, holder_of, release, renew, try_acquire
 
 
 def test_one_holder_at_a_time_and_takeover_after_expiry(db):

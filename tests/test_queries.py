@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 from factories import person, usage
 
-from sync.digest import compose_digest, flags_for
-from sync.directory import add_alias
-from sync.models import SyncRun
-from sync.queries import Period, stats_answer
-from sync.render import render, sparkline
-from sync.store import upsert_usage
-from sync.surfaces import CHATGPT, CLI, IDE, OTHER
+from bot.rendering import render, sparkline
+from sync.ingest.writer import upsert_usage
+from sync.org.directory import add_alias
+from sync.reports.digest import compose_digest, flags_for
+from sync.reports.queries import Period, stats_answer
+from sync.reports.surfaces import CHATGPT, CLI, IDE, OTHER
+from sync.store.models import SyncRun
 
 TODAY = dt.date(2026, 11, 25)  # a Wednesday
 WEEK = Period.ending_before(TODAY, 7)  # Nov 18 .. Nov 24
@@ -183,8 +183,8 @@ def test_sparkline_scales_to_the_busiest_day():
 
 
 def test_team_rollups_sum_everyone_below_and_cut_archived_people(db):
-    from sync.access import org_chart
-    from sync.queries import team_rollups
+    from sync.org.access import org_chart
+    from sync.reports.queries import team_rollups
 
     lead = person("lead@example.com", "Lead")
     mid = person("mid@example.com", "Mid", manager=lead)

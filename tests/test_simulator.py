@@ -14,8 +14,8 @@ import httpx
 import pytest
 from freezegun import freeze_time
 
-from sync.simulator import Simulator, generate_org, usage_row, write_org_csv
-from sync.simulator.org import CSV_HEADER, TIMEZONES, UNKNOWN_SURFACE
+from sync.codex.simulator import Simulator, generate_org, usage_row, write_org_csv
+from sync.codex.simulator.org import CSV_HEADER, TIMEZONES, UNKNOWN_SURFACE
 
 TODAY = datetime.date(2025, 3, 12)  # a Wednesday
 DAY = 86400
@@ -99,7 +99,7 @@ def test_same_seed_gives_same_org_and_another_seed_differs():
 
 def test_rows_do_not_depend_on_the_process_hash_seed():
     script = (
-        "import datetime, json; from sync.simulator import generate_org, usage_row;"
+        "import datetime, json; from sync.codex.simulator import generate_org, usage_row;"
         "t = datetime.date(2025, 3, 12); org = generate_org(50, 3, t);"
         "print(json.dumps([usage_row(3, a, t - datetime.timedelta(days=2), t)"
         " for a in org.accounts]))"

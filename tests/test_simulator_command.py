@@ -12,7 +12,7 @@ import httpx
 
 def test_simulator_command_serves_prints_credentials_writes_org_and_stops_on_ctrl_c(tmp_path):
     org_csv = tmp_path / "org.csv"
-    command = [sys.executable, "-c", "from sync.cli import main; main()", "simulator"]
+    command = [sys.executable, "-c", "from bot.cli import main; main()", "simulator"]
     options = ["--port", "0", "--employees", "12", "--seed", "3", "--write-org", str(org_csv)]
     process = subprocess.Popen(command + options, stderr=subprocess.PIPE, text=True)
     try:

@@ -6,8 +6,8 @@ import datetime as dt
 
 from factories import usage, usage_dump
 
-from sync.models import CodexUser, DailyUsage
-from sync.store import UPSERT_BATCH_ROWS, delete_unreported_usage, upsert_usage
+from sync.ingest.writer import UPSERT_BATCH_ROWS, delete_unreported_usage, upsert_usage
+from sync.store.models import CodexUser, DailyUsage
 
 DAY = dt.date(2026, 11, 2)
 

@@ -9,12 +9,12 @@ from cryptography.fernet import Fernet
 from factories import usage_dump
 from freezegun import freeze_time
 
+from sync.codex.connection import NotConnectedError, store_connection
+from sync.codex.simulator import Simulator, write_org_csv
 from sync.config import load_settings
-from sync.connection import NotConnectedError, store_connection
-from sync.models import CodexUser, DailyUsage, SyncRun
-from sync.org_import import import_org_csv
-from sync.simulator import Simulator, write_org_csv
-from sync.sync_job import SyncFailedError, last_successful_sync, run_sync
+from sync.ingest.job import SyncFailedError, last_successful_sync, run_sync
+from sync.org.importer import import_org_csv
+from sync.store.models import CodexUser, DailyUsage, SyncRun
 
 NOW = "2026-11-25 10:30:00"
 SECRET = Fernet.generate_key().decode()
@@ -169,8 +169,8 @@ def test_unmatched_users_are_counted_after_import(db, sim, tmp_path):
 
 @freeze_time(NOW)
 def test_a_second_sync_while_one_runs_elsewhere_is_refused_and_touches_nothing(db, sim):
-    from sync.lease import try_acquire
-    from sync.sync_job import SyncAlreadyRunningError
+    from sync.ingest.job import SyncAlreadyRunningError
+    from sync.store.claims import try_acquire
 
     connect(sim)
     run_sync(settings_for(sim), days=3)
@@ -191,8 +191,8 @@ def test_a_second_sync_while_one_runs_elsewhere_is_refused_and_touches_nothing(d
 def test_retention_deletes_older_usage_and_access_log_after_a_sync(db, sim):
     from factories import person, usage
 
-    from sync.models import AccessLog
-    from sync.store import upsert_usage
+    from sync.ingest.writer import upsert_usage
+    from sync.store.models import AccessLog
 
     connect(sim)
     old_day = dt.date(2025, 1, 1)

@@ -13,8 +13,8 @@ from fake_slack import FakeSlack
 from slack_requests import bot_settings, running_bot
 
 from sync.clock import utc_today
-from sync.simulator import Simulator
-from sync.store import upsert_usage
+from sync.codex.simulator import Simulator
+from sync.ingest.writer import upsert_usage
 
 SECRET_KEY = Fernet.generate_key().decode()
 _ids = itertools.count(1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.models import AccessLog
+from sync.store.models import AccessLog
 
 
 def test_views_by_others_are_logged_and_shown_to_the_person(bot, slack, org):

@@ -24,8 +24,8 @@ from bot.cli import cli
 from bot.digests import DigestDeliverer
 from bot.slack import web_client
 from sync.clock import utc_today
-from sync.models import Employee, database
-from sync.store import upsert_usage
+from sync.ingest.writer import upsert_usage
+from sync.store.models import Employee, database
 
 ARCHIVED_DAYS_AGO = 40
 

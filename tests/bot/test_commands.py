@@ -110,7 +110,7 @@ def test_digest_preview_shows_the_managers_digest_now(bot, slack, org):
 
 
 def test_digest_off_on_and_me_on_store_preferences(bot, slack, org):
-    from sync.models import Employee
+    from sync.store.models import Employee
 
     bot.command("UMGR", "digest off")
     assert "won't get 1:1-prep digests" in ephemeral_answer(slack)["text"]
@@ -126,8 +126,8 @@ def test_digest_off_on_and_me_on_store_preferences(bot, slack, org):
 
 
 def test_status_says_when_syncing_is_paused_and_why(bot, slack, org, settings):
-    from sync.connection import store_connection
-    from sync.models import Connection
+    from sync.codex.connection import store_connection
+    from sync.store.models import Connection
 
     store_connection(
         "0f8fad5b-d9cb-469f-a165-70867728950e", "sk-test-1234567890", settings.security.secret_key

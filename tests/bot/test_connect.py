@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from sync.connection import connection_info
-from sync.models import Connection, DailyUsage, SyncRun
-from sync.simulator import Simulator
+from sync.codex.connection import connection_info
+from sync.codex.simulator import Simulator
+from sync.store.models import Connection, DailyUsage, SyncRun
 
 OTHER_WORKSPACE = "11111111-2222-3333-4444-555555555555"
 

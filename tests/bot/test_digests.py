@@ -11,8 +11,8 @@ from freezegun import freeze_time
 from bot.digests import DigestDeliverer, digest_period_end
 from bot.slack import web_client
 from sync.config import DigestSettings
-from sync.models import DigestDelivery, Employee
-from sync.store import upsert_usage
+from sync.ingest.writer import upsert_usage
+from sync.store.models import DigestDelivery, Employee
 
 MONDAY_9 = DigestSettings()  # monday 09:00
 

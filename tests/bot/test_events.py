@@ -104,7 +104,7 @@ def test_home_tab_for_an_employee_has_no_team_and_for_a_stranger_nothing(bot, sl
 
 
 def test_an_email_match_is_remembered_so_slack_is_asked_once(bot, slack, org):
-    from sync.models import Employee
+    from sync.store.models import Employee
 
     assert Employee.get(Employee.email == "rep@example.com").slack_user_id is None
     bot.dm("UREP", "usage")
@@ -144,7 +144,7 @@ def test_a_name_with_a_broadcast_mention_is_escaped_even_in_the_fallback_text(bo
 
 
 def test_guests_and_slack_connect_strangers_are_never_matched_by_email(bot, slack, org):
-    from sync.models import Employee
+    from sync.store.models import Employee
 
     slack.add_user("UGUEST", "peer@example.com", is_restricted=True)
     bot.dm("UGUEST", "usage")

@@ -23,9 +23,9 @@ from fake_slack import FakeSlack
 from slack_requests import bot_settings, running_bot
 
 from sync.clock import utc_today
-from sync.db import open_database
-from sync.models import database
-from sync.store import upsert_usage
+from sync.ingest.writer import upsert_usage
+from sync.store.database import open_database
+from sync.store.models import database
 
 LONG = 10_000
 

@@ -10,10 +10,10 @@ from slack_sdk.models.blocks import Block
 
 from bot.messages import MESSAGE_BLOCK_LIMIT, render_message, render_view
 from bot.parsing import parse_codex_command, parse_direct_message
-from sync.answers import team_for
-from sync.models import Employee
-from sync.queries import Period, stats_answer
-from sync.store import upsert_usage
+from sync.ingest.writer import upsert_usage
+from sync.reports.answers import team_for
+from sync.reports.queries import Period, stats_answer
+from sync.store.models import Employee
 
 TODAY = dt.date(2026, 11, 25)
 WEEK = Period.ending_before(TODAY, 7)

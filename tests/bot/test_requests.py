@@ -10,7 +10,7 @@ from fake_slack import SIGNING_SECRET
 from slack_sdk.signature import SignatureVerifier
 
 from bot.server import HEALTH_PATH
-from sync.models import SyncRun
+from sync.store.models import SyncRun
 
 
 def nothing_ran(slack) -> bool:

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 
 from bot.digests import DigestDeliverer
 from bot.slack import web_client
-from sync.models import DigestDelivery, database
+from sync.store.models import DigestDelivery, database
 
 
 def test_database_unreachable_during_a_request_then_back(bot, slack, org, tmp_path):

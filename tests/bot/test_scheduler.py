@@ -12,8 +12,8 @@ from slack_requests import bot_settings
 
 from bot.scheduler import Scheduler
 from bot.slack import web_client
-from sync.connection import store_connection
-from sync.models import Connection, SyncRun
+from sync.codex.connection import store_connection
+from sync.store.models import Connection, SyncRun
 
 SECRET = Fernet.generate_key().decode()
 START = dt.datetime(2026, 11, 25, 10, 0, 0)

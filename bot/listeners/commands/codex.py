@@ -11,15 +11,15 @@ from bot.guard import listener
 from bot.identity import SlackPerson, identify
 from bot.messages import render_message, render_messages, render_view
 from bot.parsing import CodexCommand, parse_codex_command
-from sync.access import is_archived
-from sync.access_log import DEFAULT_LOOKBACK_DAYS, views_of
-from sync.answers import digest_for, stats_for, team_for
 from sync.clock import utc_today
-from sync.connection import connection_info, remove_connection
-from sync.directory import count_unmatched_codex_users
-from sync.models import Employee, SyncRun
-from sync.queries import Period
-from sync.scheduled_sync import next_sync_at
+from sync.codex.connection import connection_info, remove_connection
+from sync.ingest.scheduled import next_sync_at
+from sync.org.access import is_archived
+from sync.org.access_log import DEFAULT_LOOKBACK_DAYS, views_of
+from sync.org.directory import count_unmatched_codex_users
+from sync.reports.answers import digest_for, stats_for, team_for
+from sync.reports.queries import Period
+from sync.store.models import Employee, SyncRun
 
 log = logging.getLogger(__name__)
 

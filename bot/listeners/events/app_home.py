@@ -5,10 +5,10 @@ from __future__ import annotations
 from bot.guard import listener
 from bot.identity import identify
 from bot.messages import render_view
-from sync.access import is_archived
-from sync.answers import stats_for, team_for
 from sync.clock import utc_today
-from sync.queries import Period
+from sync.org.access import is_archived
+from sync.reports.answers import stats_for, team_for
+from sync.reports.queries import Period
 
 HOME_TEAM_ROWS = 20
 

@@ -8,10 +8,10 @@ from bot.guard import listener
 from bot.identity import identify
 from bot.messages import render_message
 from bot.parsing import parse_direct_message
-from sync.access_log import DEFAULT_LOOKBACK_DAYS, views_of
-from sync.answers import stats_for
 from sync.clock import utc_timestamp, utc_today
-from sync.models import HandledEvent, database
+from sync.org.access_log import DEFAULT_LOOKBACK_DAYS, views_of
+from sync.reports.answers import stats_for
+from sync.store.models import HandledEvent, database
 
 
 @listener

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN, chunked, fn
 
-from sync.models import CodexUser, DailyUsage, EmailAlias, Employee, database
+from sync.store.models import CodexUser, DailyUsage, EmailAlias, Employee, database
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from peewee import SQL, chunked
 
 from sync.clock import utc_today
-from sync.models import Employee
+from sync.store.models import Employee
 
 # Real org charts are a handful of levels deep; the bound only stops a corrupted chain
 # (a loop written straight to the database) from recursing forever.

@@ -7,10 +7,10 @@ import sys
 
 import click
 
+from bot.rendering import render
 from sync.config import Settings
-from sync.models import CodexUser, SyncRun
-from sync.render import render
-from sync.sync_job import run_sync
+from sync.ingest.job import run_sync
+from sync.store.models import CodexUser, SyncRun
 
 log = logging.getLogger("codexbot")
 

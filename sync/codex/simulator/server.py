@@ -22,8 +22,8 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from sync.simulator.org import generate_org
-from sync.simulator.usage import QueryError, parse_usage_query, usage_page
+from sync.codex.simulator.org import generate_org
+from sync.codex.simulator.usage import QueryError, parse_usage_query, usage_page
 
 API_PREFIX = "/v1/analytics/codex"
 _USAGE_PATH = re.compile(re.escape(API_PREFIX) + r"/workspaces/([^/]+)/usage/?")

@@ -9,12 +9,12 @@ import sys
 import click
 
 from sync.clock import utc_today
-from sync.codex_api import CodexApiError, validate_connection
+from sync.codex.client import CodexApiError, validate_connection
+from sync.codex.connection import CodexConnectionError, parse_workspace_id, store_connection
 from sync.config import ConfigError, Settings, load_settings
-from sync.connection import CodexConnectionError, parse_workspace_id, store_connection
-from sync.db import open_database
-from sync.directory import DirectoryError
-from sync.org_import import OrgImportError
+from sync.org.directory import DirectoryError
+from sync.org.importer import OrgImportError
+from sync.store.database import open_database
 
 log = logging.getLogger("codexbot")
 
@@ -82,10 +82,6 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     ctx.obj = Context(config_path)
 
 
-def main() -> None:
-    cli(prog_name="codexbot")
-
-
 # ---------------------------------------------------------------------------- simulator
 
 
@@ -108,7 +104,7 @@ def main() -> None:
 )
 def simulator(host, port, employees, days, seed, fail_rate, slow_seconds, write_org) -> None:
     """Serve a simulated Codex Analytics API for a generated organisation."""
-    from sync.simulator import Simulator, write_org_csv
+    from sync.codex.simulator import Simulator, write_org_csv
 
     sim = Simulator(
         employees=employees,
@@ -147,7 +143,7 @@ def org() -> None:
 @pass_context
 def org_import(context: Context, csv_file: str) -> None:
     """Import or update employees from CSV_FILE (all or nothing)."""
-    from sync.org_import import import_org_csv
+    from sync.org.importer import import_org_csv
 
     context.open_database()
     summary = import_org_csv(csv_file)
@@ -160,7 +156,7 @@ def org_import(context: Context, csv_file: str) -> None:
 @pass_context
 def org_alias(context: Context, codex_email: str, employee_email: str) -> None:
     """Attribute the Codex account CODEX_EMAIL to the employee EMPLOYEE_EMAIL."""
-    from sync.directory import add_alias
+    from sync.org.directory import add_alias
 
     context.open_database()
     alias = add_alias(codex_email, employee_email)
@@ -171,7 +167,7 @@ def org_alias(context: Context, codex_email: str, employee_email: str) -> None:
 @pass_context
 def org_unmatched(context: Context) -> None:
     """List Codex users who match no employee."""
-    from sync.directory import unmatched_codex_users
+    from sync.org.directory import unmatched_codex_users
 
     context.open_database()
     users = unmatched_codex_users()
@@ -219,7 +215,7 @@ def rotate_secret_command(context: Context) -> None:
     Set CODEXBOT_SECRET_KEY to the new secret; the old one comes from
     CODEXBOT_OLD_SECRET_KEY or a prompt.
     """
-    from sync.connection import rotate_secret
+    from sync.codex.connection import rotate_secret
 
     old_secret = os.environ.get("CODEXBOT_OLD_SECRET_KEY") or click.prompt(
         "Old CODEXBOT_SECRET_KEY", hide_input=True
@@ -234,8 +230,8 @@ def rotate_secret_command(context: Context) -> None:
 @pass_context
 def sync_command(context: Context, days: int | None) -> None:
     """Run one sync now: a backfill the first time, then the trailing window."""
-    from sync.console import run_sync_with_progress, sync_summary
-    from sync.sync_job import SyncAlreadyRunningError, SyncFailedError
+    from bot.cli.console import run_sync_with_progress, sync_summary
+    from sync.ingest.job import SyncAlreadyRunningError, SyncFailedError
 
     context.open_database()
     try:
@@ -259,7 +255,7 @@ def sync_command(context: Context, days: int | None) -> None:
 @pass_context
 def stats(context: Context, email: str, viewer_email: str, days: str) -> None:
     """Print EMAIL's Codex usage, as VIEWER_EMAIL is allowed to see it."""
-    from sync.answers import stats_text
+    from sync.reports.answers import stats_text
 
     context.open_database()
     admin_emails = context.settings.slack.admin_emails
@@ -279,7 +275,7 @@ def digest() -> None:
 @pass_context
 def digest_preview(context: Context, manager_email: str) -> None:
     """Print MANAGER_EMAIL's digest of their direct reports now."""
-    from sync.answers import digest_text
+    from sync.reports.answers import digest_text
 
     context.open_database()
     period_days = context.settings.digest.period_days
@@ -306,6 +302,6 @@ def digest_preview(context: Context, manager_email: str) -> None:
 @pass_context
 def demo(context: Context, employees: int, days: int, seed: int, database_url: str) -> None:
     """Simulator, org import, connect, 90-day sync, a digest and a stats answer: no accounts."""
-    from sync.demo import run_demo
+    from bot.cli.demo import run_demo
 
     run_demo(context.settings, database_url, employees=employees, days=days, seed=seed)

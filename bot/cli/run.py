@@ -1,4 +1,4 @@
-"""`codexbot`: the operators' CLI from sync/, plus `run`, which starts the Slack bot."""
+"""`codexbot run`: the Slack bot, with its scheduler, in Socket Mode or HTTP mode."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from sync.cli import Context, cli, pass_context
+from bot.cli.commands import Context, cli, pass_context
 
 log = logging.getLogger("codexbot")
 
@@ -46,7 +46,3 @@ def run(context: Context, http_mode: bool, host: str, port: int) -> None:
         server.run()
     finally:
         scheduler.stop()
-
-
-def main() -> None:
-    cli(prog_name="codexbot")

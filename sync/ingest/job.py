@@ -16,14 +16,14 @@ from dataclasses import dataclass
 import httpx
 
 from sync.clock import utc_now, utc_timestamp
-from sync.codex_api import CodexAnalyticsClient, CodexApiError
+from sync.codex.client import CodexAnalyticsClient, CodexApiError
+from sync.codex.connection import load_api_key
 from sync.config import Settings
-from sync.connection import load_api_key
-from sync.directory import count_unmatched_codex_users
-from sync.lease import held_lease, unique_holder
-from sync.models import SyncRun
-from sync.retention import apply_retention
-from sync.store import delete_unreported_usage, upsert_usage
+from sync.ingest.writer import delete_unreported_usage, upsert_usage
+from sync.org.directory import count_unmatched_codex_users
+from sync.store.claims import held_lease, unique_holder
+from sync.store.models import SyncRun
+from sync.store.retention import apply_retention
 
 log = logging.getLogger(__name__)
 

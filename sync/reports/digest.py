@@ -6,8 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sync.models import Employee
-from sync.queries import Period, StatsAnswer, TeamRollup, data_as_of, stats_answers, team_rollups
+from sync.reports.queries import (
+    Period,
+    StatsAnswer,
+    TeamRollup,
+    data_as_of,
+    stats_answers,
+    team_rollups,
+)
+from sync.store.models import Employee
 
 IDLE_DAYS = 14
 # A change in credits beyond this share of the previous period is worth a word in the 1:1.

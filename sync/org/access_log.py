@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sync.clock import utc_timestamp
-from sync.models import AccessLog, Employee
+from sync.store.models import AccessLog, Employee
 
 DEFAULT_LOOKBACK_DAYS = 90
 

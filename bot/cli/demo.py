@@ -14,17 +14,17 @@ import click
 from cryptography.fernet import Fernet
 from peewee import fn
 
-from sync.answers import digest_text, stats_text
+from bot.cli.console import run_sync_with_progress, sync_summary
 from sync.clock import utc_today
-from sync.codex_api import validate_connection
+from sync.codex.client import validate_connection
+from sync.codex.connection import store_connection
+from sync.codex.simulator import Simulator, write_org_csv
 from sync.config import Settings
-from sync.connection import store_connection
-from sync.console import run_sync_with_progress, sync_summary
-from sync.db import open_database
-from sync.models import Employee, database
-from sync.org_import import import_org_csv
-from sync.queries import Period, stats_answers
-from sync.simulator import Simulator, write_org_csv
+from sync.org.importer import import_org_csv
+from sync.reports.answers import digest_text, stats_text
+from sync.reports.queries import Period, stats_answers
+from sync.store.database import open_database
+from sync.store.models import Employee, database
 
 
 def run_demo(settings: Settings, database_url: str, *, employees: int, days: int, seed: int):

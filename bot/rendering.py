@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from sync.metrics import METRICS
+from sync.reports.metrics import METRICS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SPARK_BARS = "▁▂▃▄▅▆▇█"

@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass
 
 from sync.clock import utc_timestamp
-from sync.codex_api import InvalidApiKeyError, PlanAccessError, WorkspaceNotFoundError
+from sync.codex.client import InvalidApiKeyError, PlanAccessError, WorkspaceNotFoundError
+from sync.codex.connection import CodexConnectionError
 from sync.config import Settings
-from sync.connection import CodexConnectionError
-from sync.lease import held_lease
-from sync.models import Connection, SyncRun
-from sync.sync_job import SYNC_LEASE, SYNC_LEASE_SECONDS, SyncFailedError, run_sync
+from sync.ingest.job import SYNC_LEASE, SYNC_LEASE_SECONDS, SyncFailedError, run_sync
+from sync.store.claims import held_lease
+from sync.store.models import Connection, SyncRun
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from peewee import Database
 from playhouse.db_url import connect
 
 from sync.clock import utc_timestamp
-from sync.models import ALL_MODELS, SchemaVersion, database
+from sync.store.models import ALL_MODELS, SchemaVersion, database
 
 SCHEMA_VERSION = 1
 

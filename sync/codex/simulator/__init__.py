@@ -7,15 +7,15 @@ demand: a 10,000-person, 90-day history is never held in memory.
 
 from __future__ import annotations
 
-from sync.simulator.org import (
+from sync.codex.simulator.org import (
     CodexAccount,
     Person,
     SimulatedOrg,
     generate_org,
     write_org_csv,
 )
-from sync.simulator.server import Simulator
-from sync.simulator.usage import iter_rows, usage_row
+from sync.codex.simulator.server import Simulator
+from sync.codex.simulator.usage import iter_rows, usage_row
 
 __all__ = [
     "CodexAccount",

@@ -18,7 +18,7 @@ import uuid
 from peewee import EXCLUDED
 
 from sync.clock import utc_timestamp
-from sync.models import Lease, database
+from sync.store.models import Lease, database
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sync.directory import is_valid_email, normalize_email
-from sync.models import ROLE_EMPLOYEE, ROLES, Employee, database
+from sync.org.directory import is_valid_email, normalize_email
+from sync.store.models import ROLE_EMPLOYEE, ROLES, Employee, database
 
 COLUMNS = ("email", "name", "manager_email", "role", "archived_on", "slack_user_id", "timezone")
 

@@ -10,13 +10,13 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sync.access import is_archived, may_view, reporting_chain
-from sync.access_log import record_views
-from sync.digest import Digest, compose_digest
-from sync.directory import find_employee
-from sync.models import Employee
-from sync.queries import Period, StatsAnswer, data_as_of, stats_answer, stats_answers
-from sync.render import render
+from bot.rendering import render
+from sync.org.access import is_archived, may_view, reporting_chain
+from sync.org.access_log import record_views
+from sync.org.directory import find_employee
+from sync.reports.digest import Digest, compose_digest
+from sync.reports.queries import Period, StatsAnswer, data_as_of, stats_answer, stats_answers
+from sync.store.models import Employee
 
 ALLOWED_PERIOD_DAYS = (7, 30, 90)
 

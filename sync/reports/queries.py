@@ -14,11 +14,11 @@ from typing import NamedTuple
 
 from peewee import Case, chunked, fn
 
-from sync.access import reporting_chains
-from sync.directory import codex_user_ids_by_employee, codex_user_ids_for
-from sync.metrics import STAT_FIELDS, Stats
-from sync.models import DailyUsage, Employee, SyncRun
-from sync.surfaces import SURFACE_ORDER, surface_of
+from sync.org.access import reporting_chains
+from sync.org.directory import codex_user_ids_by_employee, codex_user_ids_for
+from sync.reports.metrics import STAT_FIELDS, Stats
+from sync.reports.surfaces import SURFACE_ORDER, surface_of
+from sync.store.models import DailyUsage, Employee, SyncRun
 
 
 @dataclass(frozen=True)

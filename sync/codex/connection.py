@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from sync.clock import utc_timestamp
-from sync.models import Connection, database
+from sync.store.models import Connection, database
 
 HOW_TO_MAKE_A_SECRET = (
     "Set CODEXBOT_SECRET_KEY to a Fernet key, made with: "

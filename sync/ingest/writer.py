@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from peewee import EXCLUDED, PostgresqlDatabase, fn
 
-from sync.codex_api import UsageRecord
-from sync.directory import normalize_email
-from sync.models import CodexUser, DailyUsage, database
+from sync.codex.client import UsageRecord
+from sync.org.directory import normalize_email
+from sync.store.models import CodexUser, DailyUsage, database
 
 # Rows per batch: large enough to amortise each round trip, small enough to stream.
 UPSERT_BATCH_ROWS = 1000

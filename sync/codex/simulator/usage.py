@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from urllib.parse import parse_qs
 
-from sync.simulator.org import CodexAccount
+from sync.codex.simulator.org import CodexAccount
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 30000

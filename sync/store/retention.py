@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sync.access_log import delete_views_before
 from sync.clock import utc_timestamp, utc_today
 from sync.config import RetentionSettings
-from sync.models import DailyUsage
+from sync.org.access_log import delete_views_before
+from sync.store.models import DailyUsage
 
 log = logging.getLogger(__name__)
 
