@@ -9,7 +9,6 @@ from factories import person, usage
 from slack_sdk.models.blocks import Block
 
 from bot.messages import MESSAGE_BLOCK_LIMIT, render_message, render_view
-from bot.parsing import parse_codex_command, parse_direct_message
 from sync.ingest.writer import upsert_usage
 from sync.reports.answers import team_for
 from sync.reports.queries import Period, stats_answer
@@ -96,51 +95,3 @@ def test_an_overlong_block_list_is_cut_with_a_note():
     cut = _within_limit(blocks, 50)
     assert len(cut) == 50
     assert cut[-1]["elements"][0]["text"] == "…and 31 more not shown here."
-
-
-@pytest.mark.parametrize(
-    ("text", "name", "target", "days", "problem"),
-    [
-        ("", "help", None, 7, None),
-        ("stats", "stats", None, 7, None),
-        ("stats <@U123ABC|alice> 30d", "stats", "U123ABC", 30, None),
-        ("STATS 90d <@W0ENTERPRISE>", "stats", "W0ENTERPRISE", 90, None),
-        ("stats @alice", "stats", None, 7, "`@alice` isn't a period I know: use 7d|30d|90d."),
-        (
-            "stats <@U1> <@U2>",
-            "stats",
-            "U1",
-            7,
-            "Mention one person with @, like `/codex stats @alice 30d`.",
-        ),
-        ("team 30d", "team", None, 30, None),
-        ("team 90d", "team", None, 7, "`90d` isn't a period I know: use 7d|30d."),
-        ("connect now", "connect", None, 7, "`/codex connect` takes nothing after it."),
-        ("drop table employee;", "help", None, 7, "I don't know `drop`."),
-    ],
-)
-def test_parse_codex_command(text, name, target, days, problem):
-    parsed = parse_codex_command(text)
-    assert (parsed.name, parsed.target_user_id, parsed.days, parsed.problem) == (
-        name,
-        target,
-        days,
-        problem,
-    )
-
-
-@pytest.mark.parametrize(
-    ("text", "first", "last"),
-    [
-        ("today", TODAY, TODAY),
-        ("this week", dt.date(2026, 11, 23), TODAY),
-        ("this month", dt.date(2026, 11, 1), TODAY),
-        ("30d", dt.date(2026, 10, 26), dt.date(2026, 11, 24)),
-        ("my usage", dt.date(2026, 11, 18), dt.date(2026, 11, 24)),
-        ("x" * 10_000, dt.date(2026, 11, 18), dt.date(2026, 11, 24)),
-    ],
-)
-def test_dm_periods(text, first, last):
-    request = parse_direct_message(text, TODAY)
-    assert (request.period.first_day, request.period.last_day) == (first, last)
-    assert not request.wants_help

@@ -1,4 +1,4 @@
-"""DMs and the Home tab, delivered as Events API callbacks."""
+"""DMs to the bot, delivered as Events API callbacks."""
 
 from __future__ import annotations
 
@@ -83,26 +83,6 @@ def test_bot_messages_edits_and_channel_messages_are_ignored_and_retries_answere
     assert len(slack.calls_to("chat.postMessage")) == 2
 
 
-def test_home_tab_shows_own_30_days_and_the_team_for_managers(bot, slack, org):
-    bot.event({"type": "app_home_opened", "user": "UMGR", "tab": "home"})
-    (published,) = slack.wait_for("views.publish")
-    assert published.params["user_id"] == "UMGR"
-    view = str(published.params["view"])
-    assert "Your Codex usage, last 30 days" in view
-    assert "Your reporting line" in view and "Remy Report" in view and "Pia Peer" in view
-    assert "Cleo Chief" not in view
-
-
-def test_home_tab_for_an_employee_has_no_team_and_for_a_stranger_nothing(bot, slack, org):
-    bot.event({"type": "app_home_opened", "user": "UREP", "tab": "home"})
-    bot.event({"type": "app_home_opened", "user": "UOUTSIDER", "tab": "home"})
-    first, second = slack.wait_for("views.publish", 2)
-    views = {call.params["user_id"]: str(call.params["view"]) for call in (first, second)}
-    assert "Your reporting line" not in views["UREP"] and "Active days" in views["UREP"]
-    assert "not in codexbot's directory" in views["UOUTSIDER"]
-    assert "Active days" not in views["UOUTSIDER"]
-
-
 def test_an_email_match_is_remembered_so_slack_is_asked_once(bot, slack, org):
     from sync.store.models import Employee
 
@@ -154,10 +134,3 @@ def test_guests_and_slack_connect_strangers_are_never_matched_by_email(bot, slac
     bot.dm("USTRANGERORG", "usage")
     assert "not in codexbot's directory" in slack.wait_for("chat.postMessage", 2)[1].params["text"]
     assert Employee.get(Employee.email == "peer@example.com").slack_user_id is None
-
-
-def test_an_archived_persons_home_tab_says_so(bot, slack, org):
-    bot.event({"type": "app_home_opened", "user": "UARCHIVED", "tab": "home"})
-    view = str(slack.wait_for("views.publish")[0].params["view"])
-    assert "You are archived in codexbot's directory" in view
-    assert "Active days" not in view

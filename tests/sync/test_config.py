@@ -4,7 +4,7 @@ import pytest
 
 from sync.config import ConfigError, load_settings
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
 
 def test_example_config_documents_the_defaults():
