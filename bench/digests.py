@@ -14,11 +14,11 @@ from __future__ import annotations
 import time
 
 import _common
-from peewee import fn
 
 from bot.messages import render_messages
 from sync.config import DigestSettings
-from sync.org.access import org_chart
+from sync.org.access import digest_recipients
+from sync.org.chart import load_org_chart
 from sync.reports.digest import compose_digest
 from sync.reports.queries import data_as_of
 from sync.store.models import Employee, database
@@ -41,11 +41,11 @@ def main() -> None:
 
     period_days = DigestSettings().period_days
     today = _common.utc_today()
-    managers = list(managers_with_reports())
+    managers = managers_with_reports(today)
     depth = depths()
     # Read once for the whole run, as a delivery run does (timed with the digests).
     started = time.perf_counter()
-    run = {"as_of": data_as_of(), "chart": org_chart()}
+    run = {"as_of": data_as_of(), "chart": load_org_chart()}
     run_setup = time.perf_counter() - started
     compose(managers[-1], today, period_days, run)  # templates compiled before the clock
 
@@ -108,17 +108,9 @@ def compose(manager: Employee, today, period_days: int, run: dict) -> int:
     return len(digest.entries) + sum(e.team.people for e in digest.entries if e.team)
 
 
-def managers_with_reports():
-    """Who gets a digest: active people with at least one active report."""
-    report = Employee.alias()
-    has_reports = report.select(report.id).where(
-        (report.manager == Employee.id) & report.archived_on.is_null()
-    )
-    return (
-        Employee.select()
-        .where(Employee.archived_on.is_null(), fn.EXISTS(has_reports))
-        .order_by(Employee.id)
-    )
+def managers_with_reports(today) -> list[Employee]:
+    """Who gets a digest, as the scheduler asks."""
+    return sorted(digest_recipients(today), key=lambda manager: manager.id)
 
 
 def depths() -> dict[int, int]:

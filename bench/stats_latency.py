@@ -23,7 +23,7 @@ from bot.rendering import render
 from sync.org.access import may_view
 from sync.org.directory import find_employee
 from sync.reports.answers import ALLOWED_PERIOD_DAYS, stats_for
-from sync.reports.queries import Period
+from sync.reports.periods import Period
 from sync.store.models import Employee
 
 GOAL_ANSWER_P99 = 0.050

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peewee import IntegrityError, fn
+from peewee import IntegrityError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -18,10 +18,12 @@ from bot.messages import render_message, render_messages
 from bot.slack import send_direct_message
 from sync.clock import utc_now
 from sync.config import DigestSettings, Settings
-from sync.org.access import org_chart
+from sync.org.access import digest_recipients, self_digest_recipients
 from sync.org.access_log import record_views
+from sync.org.chart import OrgChart, load_org_chart
 from sync.reports.digest import compose_digest
-from sync.reports.queries import Period, data_as_of, stats_answer
+from sync.reports.periods import Period
+from sync.reports.queries import data_as_of, stats_answer
 from sync.store.claims import held_lease
 from sync.store.models import DigestDelivery, Employee, database
 
@@ -55,7 +57,7 @@ class DigestDeliverer:
         self.holder = holder
         self._slack_timezones: dict[str, str | None] = {}
         self._as_of = None
-        self._chart: dict[int, list[int]] | None = None
+        self._chart: OrgChart | None = None
 
     def deliver_due(self) -> int:
         """Send every digest now due; returns how many were sent."""
@@ -66,14 +68,12 @@ class DigestDeliverer:
                 return 0
             now = utc_now()
             self._as_of = data_as_of()  # read once for the whole run
-            self._chart = org_chart()
+            self._chart = load_org_chart()
             sent = 0
-            for manager in _managers():
+            for manager in digest_recipients(now.date()):
                 if not manager.digest_opt_out:
                     sent += self._deliver_if_due(manager, DigestDelivery.KIND_MANAGER, now)
-            for employee in Employee.select().where(
-                Employee.self_digest, Employee.archived_on.is_null()
-            ):
+            for employee in self_digest_recipients(now.date()):
                 sent += self._deliver_if_due(employee, DigestDelivery.KIND_SELF, now)
             return sent
 
@@ -146,14 +146,6 @@ class DigestDeliverer:
         employee.slack_user_id = user["id"]
         employee.save(only=[Employee.slack_user_id])
         return employee.slack_user_id
-
-
-def _managers():
-    report = Employee.alias()
-    has_reports = report.select(report.id).where(
-        (report.manager == Employee.id) & report.archived_on.is_null()
-    )
-    return Employee.select().where(Employee.archived_on.is_null(), fn.EXISTS(has_reports))
 
 
 def _claim(employee: Employee, kind: str, period_end: dt.date, now: dt.datetime):

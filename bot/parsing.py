@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sync.reports.queries import Period
+from sync.reports.periods import Period
 
 # With should_escape on, Slack sends "@alice" as "<@U123ABC|alice>" ("|alice" may be missing).
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")

@@ -18,10 +18,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.digests import DigestDeliverer
 from bot.messages import render_message
 from bot.slack import send_direct_message
+from sync.clock import utc_today
 from sync.config import Settings
 from sync.ingest.scheduled import run_scheduled_sync
+from sync.org.access import admins
 from sync.store.claims import unique_holder
-from sync.store.models import Employee, database
+from sync.store.models import database
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +79,14 @@ class Scheduler:
                 log.warning("could not tell admin %s that syncs are paused", user_id)
 
     def _admin_slack_ids(self) -> list[str]:
-        ids = {
-            e.slack_user_id
-            for e in Employee.select().where(
-                Employee.role == "admin",
-                Employee.archived_on.is_null(),
-                Employee.slack_user_id.is_null(False),
-            )
-        }
-        for email in self.settings.slack.admin_emails:
+        admin_list = admins(self.settings.slack.admin_emails, utc_today())
+        ids = {e.slack_user_id for e in admin_list.employees if e.slack_user_id}
+        emails = [e.email for e in admin_list.employees if not e.slack_user_id]
+        for email in emails + admin_list.emails_outside_directory:
             try:
                 ids.add(self.client.users_lookupByEmail(email=email)["user"]["id"])
             except (SlackApiError, SlackClientError, OSError):
-                log.info("no Slack account for config admin %s", email)
+                log.info("no Slack account for admin %s", email)
         return sorted(ids)
 
     @staticmethod

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 from cryptography.fernet import Fernet
-from peewee import fn
 
 from bot.cli.console import run_sync_with_progress, sync_summary
 from sync.clock import utc_today
@@ -20,9 +19,12 @@ from sync.codex.client import validate_connection
 from sync.codex.connection import store_connection
 from sync.codex.simulator import Simulator, write_org_csv
 from sync.config import Settings
+from sync.org.access import digest_recipients, is_archived
+from sync.org.chart import direct_reports
 from sync.org.importer import import_org_csv
 from sync.reports.answers import digest_text, stats_text
-from sync.reports.queries import Period, stats_answers
+from sync.reports.periods import Period
+from sync.reports.queries import stats_answers
 from sync.store.database import open_database
 from sync.store.models import Employee, database
 
@@ -77,15 +79,12 @@ def _remove_sqlite_file(path: str) -> None:
 
 
 def _manager_with_most_reports() -> Employee:
-    Report = Employee.alias()
-    return (
-        Employee.select(Employee, fn.COUNT(Report.id).alias("reports"))
-        .join(Report, on=(Report.manager == Employee.id))
-        .where(Employee.archived_on.is_null(), Report.archived_on.is_null())
-        .group_by(Employee.id)
-        .order_by(fn.COUNT(Report.id).desc(), Employee.email)
-        .first()
-    )
+    today = utc_today()
+
+    def staying_reports(manager: Employee) -> int:
+        return sum(not is_archived(r, today) for r in direct_reports(manager))
+
+    return min(digest_recipients(today), key=lambda m: (-staying_reports(m), m.email))
 
 
 def _busiest_report(manager: Employee) -> Employee:

@@ -1,136 +1,148 @@
-"""Who may see whose Codex usage: the one access policy every surface asks.
+"""Who may see whose Codex usage, who is an admin, and what "archived" means: the one
+policy every surface (slash commands, DMs, Home tab, digests, alerts, the CLI) asks.
 
-A person sees their own usage and that of everyone below them in the manager chain;
-admins see everyone; archived people see nothing. Peers, one's own manager and people
-in other branches are private.
+A person sees their own usage and that of everyone below them in the reporting chain;
+admins (directory role `admin`, or an email in `slack.admin_emails`) see everyone;
+archived people see nothing. Peers, one's own manager and other branches are private.
+
+Archiving is decided here and nowhere else. Someone whose `archived_on` is day D is
+archived from D onwards (a date still in the future is not archived yet), and D is still
+their day: activity up to and including D is theirs, later activity is nobody's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
 
-from peewee import SQL, chunked
+from peewee import Expression, fn
 
 from sync.clock import utc_today
-from sync.store.models import Employee
-
-# Real org charts are a handful of levels deep; the bound only stops a corrupted chain
-# (a loop written straight to the database) from recursing forever.
-MAX_CHAIN_DEPTH = 64
+from sync.org.chart import manager_ids_above, reporting_chain
+from sync.store.models import ROLE_ADMIN, Employee
 
 
-def is_archived(employee: Employee, today: dt.date | None = None) -> bool:
-    """Archived from `archived_on` (a UTC day) onwards; a future date is not archived yet."""
-    return employee.archived_on is not None and employee.archived_on <= (today or utc_today())
+class _Archivable(Protocol):
+    @property
+    def archived_on(self) -> dt.date | None: ...
+
+
+def is_archived(person: _Archivable, day: dt.date | None = None) -> bool:
+    """Archived on `day` (a UTC day, default today): from `archived_on` onwards."""
+    return person.archived_on is not None and person.archived_on <= (day or utc_today())
+
+
+def archived_where(day: dt.date, people=Employee) -> Expression:
+    """is_archived(person, day) as a SQL condition on `people` (Employee or an alias)."""
+    return people.archived_on.is_null(False) & (people.archived_on <= day)
+
+
+def activity_counts(person: _Archivable, day: dt.date) -> bool:
+    """Whether Codex activity on `day` is attributed to `person`: not after their last day."""
+    return person.archived_on is None or day <= person.archived_on
+
+
+def activity_counts_where(day: dt.date, people=Employee) -> Expression:
+    """activity_counts(person, day) as a SQL condition on `people`."""
+    return people.archived_on.is_null() | (people.archived_on >= day)
 
 
 def is_admin(
-    employee: Employee | None, email: str | None = None, admin_emails: Collection[str] = ()
+    employee: Employee | None,
+    email: str | None = None,
+    admin_emails: Collection[str] = (),
+    day: dt.date | None = None,
 ) -> bool:
     """Admins are employees with role admin, plus the emails the config lists.
 
     A config admin need not be in the directory yet: someone has to connect Codex and
     import the org first. An archived employee is never an admin.
     """
-    if employee is not None and is_archived(employee):
+    if employee is not None and is_archived(employee, day):
         return False
-    emails = {e.strip().lower() for e in admin_emails}
+    emails = _normalized(admin_emails)
     if employee is not None and (employee.is_admin or employee.email in emails):
         return True
     return bool(email) and email.strip().lower() in emails
 
 
-def may_view(viewer: Employee | None, target: Employee, admin_emails: Collection[str] = ()) -> bool:
-    if viewer is None or is_archived(viewer):
+@dataclass(frozen=True)
+class Admins:
+    """Everyone who is an admin on a day: directory people, and config emails that are
+    nobody in the directory (they can only be reached by that email)."""
+
+    employees: list[Employee]
+    emails_outside_directory: list[str]
+
+
+def admins(admin_emails: Collection[str] = (), day: dt.date | None = None) -> Admins:
+    day = day or utc_today()
+    emails = _normalized(admin_emails)
+    employees = list(
+        Employee.select()
+        .where(
+            ((Employee.role == ROLE_ADMIN) | Employee.email.in_(sorted(emails)))
+            & ~archived_where(day)
+        )
+        .order_by(Employee.email)
+    )
+    in_directory = {
+        email
+        for (email,) in Employee.select(Employee.email)
+        .where(Employee.email.in_(sorted(emails)))
+        .tuples()
+    }
+    return Admins(employees, sorted(emails - in_directory))
+
+
+def may_view(
+    viewer: Employee | None,
+    target: Employee,
+    admin_emails: Collection[str] = (),
+    day: dt.date | None = None,
+) -> bool:
+    if viewer is None or is_archived(viewer, day):
         return False
-    if viewer.id == target.id or is_admin(viewer, admin_emails=admin_emails):
+    if viewer.id == target.id or is_admin(viewer, admin_emails=admin_emails, day=day):
         return True
-    return viewer.id in _manager_ids_above(target)
+    return viewer.id in manager_ids_above(target)
 
 
-def direct_reports(manager: Employee) -> list[Employee]:
-    return list(
+def team_of(manager: Employee, day: dt.date | None = None) -> list[Employee]:
+    """The people a manager's team views show: everyone below them, archived people
+    included (their history before leaving still counts); nobody for an archived manager."""
+    return [] if is_archived(manager, day) else reporting_chain(manager)
+
+
+def digest_recipients(day: dt.date) -> list[Employee]:
+    """Managers who get a 1:1-prep digest: not archived on `day`, with at least one direct
+    report who is not archived on `day` either."""
+    report = Employee.alias()
+    has_reports = report.select(report.id).where(
+        (report.manager == Employee.id) & (report.id != Employee.id) & ~archived_where(day, report)
+    )
+    return list(Employee.select().where(~archived_where(day), fn.EXISTS(has_reports)))
+
+
+def self_digest_recipients(day: dt.date) -> list[Employee]:
+    """People who asked for a summary of their own usage and are not archived on `day`."""
+    return list(Employee.select().where(Employee.self_digest, ~archived_where(day)))
+
+
+def digest_subjects(manager: Employee, first_day: dt.date) -> list[Employee]:
+    """The direct reports a digest whose period starts on `first_day` covers: everyone with
+    a day in that period that is still theirs. Someone who left before it has nothing to
+    discuss in a 1:1."""
+    reports = (
         Employee.select()
         .where((Employee.manager == manager.id) & (Employee.id != manager.id))
+        .where(activity_counts_where(first_day))
         .order_by(Employee.name, Employee.email)
     )
+    return list(reports)
 
 
-def reporting_chain(manager: Employee) -> list[Employee]:
-    """Everyone below `manager`, all levels, archived people included, ordered by name."""
-    below = (
-        Employee.select(Employee.id, SQL("1"))
-        .where(Employee.manager == manager.id)
-        .cte("below", recursive=True, columns=("id", "depth"))
-    )
-    report = Employee.alias("report")
-    below = below.union_all(
-        report.select(report.id, below.c.depth + 1)
-        .join(below, on=(report.manager == below.c.id))
-        .where(below.c.depth < MAX_CHAIN_DEPTH)
-    )
-    return list(
-        Employee.select()
-        .where(Employee.id.in_(below.select_from(below.c.id)) & (Employee.id != manager.id))
-        .order_by(Employee.name, Employee.email)
-    )
-
-
-def org_chart() -> dict[int, list[int]]:
-    """Every manager's direct reports by id, in one query: for runs that walk many teams."""
-    chart: dict[int, list[int]] = {}
-    for employee_id, manager_id in Employee.select(Employee.id, Employee.manager).tuples():
-        if manager_id is not None:
-            chart.setdefault(manager_id, []).append(employee_id)
-    return chart
-
-
-def reporting_chains(
-    roots: list[Employee], chart: dict[int, list[int]] | None = None
-) -> dict[int, int]:
-    """Everyone below each root, as {member id: root id}. From `chart` when given (see
-    org_chart), else walked one level per query: an indexed `manager IN (...)` per
-    level, however deep, never a scan of the org."""
-    root_of: dict[int, int] = {}
-    level = {root.id: root.id for root in roots}
-    seen = set(level)  # a loop in the data must not walk back up to a root
-    for _ in range(MAX_CHAIN_DEPTH):
-        if not level:
-            break
-        below: dict[int, int] = {}
-        for member_id, manager_id in _next_level(list(level), chart):
-            if member_id not in seen:
-                below[member_id] = level[manager_id]
-        seen.update(below)
-        root_of.update(below)
-        level = below
-    return root_of
-
-
-def _next_level(manager_ids: list[int], chart: dict[int, list[int]] | None):
-    if chart is not None:
-        return [(report, manager) for manager in manager_ids for report in chart.get(manager, ())]
-    pairs = []
-    for batch in chunked(manager_ids, 5000):
-        query = Employee.select(Employee.id, Employee.manager).where(Employee.manager.in_(batch))
-        pairs.extend(query.tuples())
-    return pairs
-
-
-def _manager_ids_above(employee: Employee) -> set[int]:
-    """The ids up `employee`'s manager chain, in one query: cost grows with depth only."""
-    if employee.manager_id is None:
-        return set()
-    above = (
-        Employee.select(Employee.id, Employee.manager, SQL("1"))
-        .where(Employee.id == employee.manager_id)
-        .cte("above", recursive=True, columns=("id", "manager_id", "depth"))
-    )
-    boss = Employee.alias("boss")
-    above = above.union_all(
-        boss.select(boss.id, boss.manager, above.c.depth + 1)
-        .join(above, on=(boss.id == above.c.manager_id))
-        .where(above.c.depth < MAX_CHAIN_DEPTH)
-    )
-    return {employee_id for (employee_id,) in above.select_from(above.c.id).tuples()}
+def _normalized(emails: Collection[str]) -> set[str]:
+    return {email.strip().lower() for email in emails}

@@ -11,11 +11,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from bot.rendering import render
-from sync.org.access import is_archived, may_view, reporting_chain
+from sync.org.access import is_archived, may_view, team_of
 from sync.org.access_log import record_views
 from sync.org.directory import find_employee
 from sync.reports.digest import Digest, compose_digest
-from sync.reports.queries import Period, StatsAnswer, data_as_of, stats_answer, stats_answers
+from sync.reports.periods import Period
+from sync.reports.queries import StatsAnswer, data_as_of, stats_answer, stats_answers
 from sync.store.models import Employee
 
 ALLOWED_PERIOD_DAYS = (7, 30, 90)
@@ -63,9 +64,7 @@ def team_for(
     viewer: Employee, period: Period, shown: int = 900, *, surface: str = "team"
 ) -> TeamUsage | None:
     """Everyone in `viewer`'s reporting chain, by credits; None for someone with no reports."""
-    if not may_view(viewer, viewer):  # archived viewers see nothing, their team included
-        return None
-    chain = reporting_chain(viewer)
+    chain = team_of(viewer)
     if not chain:
         return None
     as_of = data_as_of()

@@ -6,14 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sync.reports.queries import (
-    Period,
-    StatsAnswer,
-    TeamRollup,
-    data_as_of,
-    stats_answers,
-    team_rollups,
-)
+from sync.org.access import digest_subjects, is_archived
+from sync.org.chart import OrgChart
+from sync.reports.periods import Period
+from sync.reports.queries import StatsAnswer, TeamRollup, data_as_of, stats_answers, team_rollups
 from sync.store.models import Employee
 
 IDLE_DAYS = 14
@@ -42,7 +38,7 @@ def flags_for(answer: StatsAnswer, today: dt.date) -> list[str]:
     last_active = answer.last_active_day
     # New starters (no history yet) and archived people are not "idle".
     if (
-        employee.archived_on is None
+        not is_archived(employee, today)
         and last_active is not None
         and (today - last_active).days > IDLE_DAYS
     ):
@@ -66,18 +62,11 @@ def compose_digest(
     today: dt.date,
     period_days: int = 7,
     as_of=_LOOK_UP,
-    chart: dict[int, list[int]] | None = None,
+    chart: OrgChart | None = None,
 ) -> Digest:
     """The digest for the `period_days` complete days before `today`."""
     period = Period.ending_before(today, period_days)
-    reports = [
-        r
-        for r in Employee.select()
-        .where(Employee.manager == manager)
-        .order_by(Employee.name, Employee.email)
-        # Someone archived before this period has nothing to discuss in a 1:1.
-        if r.archived_on is None or r.archived_on >= period.first_day
-    ]
+    reports = digest_subjects(manager, period.first_day)
     # A delivery run passes the freshness and the org chart it read once, rather than
     # reading them again for every manager.
     as_of = data_as_of() if as_of is _LOOK_UP else as_of

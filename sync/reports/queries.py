@@ -14,35 +14,13 @@ from typing import NamedTuple
 
 from peewee import Case, chunked, fn
 
-from sync.org.access import reporting_chains
+from sync.org.access import activity_counts
+from sync.org.chart import OrgChart, members_below
 from sync.org.directory import codex_user_ids_by_employee, codex_user_ids_for
 from sync.reports.metrics import STAT_FIELDS, Stats
+from sync.reports.periods import Period
 from sync.reports.surfaces import SURFACE_ORDER, surface_of
 from sync.store.models import DailyUsage, Employee, SyncRun
-
-
-@dataclass(frozen=True)
-class Period:
-    first_day: dt.date
-    last_day: dt.date
-
-    @classmethod
-    def ending_before(cls, today: dt.date, days: int) -> Period:
-        """The last `days` complete UTC days: today is still filling in, so it is left out."""
-        last = today - dt.timedelta(days=1)
-        return cls(last - dt.timedelta(days=days - 1), last)
-
-    @property
-    def days(self) -> int:
-        return (self.last_day - self.first_day).days + 1
-
-    @property
-    def previous(self) -> Period:
-        length = dt.timedelta(days=self.days)
-        return Period(self.first_day - length, self.last_day - length)
-
-    def each_day(self) -> list[dt.date]:
-        return [self.first_day + dt.timedelta(days=i) for i in range(self.days)]
 
 
 @dataclass(frozen=True)
@@ -97,12 +75,12 @@ class _Member(NamedTuple):
 
 
 def team_rollups(
-    leads: list[Employee], period: Period, chart: dict[int, list[int]] | None = None
+    leads: list[Employee], period: Period, chart: OrgChart | None = None
 ) -> dict[int, TeamRollup]:
     """For each lead with people below them, their whole team's credits this period and
     the one before, and how many were active. A bounded number of queries: one per tree
     level, one per 5,000 people, one per 5,000 Codex accounts."""
-    root_of = reporting_chains(leads, chart)
+    root_of = members_below(leads, chart)
     if not root_of:
         return {}
     # Only what attribution needs: model instances for a whole org cost more than the sums.
@@ -124,8 +102,8 @@ def team_rollups(
     in_window = DailyUsage.day.between(previous.first_day, period.last_day)
     is_current = Case(None, [(DailyUsage.day >= period.first_day, 1)], 0)
     for batch in chunked(list(owner_of), 5000):
-        # Two sums per account (this period, the one before), except for archived people,
-        # whose days after archiving must be cut: those few are read day by day.
+        # Two sums per account (this period, the one before), except for people with an
+        # archive date, some of whose days may not count: those few are read day by day.
         kept = [u for u in batch if owner_of[u].archived_on is None]
         cut = [u for u in batch if owner_of[u].archived_on is not None]
         sums = (
@@ -152,7 +130,7 @@ def team_rollups(
         found = list(sums) if kept else []
         for user_id, day, day_credits, activity in days if cut else []:
             day = dt.date.fromisoformat(day) if isinstance(day, str) else day
-            if day <= owner_of[user_id].archived_on:
+            if activity_counts(owner_of[user_id], day):
                 found.append((user_id, int(day >= period.first_day), day_credits, activity))
         for user_id, current, amount, activity in found:
             member = owner_of[user_id]
@@ -220,8 +198,7 @@ def stats_answers(
         )
         for user_id, day, client_id, *counts in query:
             employee = owner_of[user_id]
-            # Activity after an employee was archived belongs to nobody: not attributed.
-            if employee.archived_on is not None and day > employee.archived_on:
+            if not activity_counts(employee, day):
                 continue
             rows_by_employee[employee.id].append((day, client_id, counts))
         last_active = _last_active_days(owner_of, period.last_day)
@@ -309,8 +286,7 @@ def _last_active_days(owner_of: dict[str, Employee], up_to: dt.date) -> dict[int
         employee = owner_of[user_id]
         if isinstance(day, str):  # SQLite hands back aggregated dates as text
             day = dt.date.fromisoformat(day)
-        if employee.archived_on is not None and day > employee.archived_on:
-            # Archived people are never flagged idle, so their last day is not needed.
+        if not activity_counts(employee, day):
             continue
         if employee.id not in last or day > last[employee.id]:
             last[employee.id] = day

@@ -209,3 +209,25 @@ def test_a_long_digest_is_split_into_messages_of_at_most_50_blocks(settings, sla
     assert all(len(p.params["blocks"]) <= 50 for p in posts)
     names = str([p.params["blocks"] for p in posts])
     assert all(f"Report {i:03d}" in names for i in range(60))
+
+
+def test_a_manager_and_a_report_leaving_next_month_still_get_and_fill_digests(
+    settings, slack, team
+):
+    # Max leaves at the end of November, Ben and Cy too: until then nothing changes.
+    for key in ("max", "ben", "cy"):
+        team[key].archived_on = dt.date(2026, 11, 30)
+        team[key].save()
+    # Ana has already left: she no longer counts as a report who keeps Max a manager.
+    team["ana"].archived_on = dt.date(2026, 11, 1)
+    team["ana"].save()
+    with freeze_time(MONDAY_NY_9AM):
+        assert deliverer(settings, slack).deliver_due() == 1
+    (post,) = slack.calls_to("chat.postMessage")
+    assert post.params["channel"] == "DUMAX"
+    digest = str(post.params["blocks"])
+    # Ana's last day was inside the period: her week is still Max's to discuss.
+    assert "*Ana Steady*" in digest and "*Ben Busy*" in digest and "*Cy Quiet*" in digest
+    # Once Max has left, there is no digest for him any more.
+    with freeze_time("2026-12-07 14:00:00"):
+        assert deliverer(settings, slack).deliver_due() == 0

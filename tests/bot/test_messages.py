@@ -11,7 +11,8 @@ from slack_sdk.models.blocks import Block
 from bot.messages import MESSAGE_BLOCK_LIMIT, render_message, render_view
 from sync.ingest.writer import upsert_usage
 from sync.reports.answers import team_for
-from sync.reports.queries import Period, stats_answer
+from sync.reports.periods import Period
+from sync.reports.queries import stats_answer
 from sync.store.models import Employee
 
 TODAY = dt.date(2026, 11, 25)

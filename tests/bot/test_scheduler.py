@@ -138,3 +138,20 @@ def test_a_failing_job_is_logged_and_the_other_jobs_still_run(
     assert "scheduled job broken_job failed" in caplog.text
     assert [c.params["channel"] for c in slack.calls_to("chat.postMessage")] == ["DUBOSS"]
     assert all(job.next_run for job in replica.jobs.get_jobs())
+
+
+def test_an_admin_leaving_next_month_is_still_alerted_one_who_left_is_not(
+    shared_settings, simulator, slack
+):
+    leaving = person("leaving@example.com", "Lee Leaving", role="admin")
+    leaving.archived_on = START.date() + dt.timedelta(days=30)  # still here until then
+    left = person("left@example.com", "Lou Left", role="admin")
+    left.archived_on = START.date() - dt.timedelta(days=1)
+    for employee, slack_id in ((leaving, "ULEAVING"), (left, "ULEFT")):
+        employee.slack_user_id = slack_id
+        employee.save()
+    store_connection(simulator.workspace_id, "sk-revoked-0000000000", SECRET)
+    with freeze_time(START):
+        Scheduler(shared_settings, web_client(shared_settings), "a").sync_tick()
+    alerts = slack.calls_to("chat.postMessage")
+    assert [a.params["channel"] for a in alerts] == ["DULEAVING"]

@@ -18,7 +18,7 @@ from sync.org.access import is_archived
 from sync.org.access_log import DEFAULT_LOOKBACK_DAYS, views_of
 from sync.org.directory import count_unmatched_codex_users
 from sync.reports.answers import digest_for, stats_for, team_for
-from sync.reports.queries import Period
+from sync.reports.periods import Period
 from sync.store.models import Employee, SyncRun
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from bot.messages import render_view
 from sync.clock import utc_today
 from sync.org.access import is_archived
 from sync.reports.answers import stats_for, team_for
-from sync.reports.queries import Period
+from sync.reports.periods import Period
 
 HOME_TEAM_ROWS = 20
 

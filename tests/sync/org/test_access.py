@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 from freezegun import freeze_time
 
-from sync.org.access import direct_reports, is_admin, is_archived, may_view, reporting_chain
+from sync.org.access import is_admin, is_archived, may_view
+from sync.org.chart import direct_reports, reporting_chain
 from sync.store.models import ROLE_ADMIN, Employee
 
 # The org every test here uses:

@@ -11,7 +11,8 @@ from bot.rendering import render, sparkline
 from sync.ingest.writer import upsert_usage
 from sync.org.directory import add_alias
 from sync.reports.digest import compose_digest, flags_for
-from sync.reports.queries import Period, stats_answer
+from sync.reports.periods import Period
+from sync.reports.queries import stats_answer
 from sync.reports.surfaces import CHATGPT, CLI, IDE, OTHER
 from sync.store.models import SyncRun
 
@@ -183,7 +184,7 @@ def test_sparkline_scales_to_the_busiest_day():
 
 
 def test_team_rollups_sum_everyone_below_and_cut_archived_people(db):
-    from sync.org.access import org_chart
+    from sync.org.chart import load_org_chart
     from sync.reports.queries import team_rollups
 
     lead = person("lead@example.com", "Lead")
@@ -209,4 +210,4 @@ def test_team_rollups_sum_everyone_below_and_cut_archived_people(db):
     assert team.credits == 11.25 and team.previous_credits == 4.0
     assert gone.id and team.change == pytest.approx(11.25 / 4 - 1)
     # A delivery run walks the teams from the org chart it read once: same answer.
-    assert team_rollups([lead, solo], WEEK, org_chart()) == rollups
+    assert team_rollups([lead, solo], WEEK, load_org_chart()) == rollups
