@@ -1,7 +1,7 @@
 """Question 3, stats latency: one person's stats answer, as a manager asks for it in Slack.
 
 10k employees with 90 days x 4 surfaces stored (3.6M rows). Each answer is what
-`codexbot stats` and `/codex stats` do: look both people up, `stats_for` (the access
+`codexbot stats` and `/codex stats` do: look both people up, `ask_stats_by_email` (the access
 check, the queries, the access log entry) and render `stats.txt.j2`. Viewers are drawn
 evenly from every depth of the tree, each asking about someone below them (at the deepest
 level, where nobody has reports, about themselves), over 7, 30 or 90 days. The access
@@ -21,9 +21,8 @@ import _common
 
 from bot.rendering import render
 from sync.org.access import may_view
-from sync.org.directory import find_employee
-from sync.reports.answers import ALLOWED_PERIOD_DAYS, stats_for
-from sync.reports.periods import Period
+from sync.reports.answers import ask_stats_by_email
+from sync.reports.periods import STATS_PERIOD_DAYS
 from sync.store.models import Employee
 
 GOAL_ANSWER_P99 = 0.050
@@ -31,7 +30,6 @@ GOAL_ACCESS_P99 = 0.005
 WARM_UP = 20
 CHECKS_PER_DEPTH = 200
 # Answers are timed as `/codex stats @person` gives them, access log entry included.
-SURFACE = "slash command"
 
 
 def main() -> None:
@@ -115,10 +113,9 @@ def main() -> None:
 
 
 def answer_once(viewer_email: str, target_email: str, days: int, today) -> float:
-    """The whole answer, as `sync.reports.answers.stats_text` composes it."""
+    """The whole answer, as `codexbot stats TARGET --as VIEWER` composes it."""
     started = time.perf_counter()
-    viewer, target = find_employee(viewer_email), find_employee(target_email)
-    answer = stats_for(viewer, target, Period.ending_before(today, days), surface=SURFACE)
+    answer = ask_stats_by_email(viewer_email, target_email, days, today)
     if answer is None:
         raise SystemExit(f"{viewer_email} was refused {target_email}, who is below them")
     render("stats.txt.j2", answer=answer)
@@ -175,7 +172,7 @@ class Tree:
             viewer = rng.choice(self.viewers_at[depths[n % len(depths)]])
             below = self.below[viewer.id]
             target = self.by_id[rng.choice(below[1:] or below)]  # below[0] is the viewer
-            yield viewer, target, rng.choice(ALLOWED_PERIOD_DAYS)
+            yield viewer, target, rng.choice(STATS_PERIOD_DAYS)
 
 
 def access_by_target_depth(tree: Tree, rng: random.Random) -> dict[int, float]:

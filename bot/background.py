@@ -9,9 +9,10 @@ from slack_sdk import WebClient
 
 from bot.messages import render_message
 from bot.slack import send_direct_message
-from sync.codex.connection import ConnectionInfo
+from sync.codex.connection import CodexConnectionError, ConnectionInfo
 from sync.config import Settings
 from sync.ingest.job import SyncAlreadyRunningError, SyncFailedError, run_sync
+from sync.notices import Notice
 from sync.org.directory import matched_employee_ids_by_codex_user
 from sync.store.models import database
 
@@ -38,9 +39,9 @@ def _confirm_and_sync(settings, client, admin_user_id, info) -> None:
             admin_user_id,
             render_message(
                 "notice",
-                kind="connected",
-                workspace_id=info.workspace_id,
-                key_last4=info.key_last4,
+                notice=Notice(
+                    "connected", {"workspace_id": info.workspace_id, "key_last4": info.key_last4}
+                ),
             ),
         )
         run = run_sync(settings)
@@ -48,18 +49,15 @@ def _confirm_and_sync(settings, client, admin_user_id, info) -> None:
         send_direct_message(
             client, admin_user_id, render_message("sync_finished", run=run, matched=matched)
         )
-    except (SyncFailedError, SyncAlreadyRunningError) as exc:
-        send_direct_message(
-            client, admin_user_id, render_message("notice", kind="sync_failed", error=str(exc))
-        )
+    except (SyncFailedError, SyncAlreadyRunningError, CodexConnectionError) as exc:
+        _tell_sync_failed(client, admin_user_id, exc.notice)
     except Exception:
         log.exception("the first sync after connecting failed")
-        send_direct_message(
-            client,
-            admin_user_id,
-            render_message(
-                "notice", kind="sync_failed", error="codexbot hit an internal error (see its logs)."
-            ),
-        )
+        _tell_sync_failed(client, admin_user_id, Notice("internal_error"))
     finally:
         database.close()
+
+
+def _tell_sync_failed(client: WebClient, admin_user_id: str, error: Notice) -> None:
+    failed = Notice("sync_failed", {"error": error})
+    send_direct_message(client, admin_user_id, render_message("notice", notice=failed))

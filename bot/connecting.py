@@ -18,10 +18,12 @@ from sync.codex.client import (
 from sync.codex.connection import (
     CodexConnectionError,
     ConnectionInfo,
+    InvalidWorkspaceIdError,
     parse_workspace_id,
     store_connection,
 )
 from sync.config import Settings
+from sync.notices import Notice
 
 API_KEY_BLOCK = "api_key"
 WORKSPACE_BLOCK = "workspace_id"
@@ -33,7 +35,9 @@ _validations = ThreadPoolExecutor(max_workers=4, thread_name_prefix="codex-valid
 
 @dataclass(frozen=True)
 class ConnectOutcome:
-    errors: dict[str, str] | None = None
+    """Either what is wrong with each field (by block id), or the stored connection."""
+
+    errors: dict[str, Notice] | None = None
     info: ConnectionInfo | None = None
 
 
@@ -41,24 +45,19 @@ def connect_from_modal(
     settings: Settings, person: SlackPerson, api_key: str, workspace_text: str
 ) -> ConnectOutcome:
     if not person.is_admin:
-        return ConnectOutcome({API_KEY_BLOCK: "Only codexbot admins can connect Codex."})
+        return ConnectOutcome({API_KEY_BLOCK: Notice("admins_only", {"action": "connect"})})
     api_key = (api_key or "").strip()
     errors = {}
     if not api_key:
-        errors[API_KEY_BLOCK] = "Paste the Platform API key."
+        errors[API_KEY_BLOCK] = Notice("paste_api_key")
     try:
         workspace_id = parse_workspace_id(workspace_text)
-    except ValueError as exc:
-        errors[WORKSPACE_BLOCK] = str(exc)
+    except InvalidWorkspaceIdError as exc:
+        errors[WORKSPACE_BLOCK] = exc.notice
     if errors:
         return ConnectOutcome(errors)
     if not settings.security.secret_key:
-        return ConnectOutcome(
-            {
-                API_KEY_BLOCK: "codexbot has no CODEXBOT_SECRET_KEY to encrypt the key with. "
-                "Ask whoever runs codexbot to set it, then try again."
-            }
-        )
+        return ConnectOutcome({API_KEY_BLOCK: Notice("no_secret_to_connect")})
     try:
         _validations.submit(
             validate_connection,
@@ -75,19 +74,11 @@ def connect_from_modal(
             person.email or person.slack_user_id,
         )
     except InvalidApiKeyError as exc:
-        return ConnectOutcome({API_KEY_BLOCK: _field_message(exc)})
+        return ConnectOutcome({API_KEY_BLOCK: exc.notice})
     except (ServiceUnavailableError, FutureTimeoutError):
-        return ConnectOutcome(
-            {API_KEY_BLOCK: "Couldn't reach the Codex analytics service in time. Try again soon."}
-        )
+        return ConnectOutcome({API_KEY_BLOCK: Notice("validation_timed_out")})
     except (PlanAccessError, WorkspaceNotFoundError, CodexApiError) as exc:
-        return ConnectOutcome({WORKSPACE_BLOCK: _field_message(exc)})
+        return ConnectOutcome({WORKSPACE_BLOCK: exc.notice})
     except CodexConnectionError as exc:
-        return ConnectOutcome({API_KEY_BLOCK: _field_message(exc)})
+        return ConnectOutcome({API_KEY_BLOCK: exc.notice})
     return ConnectOutcome(info=info)
-
-
-def _field_message(exc: Exception) -> str:
-    # Slack shows at most 150 characters under a field.
-    text = str(exc)
-    return text if len(text) <= 150 else text[:149] + "…"

@@ -10,7 +10,6 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peewee import IntegrityError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -24,14 +23,14 @@ from sync.org.chart import OrgChart, load_org_chart
 from sync.reports.digest import compose_digest
 from sync.reports.periods import Period
 from sync.reports.queries import data_as_of, stats_answer
-from sync.store.claims import held_lease
-from sync.store.models import DigestDelivery, Employee, database
+from sync.store.claims import held_claim, release, try_claim, unique_holder
+from sync.store.models import DigestDelivery, Employee
 
 log = logging.getLogger(__name__)
 
 DIGEST_LEASE = "digest"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-# A "sending" claim older than this belongs to a process that died mid-send.
+# How long one send may take; a claim older than this belongs to a process that died.
 STALE_CLAIM = dt.timedelta(minutes=10)
 MAX_RETRY_DELAY = dt.timedelta(hours=1)
 
@@ -63,7 +62,7 @@ class DigestDeliverer:
         """Send every digest now due; returns how many were sent."""
         if not self.settings.digest.enabled:
             return 0
-        with held_lease(DIGEST_LEASE, self.holder) as held:
+        with held_claim(DIGEST_LEASE, self.holder) as held:
             if not held:
                 return 0
             now = utc_now()
@@ -85,24 +84,38 @@ class DigestDeliverer:
         return int(self.deliver(employee, kind, period_end, now))
 
     def deliver(self, employee: Employee, kind: str, period_end: dt.date, now: dt.datetime):
-        """Send one digest unless it was sent already; True if this call sent it."""
-        delivery = _claim(employee, kind, period_end, now.replace(tzinfo=None))
-        if delivery is None:
+        """Send one digest unless it was sent already, is being sent, or is waiting to be
+        retried; True if this call sent it."""
+        now = now.replace(tzinfo=None)
+        key = (kind, employee.id, period_end)
+        if not _due(_delivery(*key), now):
+            return False
+        # Claimed for the length of a send: if this process dies mid-send, the claim
+        # expires and another tick sends it again.
+        claim, attempt = f"digest:{kind}:{employee.id}:{period_end.isoformat()}", unique_holder()
+        if not try_claim(claim, attempt, STALE_CLAIM.total_seconds()):
             return False
         try:
-            user_id = self._slack_user_id(employee)
-            messages, shown = self.compose(employee, kind, period_end)
-            timestamps = [send_direct_message(self.client, user_id, m) for m in messages]
-        except (SlackApiError, SlackClientError, OSError, LookupError) as exc:
-            _mark_failed(delivery, exc, now.replace(tzinfo=None))
-            return False
-        record_views(employee, shown, "digest")  # only once Slack has shown them
-        delivery.status = DigestDelivery.STATUS_SENT
-        delivery.sent_at = now.replace(tzinfo=None)
-        delivery.slack_ts = timestamps[0]
-        delivery.error = None
-        delivery.save()
-        return True
+            delivery = _delivery(*key)
+            if not _due(delivery, now):  # finished by another replica just before the claim
+                return False
+            delivery = delivery or _new_delivery(*key)
+            try:
+                user_id = self._slack_user_id(employee)
+                messages, shown = self.compose(employee, kind, period_end)
+                timestamps = [send_direct_message(self.client, user_id, m) for m in messages]
+            except (SlackApiError, SlackClientError, OSError, LookupError) as exc:
+                _record_failure(delivery, exc, now)
+                return False
+            record_views(employee, shown, "digest")  # only once Slack has shown them
+            delivery.status = DigestDelivery.STATUS_SENT
+            delivery.claimed_at = delivery.sent_at = now
+            delivery.slack_ts = timestamps[0]
+            delivery.error = None
+            delivery.save()
+            return True
+        finally:
+            release(claim, attempt)
 
     def compose(self, employee: Employee, kind: str, period_end: dt.date):
         """The messages to send, and the people whose stats they show."""
@@ -148,38 +161,29 @@ class DigestDeliverer:
         return employee.slack_user_id
 
 
-def _claim(employee: Employee, kind: str, period_end: dt.date, now: dt.datetime):
-    """The delivery row this replica may send now, or None if sent or being sent."""
-    try:
-        with database.atomic():
-            return DigestDelivery.create(
-                kind=kind, employee=employee, period_end=period_end, claimed_at=now
-            )
-    except IntegrityError:
-        pass
-    existing = DigestDelivery.get(
+def _delivery(kind: str, employee_id: int, period_end: dt.date) -> DigestDelivery | None:
+    return DigestDelivery.get_or_none(
         DigestDelivery.kind == kind,
-        DigestDelivery.employee == employee,
+        DigestDelivery.employee == employee_id,
         DigestDelivery.period_end == period_end,
     )
-    retry_due = (
-        existing.status == DigestDelivery.STATUS_FAILED and existing.next_attempt_at <= now
-    ) or (
-        existing.status == DigestDelivery.STATUS_SENDING and existing.claimed_at < now - STALE_CLAIM
-    )
-    if not retry_due:
-        return None
-    # Take it over only if nobody else did in between.
-    taken = (
-        DigestDelivery.update(status=DigestDelivery.STATUS_SENDING, claimed_at=now)
-        .where(DigestDelivery.id == existing.id, DigestDelivery.claimed_at == existing.claimed_at)
-        .execute()
-    )
-    return DigestDelivery.get_by_id(existing.id) if taken else None
 
 
-def _mark_failed(delivery: DigestDelivery, exc: Exception, now: dt.datetime) -> None:
+def _new_delivery(kind: str, employee_id: int, period_end: dt.date) -> DigestDelivery:
+    return DigestDelivery(kind=kind, employee=employee_id, period_end=period_end)
+
+
+def _due(delivery: DigestDelivery | None, now: dt.datetime) -> bool:
+    if delivery is None:
+        return True
+    if delivery.status == DigestDelivery.STATUS_SENT:
+        return False
+    return delivery.next_attempt_at is None or delivery.next_attempt_at <= now
+
+
+def _record_failure(delivery: DigestDelivery, exc: Exception, now: dt.datetime) -> None:
     delivery.attempts += 1
+    delivery.claimed_at = now
     delay = min(dt.timedelta(minutes=2**delivery.attempts), MAX_RETRY_DELAY)
     delivery.status = DigestDelivery.STATUS_FAILED
     delivery.next_attempt_at = now + delay

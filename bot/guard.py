@@ -9,7 +9,9 @@ import logging
 
 from peewee import InterfaceError, OperationalError
 
-from bot.messages import render_message
+from bot.connecting import API_KEY_BLOCK
+from bot.messages import render_field_errors, render_message
+from sync.notices import Notice
 from sync.store.models import database
 
 log = logging.getLogger(__name__)
@@ -31,10 +33,11 @@ def listener(function):
 
 
 def _tell_unavailable(kwargs) -> None:
-    message = render_message("notice", kind="unavailable")
+    unavailable = Notice("unavailable")
+    message = render_message("notice", notice=unavailable)
     ack, respond, say = kwargs.get("ack"), kwargs.get("respond"), kwargs.get("say")
     if ack is not None and ack.response is None and "view" in kwargs:
-        ack(response_action="errors", errors={"api_key": message["text"][:150]})
+        ack(response_action="errors", errors=render_field_errors({API_KEY_BLOCK: unavailable}))
     elif ack is not None and ack.response is None:
         ack(response_type="ephemeral", **message)
     elif respond is not None:

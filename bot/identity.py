@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from sync.org.access import is_admin
+from sync.org.access import Viewer, is_admin
 from sync.org.directory import find_employee, normalize_email
 from sync.store.models import Employee
 
@@ -21,7 +21,10 @@ class SlackPerson:
     email: str | None
     employee: Employee | None
     is_admin: bool
-    timezone: str | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(self.employee, self.email)
 
 
 def identify(client: WebClient, slack_user_id: str, admin_emails=()) -> SlackPerson:
@@ -29,11 +32,9 @@ def identify(client: WebClient, slack_user_id: str, admin_emails=()) -> SlackPer
     Slack holds for them (remembered on the employee, so the lookup happens once)."""
     employee = Employee.get_or_none(Employee.slack_user_id == slack_user_id)
     email = employee.email if employee else None
-    timezone = None
     if employee is None:
         profile = _slack_profile(client, slack_user_id)
         email = normalize_email(profile.get("email")) or None
-        timezone = profile.get("tz")
         employee = find_employee(email) if email else None
         if employee is not None and employee.slack_user_id not in (None, slack_user_id):
             # That employee is someone else in Slack: a second account with the same email
@@ -43,9 +44,7 @@ def identify(client: WebClient, slack_user_id: str, admin_emails=()) -> SlackPer
         elif employee is not None:
             employee.slack_user_id = slack_user_id
             employee.save(only=[Employee.slack_user_id])
-    return SlackPerson(
-        slack_user_id, email, employee, is_admin(employee, email, admin_emails), timezone
-    )
+    return SlackPerson(slack_user_id, email, employee, is_admin(employee, email, admin_emails))
 
 
 def _slack_profile(client: WebClient, slack_user_id: str) -> dict:
@@ -63,4 +62,4 @@ def _slack_profile(client: WebClient, slack_user_id: str) -> dict:
     )
     if user.get("is_bot") or user.get("deleted") or outsider:
         return {}
-    return {"email": user.get("profile", {}).get("email"), "tz": user.get("tz")}
+    return {"email": user.get("profile", {}).get("email")}

@@ -8,12 +8,37 @@ from __future__ import annotations
 
 import json
 
-from bot.rendering import environment
+from bot.rendering import environment, words
+from sync.notices import Notice
+from sync.reports.answers import AccessLogAnswer, Answer, Help, Status, TeamUsage
+from sync.reports.digest import Digest
+from sync.reports.queries import StatsAnswer
 
 MESSAGE_BLOCK_LIMIT = 50
 VIEW_BLOCK_LIMIT = 100
 SECTION_TEXT_LIMIT = 3000
 FALLBACK_TEXT_LIMIT = 3000
+FIELD_ERROR_LIMIT = 150
+
+
+# Which template renders each kind of answer, and the name it knows the answer by.
+_ANSWER_TEMPLATES: dict[type, tuple[str, str]] = {
+    StatsAnswer: ("stats", "answer"),
+    TeamUsage: ("team", "team"),
+    AccessLogAnswer: ("access_log", "log"),
+    Status: ("status", "status"),
+    Notice: ("notice", "notice"),
+}
+
+
+def render_answer(answer: Answer) -> list[dict]:
+    """The messages for what a deciding function (sync/reports/answers.py) returned."""
+    if isinstance(answer, Digest):  # a long digest becomes several messages, not a cut one
+        return render_messages("digest", digest=answer)
+    if isinstance(answer, Help):
+        return [render_message("help", problem=answer.problem)]
+    template_name, name = _ANSWER_TEMPLATES[type(answer)]
+    return [render_message(template_name, **{name: answer})]
 
 
 def render_message(template_name: str, **context) -> dict:
@@ -36,6 +61,13 @@ def render_messages(template_name: str, **context) -> list[dict]:
             {"text": text[:FALLBACK_TEXT_LIMIT], "blocks": blocks[start : start + size]}
         )
     return messages
+
+
+def render_field_errors(errors: dict[str, Notice]) -> dict[str, str]:
+    """A modal's `response_action: errors`: plain text under each field, as Slack allows."""
+    return {
+        block_id: _shorten(words(notice), FIELD_ERROR_LIMIT) for block_id, notice in errors.items()
+    }
 
 
 def render_view(template_name: str, **context) -> dict:

@@ -6,15 +6,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sync.reports.periods import Period
+from sync.notices import Notice
+from sync.reports.periods import MAX_PERIOD_DAYS, STATS_PERIOD_DAYS, TEAM_PERIOD_DAYS, Period
 
 # With should_escape on, Slack sends "@alice" as "<@U123ABC|alice>" ("|alice" may be missing).
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _DAYS = re.compile(r"^(\d{1,2})\s*d(?:ays?)?$")
 SUBCOMMANDS = ("stats", "team", "digest", "audit", "connect", "status", "disconnect", "help")
 DIGEST_ACTIONS = ("preview", "on", "off", "me on", "me off")
-STATS_DAYS = (7, 30, 90)
-TEAM_DAYS = (7, 30)
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class CodexCommand:
     name: str  # one of SUBCOMMANDS, or "help" with a problem for anything unreadable
     target_user_id: str | None = None
     days: int = 7
-    problem: str | None = None
+    problem: Notice | None = None  # what was unreadable, worded by templates/_notices.j2
     action: str | None = None  # for digest: one of DIGEST_ACTIONS
 
 
@@ -32,27 +31,30 @@ def parse_codex_command(text: str) -> CodexCommand:
         return CodexCommand("help")
     name, rest = words[0].lower(), words[1:]
     if name not in SUBCOMMANDS:
-        return CodexCommand("help", problem=f"I don't know `{_quote(words[0])}`.")
+        return CodexCommand(
+            "help", problem=Notice("unknown_subcommand", {"word": _quote(words[0])})
+        )
     if name == "stats":
         return _parse_stats(rest)
     if name == "audit":
         mentions = [m.group(1) for w in rest if (m := MENTION.fullmatch(w))]
         if len(mentions) != 1 or len(rest) != 1:
-            return CodexCommand("audit", problem="Mention one person: `/codex audit @alice`.")
+            return CodexCommand("audit", problem=Notice("one_mention_for_audit"))
         return CodexCommand("audit", target_user_id=mentions[0])
     if name == "team":
-        days, problem = _parse_days(rest, TEAM_DAYS)
+        days, problem = _parse_days(rest, TEAM_PERIOD_DAYS)
         if problem is None and len(rest) > 1:
-            problem = "`/codex team` takes one period, like `/codex team 30d`."
+            problem = Notice("one_period_for_team")
         return CodexCommand("team", days=days, problem=problem)
     if name == "digest":
         action = " ".join(rest).lower()
         if action not in DIGEST_ACTIONS:
-            choices = ", ".join(f"`/codex digest {a}`" for a in DIGEST_ACTIONS)
-            return CodexCommand("digest", problem=f"Use one of {choices}.")
+            return CodexCommand(
+                "digest", problem=Notice("digest_actions", {"actions": DIGEST_ACTIONS})
+            )
         return CodexCommand("digest", action=action)
     if rest:
-        return CodexCommand(name, problem=f"`/codex {name}` takes nothing after it.")
+        return CodexCommand(name, problem=Notice("takes_nothing", {"name": name}))
     return CodexCommand(name)
 
 
@@ -60,21 +62,20 @@ def _parse_stats(words: list[str]) -> CodexCommand:
     mentions = [m.group(1) for w in words if (m := MENTION.fullmatch(w))]
     others = [w for w in words if not MENTION.fullmatch(w)]
     target = mentions[0] if mentions else None
-    days, problem = _parse_days(others, STATS_DAYS)
+    days, problem = _parse_days(others, STATS_PERIOD_DAYS)
     if problem is None and (len(mentions) > 1 or len(others) > 1):
-        problem = "Mention one person with @, like `/codex stats @alice 30d`."
+        problem = Notice("one_mention_for_stats")
     return CodexCommand("stats", target_user_id=target, days=days, problem=problem)
 
 
-def _parse_days(words: list[str], allowed: tuple[int, ...]) -> tuple[int, str | None]:
+def _parse_days(words: list[str], allowed: tuple[int, ...]) -> tuple[int, Notice | None]:
     """The period named by the first word (default: the shortest allowed)."""
     if not words:
         return allowed[0], None
     match = _DAYS.match(words[0].lower())
     if match and int(match.group(1)) in allowed:
         return int(match.group(1)), None
-    choices = "|".join(f"{d}d" for d in allowed)
-    return allowed[0], f"`{_quote(words[0])}` isn't a period I know: use {choices}."
+    return allowed[0], Notice("unknown_period", {"word": _quote(words[0]), "choices": allowed})
 
 
 def _quote(word: str) -> str:
@@ -117,7 +118,7 @@ def period_from_words(words: str, today: dt.date) -> Period:
     if "this month" in words:
         return Period(today.replace(day=1), today)
     match = re.search(r"\b(\d{1,2})\s*d(?:ays?)?\b", words)
-    if match and 1 <= int(match.group(1)) <= 90:
+    if match and 1 <= int(match.group(1)) <= MAX_PERIOD_DAYS:
         return Period.ending_before(today, int(match.group(1)))
     if "month" in words:
         return Period.ending_before(today, 30)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from sync.notices import Notice, Problem
 from sync.reports.metrics import METRICS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -37,6 +38,11 @@ def format_change(change: float | None) -> str:
         return "–"
     arrow = "↑" if change > 0.005 else "↓" if change < -0.005 else "→"
     return f"{arrow} {abs(change):.0%}"
+
+
+def format_share(value: float) -> str:
+    """A ratio as a whole percentage: 1.5 is "150%"."""
+    return f"{value:.0%}"
 
 
 def format_days(count: int) -> str:
@@ -74,6 +80,14 @@ def team_line(answer) -> str:
     )
 
 
+def words(notice: Notice | Problem) -> str:
+    """The sentence for a notice (or a problem's notice), from templates/_notices.j2."""
+    if isinstance(notice, Problem):
+        notice = notice.notice
+    template = environment().get_template("_notices.j2")
+    return template.render(kind=notice.kind, p=notice.params).strip()
+
+
 def plain_safe(text) -> str:
     """For plain_text fields, which show entities literally: drop the mention brackets."""
     return str(text).replace("<", "").replace(">", "")
@@ -94,12 +108,14 @@ def environment() -> Environment:
         change=format_change,
         day=format_day,
         days=format_days,
+        share=format_share,
         timestamp=format_timestamp,
         sparkline=sparkline,
         credits_by_surface=credits_by_surface,
         mrkdwn=escape_mrkdwn,
         plain=plain_safe,
         team_line=team_line,
+        words=words,
     )
     env.globals.update(metrics=METRICS)
     return env

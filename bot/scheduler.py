@@ -21,6 +21,7 @@ from bot.slack import send_direct_message
 from sync.clock import utc_today
 from sync.config import Settings
 from sync.ingest.scheduled import run_scheduled_sync
+from sync.notices import Notice
 from sync.org.access import admins
 from sync.store.claims import unique_holder
 from sync.store.models import database
@@ -70,8 +71,8 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def alert_admins(self, reason: str) -> None:
-        message = render_message("notice", kind="sync_paused", error=reason)
+    def alert_admins(self, reason: Notice) -> None:
+        message = render_message("notice", notice=Notice("sync_paused", {"error": reason}))
         for user_id in self._admin_slack_ids():
             try:
                 send_direct_message(self.client, user_id, message)

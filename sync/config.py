@@ -16,6 +16,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_CODEX_API_BASE_URL = "https://api.chatgpt.com/v1/analytics/codex"
+# The Codex Analytics API serves the last 90 days: no sync can read further back, and no
+# period anyone asks for is longer, so a fresh install can answer every question.
+API_HISTORY_DAYS = 90
 
 
 class ConfigError(Exception):
@@ -72,8 +75,8 @@ class SlackSettings(_Section):
 
 
 class SyncSettings(_Section):
-    backfill_days: Annotated[int, Field(ge=1, le=90)] = 90
-    trailing_days: Annotated[int, Field(ge=1, le=90)] = 5
+    backfill_days: Annotated[int, Field(ge=1, le=API_HISTORY_DAYS)] = API_HISTORY_DAYS
+    trailing_days: Annotated[int, Field(ge=1, le=API_HISTORY_DAYS)] = 5
     interval_minutes: Annotated[int, Field(ge=1)] = 60
 
 

@@ -8,24 +8,22 @@ import sys
 
 import click
 
+from bot.rendering import render, words
 from sync.clock import utc_today
-from sync.codex.client import CodexApiError, validate_connection
-from sync.codex.connection import CodexConnectionError, parse_workspace_id, store_connection
-from sync.config import ConfigError, Settings, load_settings
+from sync.codex.client import validate_connection
+from sync.codex.connection import InvalidWorkspaceIdError, parse_workspace_id, store_connection
+from sync.config import API_HISTORY_DAYS, ConfigError, Settings, load_settings
+from sync.notices import Problem
 from sync.org.directory import DirectoryError
 from sync.org.importer import OrgImportError
+from sync.reports.periods import STATS_PERIOD_DAYS
 from sync.store.database import open_database
 
 log = logging.getLogger("codexbot")
 
-# Failures an operator can act on: printed as one line, no traceback, exit status 1.
-OPERATOR_ERRORS = (
-    ConfigError,
-    CodexApiError,
-    CodexConnectionError,
-    DirectoryError,
-    OrgImportError,
-)
+# Failures an operator can act on: printed without a traceback, exit status 1. Problems
+# (sync/notices.py) are worded by the templates; these carry an operator's message.
+OPERATOR_ERRORS = (ConfigError, DirectoryError, OrgImportError)
 
 
 class Context:
@@ -52,6 +50,8 @@ class OperatorErrors(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except Problem as exc:
+            raise click.ClickException(words(exc)) from None
         except OPERATOR_ERRORS as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -192,8 +192,8 @@ def connect(context: Context, workspace_id: str) -> None:
     settings = context.settings
     try:
         workspace_id = parse_workspace_id(workspace_id)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--workspace") from None
+    except InvalidWorkspaceIdError as exc:
+        raise click.BadParameter(words(exc), param_hint="--workspace") from None
     api_key = settings.codex.api_key or click.prompt("Platform API key", hide_input=True)
     context.open_database()
     validate_connection(
@@ -226,21 +226,21 @@ def rotate_secret_command(context: Context) -> None:
 
 
 @cli.command("sync")
-@click.option("--days", type=click.IntRange(1, 90), help="Days to re-read, today included.")
+@click.option(
+    "--days", type=click.IntRange(1, API_HISTORY_DAYS), help="Days to re-read, today included."
+)
 @pass_context
 def sync_command(context: Context, days: int | None) -> None:
     """Run one sync now: a backfill the first time, then the trailing window."""
     from bot.cli.console import run_sync_with_progress, sync_summary
-    from sync.ingest.job import SyncAlreadyRunningError, SyncFailedError
+    from sync.ingest.job import SyncFailedError
 
     context.open_database()
     try:
         run = run_sync_with_progress(context.settings, days)
-    except SyncAlreadyRunningError as exc:
-        raise click.ClickException(str(exc)) from None
     except SyncFailedError as exc:
         raise click.ClickException(
-            f"sync stopped: {exc} ({exc.run.rows} rows stored before it stopped are kept)"
+            f"sync stopped: {words(exc)} ({exc.run.rows} rows stored before it stopped are kept)"
         ) from None
     click.echo(sync_summary(run), nl=False)
 
@@ -251,18 +251,23 @@ def sync_command(context: Context, days: int | None) -> None:
 @cli.command()
 @click.argument("email")
 @click.option("--as", "viewer_email", required=True, help="Who is asking (access is checked).")
-@click.option("--days", type=click.Choice(["7", "30", "90"]), default="7", show_default=True)
+@click.option(
+    "--days",
+    type=click.Choice([str(days) for days in STATS_PERIOD_DAYS]),
+    default=str(STATS_PERIOD_DAYS[0]),
+    show_default=True,
+)
 @pass_context
 def stats(context: Context, email: str, viewer_email: str, days: str) -> None:
     """Print EMAIL's Codex usage, as VIEWER_EMAIL is allowed to see it."""
-    from sync.reports.answers import stats_text
+    from sync.reports.answers import ask_stats_by_email
 
     context.open_database()
     admin_emails = context.settings.slack.admin_emails
-    text = stats_text(viewer_email, email, int(days), utc_today(), admin_emails)
-    if text is None:
+    answer = ask_stats_by_email(viewer_email, email, int(days), utc_today(), admin_emails)
+    if answer is None:
         raise click.ClickException(f"{viewer_email} may not see stats for {email}.")
-    click.echo(text, nl=False)
+    click.echo(render("stats.txt.j2", answer=answer), nl=False)
 
 
 @cli.group()
@@ -275,14 +280,14 @@ def digest() -> None:
 @pass_context
 def digest_preview(context: Context, manager_email: str) -> None:
     """Print MANAGER_EMAIL's digest of their direct reports now."""
-    from sync.reports.answers import digest_text
+    from sync.reports.answers import ask_digest_preview_by_email
 
     context.open_database()
     period_days = context.settings.digest.period_days
-    text = digest_text(manager_email, today=utc_today(), period_days=period_days)
-    if text is None:
+    digest = ask_digest_preview_by_email(manager_email, utc_today(), period_days)
+    if digest is None:
         raise click.ClickException(f"{manager_email} is not in the directory.")
-    click.echo(text, nl=False)
+    click.echo(render("digest.txt.j2", digest=digest), nl=False)
 
 
 # ---------------------------------------------------------------------------- demo
@@ -290,7 +295,12 @@ def digest_preview(context: Context, manager_email: str) -> None:
 
 @cli.command()
 @click.option("--employees", default=200, show_default=True, type=click.IntRange(2, 100_000))
-@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 90))
+@click.option(
+    "--days",
+    default=API_HISTORY_DAYS,
+    show_default=True,
+    type=click.IntRange(1, API_HISTORY_DAYS),
+)
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option(
     "--database",

@@ -10,6 +10,7 @@ import click
 from bot.rendering import render
 from sync.config import Settings
 from sync.ingest.job import run_sync
+from sync.notices import Notice
 from sync.store.models import CodexUser, SyncRun
 
 log = logging.getLogger("codexbot")
@@ -54,4 +55,5 @@ def sync_summary(run: SyncRun) -> str:
         rate=rate,
         codex_users=codex_users,
         matched=codex_users - (run.unmatched_users or 0),
+        error=Notice.from_stored(run.error),
     )

@@ -14,6 +14,7 @@ import click
 from cryptography.fernet import Fernet
 
 from bot.cli.console import run_sync_with_progress, sync_summary
+from bot.rendering import render
 from sync.clock import utc_today
 from sync.codex.client import validate_connection
 from sync.codex.connection import store_connection
@@ -22,7 +23,7 @@ from sync.config import Settings
 from sync.org.access import digest_recipients, is_archived
 from sync.org.chart import direct_reports
 from sync.org.importer import import_org_csv
-from sync.reports.answers import digest_text, stats_text
+from sync.reports.answers import ask_digest_preview_by_email, ask_stats_by_email
 from sync.reports.periods import Period
 from sync.reports.queries import stats_answers
 from sync.store.database import open_database
@@ -60,10 +61,13 @@ def run_demo(settings: Settings, database_url: str, *, employees: int, days: int
         today = utc_today()
         manager = _manager_with_most_reports()
         _say(f"What {manager.display_name} gets before their 1:1s: codexbot digest preview")
-        click.echo(digest_text(manager.email, today, demo_settings.digest.period_days))
+        period_days = demo_settings.digest.period_days
+        digest = ask_digest_preview_by_email(manager.email, today, period_days)
+        click.echo(render("digest.txt.j2", digest=digest))
         report = _busiest_report(manager)
         _say(f"{manager.display_name} asks: codexbot stats {report.email} --as {manager.email}")
-        click.echo(stats_text(manager.email, report.email, 30, today))
+        answer = ask_stats_by_email(manager.email, report.email, 30, today)
+        click.echo(render("stats.txt.j2", answer=answer))
     _say(f"Done. The data stays in {database_url}; try `codexbot --help`.")
     database.close()
 

@@ -2,8 +2,8 @@
 
 Pages are fetched and parsed one at a time, so a 90-day window never sits in memory.
 Transient failures (429, 5xx, time-outs, malformed bodies) are retried with backoff and
-jitter, bounded in attempts and total time; the others raise typed errors whose messages
-a Slack user can read.
+jitter, bounded in attempts and total time; the others raise typed problems
+(sync/notices.py) that templates word for whoever reads them.
 """
 
 from __future__ import annotations
@@ -25,59 +25,57 @@ from tenacity import (
     wait_random_exponential,
 )
 
-# The plan wording the product promises (see the API page).
-PLAN_REQUIRED_MESSAGE = "Codex's analytics API requires a ChatGPT Enterprise or Codex plan"
+from sync.notices import Problem
+
 # Stored for rows that carry totals but no per-client split.
 UNSPECIFIED_CLIENT = "UNSPECIFIED"
 _MAX_RETRY_AFTER_SECONDS = 60.0
 
 
-class CodexApiError(Exception):
-    """Base of every error the client raises; `str()` is safe to show a Slack user."""
+class CodexApiError(Problem):
+    """Base of every error the client raises; worded by templates/_notices.j2."""
 
 
 class InvalidApiKeyError(CodexApiError):
-    def __init__(self) -> None:
-        super().__init__(
-            "That API key was rejected. Check that it is a Platform API key with "
-            "Codex analytics access and that it has not been revoked."
-        )
+    kind = "invalid_api_key"
 
 
 class PlanAccessError(CodexApiError):
-    def __init__(self) -> None:
-        super().__init__(
-            f"{PLAN_REQUIRED_MESSAGE}. If this workspace has one, the API key may lack "
-            "the Codex analytics scope."
-        )
+    kind = "plan_required"
 
 
 class WorkspaceNotFoundError(CodexApiError):
-    def __init__(self) -> None:
-        super().__init__(
-            "No ChatGPT workspace with that ID was found. Copy the Workspace ID from "
-            "the ChatGPT Admin console."
-        )
+    kind = "workspace_not_found"
 
 
 class InvalidRequestError(CodexApiError):
+    """The API refused the request; `detail` is the API's own explanation."""
+
+    kind = "request_refused"
+
     def __init__(self, detail: str) -> None:
-        super().__init__(f"The Codex analytics API refused the request: {detail}")
+        super().__init__(detail=detail)
 
 
 class ServiceUnavailableError(CodexApiError):
-    """Retries ran out: the service is down, overloaded or answering garbage."""
+    """Retries ran out: the service is down, overloaded or answering garbage. `reason`
+    says which (see _TransientError)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(
-            f"The Codex analytics service could not be reached ({reason}). "
-            "Nothing was lost; the next sync will try again."
-        )
+    kind = "service_unreachable"
+
+    def __init__(self, reason: str, **details: object) -> None:
+        super().__init__(reason=reason, **details)
 
 
 class _TransientError(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
+    """A failure worth retrying. `reason` is one of: timed_out, connection_failed,
+    not_json, not_a_page, rate_limited, server_error, bad_row, more_without_token,
+    same_token_twice; `details` fill it in."""
+
+    def __init__(self, reason: str, retry_after: float | None = None, **details: object):
+        super().__init__(reason, details)
+        self.reason = reason
+        self.details = details
         self.retry_after = retry_after
 
 
@@ -157,7 +155,7 @@ class CodexAnalyticsClient:
             if token is None:
                 return
             if token in seen_tokens:
-                raise ServiceUnavailableError("the API returned the same page token twice")
+                raise ServiceUnavailableError("same_token_twice")
             seen_tokens.add(token)
             params = {**params, token_param: token}
             params.pop("cursor" if token_param == "page" else "page", None)
@@ -175,7 +173,7 @@ class CodexAnalyticsClient:
         try:
             return retrying(self._get_page_once, params)
         except _TransientError as exc:
-            raise ServiceUnavailableError(str(exc)) from None
+            raise ServiceUnavailableError(exc.reason, **exc.details) from None
 
     def _get_page_once(self, params: dict[str, object]):
         """One request, parsed: a body we cannot read is retried like a server error."""
@@ -187,22 +185,22 @@ class CodexAnalyticsClient:
         try:
             response = self._http.get(path, params=params)
         except httpx.TimeoutException:
-            raise _TransientError("the request timed out") from None
+            raise _TransientError("timed_out") from None
         except httpx.TransportError as exc:
-            raise _TransientError(f"connection failed: {type(exc).__name__}") from None
+            raise _TransientError("connection_failed", error=type(exc).__name__) from None
         status = response.status_code
         if status == 200:
             try:
                 body = response.json()
             except (json.JSONDecodeError, UnicodeDecodeError):
-                raise _TransientError("the response was not valid JSON") from None
+                raise _TransientError("not_json") from None
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-                raise _TransientError("the response was not a page of usage")
+                raise _TransientError("not_a_page")
             return body
         if status == 429:
-            raise _TransientError("rate limited (429)", _retry_after_seconds(response))
+            raise _TransientError("rate_limited", _retry_after_seconds(response))
         if status >= 500:
-            raise _TransientError(f"server error {status}", _retry_after_seconds(response))
+            raise _TransientError("server_error", _retry_after_seconds(response), status=status)
         if status == 401:
             raise InvalidApiKeyError()
         if status == 403:
@@ -234,7 +232,7 @@ def parse_usage_row(row: dict) -> list[UsageRecord]:
             clients = [{**row["totals"], "client_id": UNSPECIFIED_CLIENT}]
         return [_record(str(user_id), email, day, client) for client in clients]
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise _TransientError(f"a usage row had an unexpected shape ({exc!r})") from None
+        raise _TransientError("bad_row", error=repr(exc)) from None
 
 
 def _record(user_id: str, email: str | None, day: dt.date, counts: dict) -> UsageRecord:
@@ -267,7 +265,7 @@ def _next_token(body: dict) -> tuple[str, str | None]:
         if body.get(key):
             return param, str(body[key]) if has_more is not False else None
     if has_more:
-        raise _TransientError("the API said there is more but gave no page token")
+        raise _TransientError("more_without_token")
     return "page", None
 
 

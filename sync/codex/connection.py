@@ -13,26 +13,40 @@ from dataclasses import dataclass
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from sync.clock import utc_timestamp
+from sync.notices import Notice, Problem
 from sync.store.models import Connection, database
 
-HOW_TO_MAKE_A_SECRET = (
-    "Set CODEXBOT_SECRET_KEY to a Fernet key, made with: "
-    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
-)
 
-
-class CodexConnectionError(Exception):
-    """A connection problem worded for an admin; never contains the key."""
+class CodexConnectionError(Problem):
+    """A connection problem, worded by templates/_notices.j2; never carries the key."""
 
 
 class MissingSecretKeyError(CodexConnectionError):
-    def __init__(self) -> None:
-        super().__init__(f"No secret key to encrypt the API key with. {HOW_TO_MAKE_A_SECRET}")
+    kind = "missing_secret_key"
+
+
+class InvalidSecretKeyError(CodexConnectionError):
+    kind = "invalid_secret_key"
+
+
+class EmptyApiKeyError(CodexConnectionError):
+    kind = "empty_api_key"
 
 
 class NotConnectedError(CodexConnectionError):
-    def __init__(self) -> None:
-        super().__init__("Codex is not connected yet: run `codexbot connect` or `/codex connect`.")
+    kind = "not_connected"
+
+
+class UndecryptableKeyError(CodexConnectionError):
+    kind = "undecryptable_key"
+
+
+class WrongOldSecretError(CodexConnectionError):
+    kind = "wrong_old_secret"
+
+
+class InvalidWorkspaceIdError(CodexConnectionError, ValueError):
+    kind = "workspace_id_not_uuid"
 
 
 @dataclass(frozen=True)
@@ -43,19 +57,17 @@ class ConnectionInfo:
     key_last4: str
     connected_at: dt.datetime
     connected_by: str | None
-    sync_paused_reason: str | None = None
+    # Why scheduled syncs are paused until someone reconnects, if they are.
+    sync_paused_because: Notice | None = None
 
 
 def parse_workspace_id(text: str) -> str:
-    """The canonical form of a ChatGPT Workspace ID, or ValueError with a readable reason."""
+    """The canonical form of a ChatGPT Workspace ID, or InvalidWorkspaceIdError."""
     cleaned = (text or "").strip()
     try:
         return str(uuid.UUID(cleaned))
     except ValueError:
-        raise ValueError(
-            "A Workspace ID is a UUID like 123e4567-e89b-12d3-a456-426614174000 "
-            "(ChatGPT Admin console > Settings)."
-        ) from None
+        raise InvalidWorkspaceIdError() from None
 
 
 def key_last4(api_key: str) -> str:
@@ -68,9 +80,7 @@ def _fernet(secret_key: str | None) -> Fernet:
     try:
         return Fernet(secret_key.encode() if isinstance(secret_key, str) else secret_key)
     except (ValueError, TypeError):
-        raise CodexConnectionError(
-            f"CODEXBOT_SECRET_KEY is not a valid Fernet key. {HOW_TO_MAKE_A_SECRET}"
-        ) from None
+        raise InvalidSecretKeyError() from None
 
 
 def store_connection(
@@ -80,7 +90,7 @@ def store_connection(
     workspace_id = parse_workspace_id(workspace_id)
     api_key = api_key.strip()
     if not api_key:
-        raise CodexConnectionError("The API key is empty.")
+        raise EmptyApiKeyError()
     token = _fernet(secret_key).encrypt(api_key.encode()).decode()
     values = {
         "workspace_id": workspace_id,
@@ -88,7 +98,6 @@ def store_connection(
         "key_last4": key_last4(api_key),
         "connected_at": utc_timestamp(),
         "connected_by": connected_by,
-        "active": True,
     }
     with database.atomic():
         Connection.delete().execute()
@@ -105,7 +114,7 @@ def connection_info() -> ConnectionInfo | None:
         row.key_last4,
         row.connected_at,
         row.connected_by,
-        row.sync_paused_reason,
+        Notice.from_stored(row.sync_paused_reason),
     )
 
 
@@ -117,10 +126,7 @@ def load_api_key(secret_key: str | None) -> tuple[str, str]:
     try:
         api_key = _fernet(secret_key).decrypt(row.api_key_encrypted.encode()).decode()
     except InvalidToken:
-        raise CodexConnectionError(
-            "The stored API key cannot be decrypted with this CODEXBOT_SECRET_KEY: "
-            "use the secret it was stored with, or connect again."
-        ) from None
+        raise UndecryptableKeyError() from None
     return row.workspace_id, api_key
 
 
@@ -137,9 +143,7 @@ def rotate_secret(old_secret: str | None, new_secret: str | None) -> ConnectionI
             token = MultiFernet([new, old]).rotate(row.api_key_encrypted.encode())
             old.decrypt(row.api_key_encrypted.encode())
         except InvalidToken:
-            raise CodexConnectionError(
-                "The old secret does not decrypt the stored API key; nothing was changed."
-            ) from None
+            raise WrongOldSecretError() from None
         Connection.update(api_key_encrypted=token.decode()).where(Connection.id == 1).execute()
     return connection_info()
 

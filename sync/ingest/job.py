@@ -18,10 +18,11 @@ import httpx
 from sync.clock import utc_now, utc_timestamp
 from sync.codex.client import CodexAnalyticsClient, CodexApiError
 from sync.codex.connection import load_api_key
-from sync.config import Settings
+from sync.config import API_HISTORY_DAYS, Settings
 from sync.ingest.writer import delete_unreported_usage, upsert_usage
+from sync.notices import Notice, Problem
 from sync.org.directory import count_unmatched_codex_users
-from sync.store.claims import held_lease, unique_holder
+from sync.store.claims import held_claim, unique_holder
 from sync.store.models import SyncRun
 from sync.store.retention import apply_retention
 
@@ -35,16 +36,17 @@ SYNC_LEASE = "sync"
 SYNC_LEASE_SECONDS = 300.0
 
 
-class SyncAlreadyRunningError(Exception):
-    def __init__(self) -> None:
-        super().__init__("Another sync is running right now; try again when it has finished.")
+class SyncAlreadyRunningError(Problem):
+    kind = "sync_running"
 
 
-class SyncFailedError(Exception):
-    """A sync that stopped early; what was stored before the failure stays."""
+class SyncFailedError(Problem):
+    """A sync that stopped early; what was stored before the failure stays. It reads as
+    its cause, `error`."""
 
-    def __init__(self, message: str, run: SyncRun, error: Exception | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, run: SyncRun, error: CodexApiError) -> None:
+        self.kind = error.kind
+        super().__init__(**error.params)
         self.run = run
         self.error = error
 
@@ -92,7 +94,7 @@ def run_sync(
     Only one sync runs at a time across every process sharing the database: two would
     each drop the rows the other wrote.
     """
-    with held_lease(SYNC_LEASE, holder or unique_holder(), SYNC_LEASE_SECONDS) as held:
+    with held_claim(SYNC_LEASE, holder or unique_holder(), SYNC_LEASE_SECONDS) as held:
         if not held:
             raise SyncAlreadyRunningError()
         return _run_sync_holding_lease(settings, days, progress, transport, sleep)
@@ -103,8 +105,8 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep) -> SyncR
     if days is None:
         first_sync = last_successful_sync() is None
         days = settings.sync.backfill_days if first_sync else settings.sync.trailing_days
-    if not 1 <= days <= 90:
-        raise ValueError("--days must be between 1 and 90 (the API keeps 90 days)")
+    if not 1 <= days <= API_HISTORY_DAYS:
+        raise ValueError(f"a sync reads 1 to {API_HISTORY_DAYS} days (the API keeps no more)")
     _mark_abandoned_runs()
     started = time.monotonic()
     window = sync_window(days, utc_now())
@@ -137,12 +139,13 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep) -> SyncR
                     progress(run, latest)
         delete_unreported_usage(window.first_day, window.last_day, run.id)
     except CodexApiError as exc:
-        _finish(run, started, SyncRun.OUTCOME_FAILED, str(exc))
+        _finish(run, started, SyncRun.OUTCOME_FAILED, exc.notice)
         log.warning("sync %s failed after %s pages: %s", run.id, run.pages, exc)
-        raise SyncFailedError(str(exc), run, exc) from None
+        raise SyncFailedError(run, exc) from None
     except BaseException as exc:
         # Interrupted (Ctrl-C) or a bug: record it, and let it propagate as it is.
-        _finish(run, started, SyncRun.OUTCOME_FAILED, f"{type(exc).__name__}: stopped early")
+        stopped = Notice("sync_stopped_early", {"error": type(exc).__name__})
+        _finish(run, started, SyncRun.OUTCOME_FAILED, stopped)
         raise
     apply_retention(settings.retention)
     _finish(run, started, SyncRun.OUTCOME_OK, None)
@@ -152,9 +155,9 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep) -> SyncR
     return run
 
 
-def _finish(run: SyncRun, started: float, outcome: str, error: str | None) -> None:
+def _finish(run: SyncRun, started: float, outcome: str, error: Notice | None) -> None:
     run.outcome = outcome
-    run.error = error
+    run.error = error.stored() if error else None
     run.finished_at = utc_timestamp()
     run.duration_seconds = round(time.monotonic() - started, 3)
     run.unmatched_users = count_unmatched_codex_users()
@@ -165,5 +168,5 @@ def _mark_abandoned_runs() -> None:
     """Runs still "running" while we hold the lease belong to a process that died."""
     SyncRun.update(
         outcome=SyncRun.OUTCOME_INTERRUPTED,
-        error="the process stopped before this sync finished",
+        error=Notice("sync_interrupted").stored(),
     ).where(SyncRun.outcome == SyncRun.OUTCOME_RUNNING).execute()

@@ -15,7 +15,8 @@ from sync.codex.client import InvalidApiKeyError, PlanAccessError, WorkspaceNotF
 from sync.codex.connection import CodexConnectionError
 from sync.config import Settings
 from sync.ingest.job import SYNC_LEASE, SYNC_LEASE_SECONDS, SyncFailedError, run_sync
-from sync.store.claims import held_lease
+from sync.notices import Notice
+from sync.store.claims import held_claim
 from sync.store.models import Connection, SyncRun
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class ScheduledSyncOutcome:
     ran: bool
     run: SyncRun | None = None
     # Set on the one run that paused syncing: the caller tells the admins, once.
-    paused_because: str | None = None
+    paused_because: Notice | None = None
 
 
 def next_sync_at(interval_minutes: int) -> dt.datetime | None:
@@ -53,7 +54,7 @@ def run_scheduled_sync(settings: Settings, holder: str) -> ScheduledSyncOutcome:
     if connection is None or connection.sync_paused_reason:
         return ScheduledSyncOutcome(ran=False)
     # Held across the "is it due?" check and the sync, so two replicas can't both decide yes.
-    with held_lease(SYNC_LEASE, holder, SYNC_LEASE_SECONDS) as held:
+    with held_claim(SYNC_LEASE, holder, SYNC_LEASE_SECONDS) as held:
         now = utc_timestamp()
         if not held or not sync_is_due(settings.sync.interval_minutes, now):
             return ScheduledSyncOutcome(ran=False)
@@ -61,18 +62,18 @@ def run_scheduled_sync(settings: Settings, holder: str) -> ScheduledSyncOutcome:
             return ScheduledSyncOutcome(ran=True, run=run_sync(settings, holder=holder))
         except SyncFailedError as exc:
             if isinstance(exc.error, NEEDS_ATTENTION):
-                return _pause(connection, str(exc), exc.run)
+                return _pause(connection, exc.notice, exc.run)
             log.info("sync failed, will retry at the next interval: %s", exc)
             return ScheduledSyncOutcome(ran=True, run=exc.run)
         except CodexConnectionError as exc:
-            return _pause(connection, str(exc), None)
+            return _pause(connection, exc.notice, None)
 
 
-def _pause(connection: Connection, reason: str, run: SyncRun | None) -> ScheduledSyncOutcome:
+def _pause(connection: Connection, reason: Notice, run: SyncRun | None) -> ScheduledSyncOutcome:
     # Only the replica whose update lands reports it, and only for this very connection:
     # a reconnect in between replaces the row and clears the pause.
     paused = (
-        Connection.update(sync_paused_reason=reason)
+        Connection.update(sync_paused_reason=reason.stored())
         .where(
             Connection.id == 1,
             Connection.connected_at == connection.connected_at,

@@ -97,6 +97,18 @@ def admins(admin_emails: Collection[str] = (), day: dt.date | None = None) -> Ad
     return Admins(employees, sorted(emails - in_directory))
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: their directory entry (None for someone not in it) and the email
+    their account gives, which can make them a config admin before they are in it."""
+
+    employee: Employee | None
+    email: str | None = None
+
+    def is_admin(self, admin_emails: Collection[str]) -> bool:
+        return is_admin(self.employee, self.email, admin_emails)
+
+
 def may_view(
     viewer: Employee | None,
     target: Employee,

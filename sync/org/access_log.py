@@ -46,7 +46,3 @@ def views_of(target: Employee, days: int = DEFAULT_LOOKBACK_DAYS) -> list[View]:
         .tuples()
     )
     return [View(name or email, email, surface, at) for name, email, surface, at in query]
-
-
-def delete_views_before(cutoff: dt.datetime) -> int:
-    return AccessLog.delete().where(AccessLog.viewed_at < cutoff).execute()

@@ -1,25 +1,32 @@
-"""The decisions behind every answer: look people up, ask the access policy, query.
+"""The decisions behind every answer: look people up, ask the access policy, query, and
+log who viewed whom.
 
-Each surface (CLI, Slack) parses its request, calls one function here and renders what
-it gets back through a template.
+Each surface (CLI, slash commands, DMs, the Home tab) parses its request, calls one
+function here and renders what it gets back through a template. Answers are values, never
+sentences: a refusal or a confirmation is a `Notice` whose kind a template words.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from bot.rendering import render
-from sync.org.access import is_archived, may_view, team_of
-from sync.org.access_log import record_views
-from sync.org.directory import find_employee
+from sync.codex.connection import ConnectionInfo, connection_info, remove_connection
+from sync.config import Settings
+from sync.ingest.scheduled import next_sync_at
+from sync.notices import Notice
+from sync.org.access import Viewer, is_archived, may_view, team_of
+from sync.org.access_log import DEFAULT_LOOKBACK_DAYS, View, record_views, views_of
+from sync.org.directory import count_unmatched_codex_users, find_employee
 from sync.reports.digest import Digest, compose_digest
-from sync.reports.periods import Period
+from sync.reports.periods import STATS_PERIOD_DAYS, Period
 from sync.reports.queries import StatsAnswer, data_as_of, stats_answer, stats_answers
-from sync.store.models import Employee
+from sync.store.claims import claim_once
+from sync.store.models import Employee, SyncRun
 
-ALLOWED_PERIOD_DAYS = (7, 30, 90)
+# Slack retries an event it thinks went unanswered within minutes; a day is plenty.
+EVENT_CLAIM_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,52 @@ class TeamUsage:
     total_credits: float
     active_people: int
     data_as_of: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class AccessLogAnswer:
+    """Who viewed `target`'s stats; `own` when the target asked about themself."""
+
+    target: Employee
+    own: bool
+    views: list[View]
+    days: int
+
+
+@dataclass(frozen=True)
+class Status:
+    connection: ConnectionInfo | None
+    last_run: SyncRun | None
+    next_sync: dt.datetime | None
+    unmatched: int
+
+    @property
+    def last_run_error(self) -> Notice | None:
+        return Notice.from_stored(self.last_run.error) if self.last_run else None
+
+
+@dataclass(frozen=True)
+class Home:
+    answer: StatsAnswer | None
+    team: TeamUsage | None
+    archived: bool
+
+
+@dataclass(frozen=True)
+class Help:
+    problem: Notice | None = None
+
+
+# Whatever a deciding function may return; bot/messages.py renders each.
+Answer = StatsAnswer | TeamUsage | Digest | AccessLogAnswer | Status | Home | Help | Notice
+
+NOT_IN_DIRECTORY = Notice("not_in_directory")
+REFUSED = Notice("refused")
+HOME_PERIOD_DAYS = 30
+HOME_TEAM_ROWS = 20
+
+
+# --- The building blocks: one answer each, access-checked and logged ---------------------
 
 
 def stats_for(
@@ -85,15 +138,29 @@ def team_for(
     )
 
 
-def stats_for_viewer(
-    viewer_email: str,
-    target_email: str,
-    days: int,
-    today: dt.date,
-    admin_emails: Collection[str] = (),
+# --- One deciding function per request ---------------------------------------------------
+
+
+def ask_stats(
+    viewer: Viewer,
+    find_target: Callable[[], Employee | None],
+    period: Period,
+    admin_emails: Collection[str],
+    surface: str,
+) -> StatsAnswer | Notice:
+    """Someone's stats; `find_target` is only called for a viewer in the directory."""
+    if viewer.employee is None:
+        return NOT_IN_DIRECTORY
+    answer = stats_for(viewer.employee, find_target(), period, admin_emails, surface=surface)
+    return REFUSED if answer is None else answer
+
+
+def ask_stats_by_email(
+    viewer_email: str, target_email: str, days: int, today: dt.date, admin_emails=()
 ) -> StatsAnswer | None:
-    if days not in ALLOWED_PERIOD_DAYS:
-        raise ValueError(f"the period must be one of {ALLOWED_PERIOD_DAYS} days")
+    """`codexbot stats TARGET --as VIEWER`: None for every refusal, as in Slack."""
+    if days not in STATS_PERIOD_DAYS:
+        raise ValueError(f"the period must be one of {STATS_PERIOD_DAYS} days")
     return stats_for(
         find_employee(viewer_email),
         find_employee(target_email),
@@ -103,22 +170,111 @@ def stats_for_viewer(
     )
 
 
-def stats_text(
-    viewer_email: str,
-    target_email: str,
-    days: int,
-    today: dt.date,
-    admin_emails: Collection[str] = (),
-) -> str | None:
-    answer = stats_for_viewer(viewer_email, target_email, days, today, admin_emails)
-    return None if answer is None else render("stats.txt.j2", answer=answer)
+def ask_team(viewer: Viewer, period: Period) -> TeamUsage | Notice:
+    if viewer.employee is None:
+        return NOT_IN_DIRECTORY
+    team = team_for(viewer.employee, period)
+    return Notice("no_team") if team is None else team
 
 
-def digest_for_manager(manager_email: str, today: dt.date, period_days: int = 7) -> Digest | None:
+def ask_digest_preview_by_email(
+    manager_email: str, today: dt.date, period_days: int
+) -> Digest | None:
+    """`codexbot digest preview MANAGER`: None for someone not in the directory."""
     manager = find_employee(manager_email)
     return None if manager is None else digest_for(manager, today, period_days)
 
 
-def digest_text(manager_email: str, today: dt.date, period_days: int = 7) -> str | None:
-    digest = digest_for_manager(manager_email, today, period_days)
-    return None if digest is None else render("digest.txt.j2", digest=digest)
+_DIGEST_PREFERENCES = {
+    "on": (Employee.digest_opt_out, False, "digest_on"),
+    "off": (Employee.digest_opt_out, True, "digest_off"),
+    "me on": (Employee.self_digest, True, "self_digest_on"),
+    "me off": (Employee.self_digest, False, "self_digest_off"),
+}
+
+
+def ask_digest(viewer: Viewer, action: str, today: dt.date, settings: Settings) -> Digest | Notice:
+    """`/codex digest preview|on|off|me on|me off`."""
+    employee = viewer.employee
+    if employee is None or is_archived(employee, today):
+        return NOT_IN_DIRECTORY
+    if action == "preview":
+        digest = digest_for(employee, today, settings.digest.period_days)
+        return NOT_IN_DIRECTORY if digest is None else digest
+    if not settings.digest.enabled:
+        return Notice("digests_disabled")
+    preference, value, kind = _DIGEST_PREFERENCES[action]
+    Employee.update({preference: value}).where(Employee.id == employee.id).execute()
+    return Notice(kind)
+
+
+def ask_audit(
+    viewer: Viewer, find_target: Callable[[], Employee | None], admin_emails
+) -> AccessLogAnswer | Notice:
+    """`/codex audit @person`: who viewed that person's stats, for admins only (nobody
+    else causes a lookup of the person)."""
+    if not viewer.is_admin(admin_emails):
+        return Notice("admins_only", {"action": "audit"})
+    target = find_target()
+    if target is None:
+        return Notice("unknown_person")
+    views = views_of(target, DEFAULT_LOOKBACK_DAYS)
+    return AccessLogAnswer(target, own=False, views=views, days=DEFAULT_LOOKBACK_DAYS)
+
+
+def ask_status(viewer: Viewer, settings: Settings) -> Status | Notice:
+    if not viewer.is_admin(settings.slack.admin_emails):
+        return Notice("admins_only", {"action": "status"})
+    return Status(
+        connection=connection_info(),
+        last_run=SyncRun.select().order_by(SyncRun.id.desc()).first(),
+        next_sync=next_sync_at(settings.sync.interval_minutes),
+        unmatched=count_unmatched_codex_users(),
+    )
+
+
+def ask_disconnect(viewer: Viewer, admin_emails) -> Notice:
+    if not viewer.is_admin(admin_emails):
+        return Notice("admins_only", {"action": "disconnect"})
+    return Notice("disconnected" if remove_connection() else "nothing_to_disconnect")
+
+
+def ask_connect(viewer: Viewer, admin_emails) -> Notice | None:
+    """Whether `/codex connect` may open its form: None if so, else the refusal."""
+    return None if viewer.is_admin(admin_emails) else Notice("admins_only", {"action": "connect"})
+
+
+def ask_home(viewer: Viewer, today: dt.date) -> Home:
+    """The Home tab: the viewer's own last 30 days and, for managers, their team."""
+    employee = viewer.employee
+    answer = team = None
+    if employee is not None:
+        period = Period.ending_before(today, HOME_PERIOD_DAYS)
+        answer = stats_for(employee, employee, period, surface="home")
+        if answer:
+            team = team_for(employee, period, HOME_TEAM_ROWS, surface="home")
+    archived = employee is not None and is_archived(employee, today)
+    return Home(answer, team, archived)
+
+
+def ask_in_direct_message(
+    event_id: str | None,
+    viewer: Viewer,
+    period: Period,
+    *,
+    wants_help: bool,
+    wants_access_log: bool,
+) -> StatsAnswer | AccessLogAnswer | Help | Notice | None:
+    """A DM, always about its sender; None for an event already answered (Slack retries
+    slow ones, and replicas share the work)."""
+    if event_id and not claim_once(f"slack-event:{event_id}", EVENT_CLAIM_SECONDS):
+        return None
+    if wants_help:
+        return Help()
+    if viewer.employee is None:
+        return NOT_IN_DIRECTORY
+    if wants_access_log:
+        views = views_of(viewer.employee, DEFAULT_LOOKBACK_DAYS)
+        return AccessLogAnswer(viewer.employee, own=True, views=views, days=DEFAULT_LOOKBACK_DAYS)
+    answer = stats_for(viewer.employee, viewer.employee, period, surface="dm")
+    return REFUSED if answer is None else answer

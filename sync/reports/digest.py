@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from sync.notices import Notice
 from sync.org.access import digest_subjects, is_archived
 from sync.org.chart import OrgChart
 from sync.reports.periods import Period
@@ -20,7 +21,7 @@ NOTABLE_CHANGE = 0.5
 @dataclass(frozen=True)
 class DigestEntry:
     answer: StatsAnswer
-    flags: list[str] = field(default_factory=list)
+    flags: list[Notice] = field(default_factory=list)  # worded by templates/_notices.j2
     team: TeamRollup | None = None
 
 
@@ -32,7 +33,8 @@ class Digest:
     data_as_of: dt.datetime | None
 
 
-def flags_for(answer: StatsAnswer, today: dt.date) -> list[str]:
+def flags_for(answer: StatsAnswer, today: dt.date) -> list[Notice]:
+    """What is worth a word in the 1:1: a long idle spell, a big change, a new surface."""
     flags = []
     employee = answer.employee
     last_active = answer.last_active_day
@@ -42,15 +44,15 @@ def flags_for(answer: StatsAnswer, today: dt.date) -> list[str]:
         and last_active is not None
         and (today - last_active).days > IDLE_DAYS
     ):
-        flags.append(f"no Codex activity in {IDLE_DAYS} days")
+        flags.append(Notice("idle", {"days": IDLE_DAYS}))
     change = answer.change("credits")
     if change is not None and change > NOTABLE_CHANGE:
-        flags.append(f"usage up {change:.0%}")
+        flags.append(Notice("usage_up", {"change": change}))
     elif change is not None and change < -NOTABLE_CHANGE:
-        flags.append(f"usage down {-change:.0%}")
+        flags.append(Notice("usage_down", {"change": -change}))
     if answer.previous.totals.is_active:
         for surface in answer.new_surfaces:
-            flags.append(f"new surface: {surface}")
+            flags.append(Notice("new_surface", {"surface": surface}))
     return flags
 
 

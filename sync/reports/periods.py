@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-# What `/codex stats`, the CLI and exports offer; `/codex team` reads a whole reporting
-# line and stops at 30 days.
-STATS_PERIOD_DAYS = (7, 30, 90)
+from sync.config import API_HISTORY_DAYS
+
+# What `/codex stats` and the CLI offer; `/codex team` reads a whole reporting line and
+# stops at 30 days.
+STATS_PERIOD_DAYS = (7, 30, API_HISTORY_DAYS)
 TEAM_PERIOD_DAYS = (7, 30)
 # The longest period any answer covers, in whatever words it was asked.
-MAX_PERIOD_DAYS = max(STATS_PERIOD_DAYS)
+MAX_PERIOD_DAYS = API_HISTORY_DAYS
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
-"""A lease row in the shared database, so only one replica runs a scheduled job.
+"""Claims: the one way codexbot makes sure something happens once across replicas and
+restarts. The scheduled jobs' leases, Slack events already answered and digests being
+sent are all claims.
 
-Taking it is one atomic upsert on SQLite and PostgreSQL alike: the row is written only if
-nobody holds it or the holder's lease has expired. A holder renews while it works; one that
-crashes stops renewing, and another replica takes over at expiry.
+A claim is a named row with a holder and an expiry. Taking one is one atomic upsert on
+SQLite and PostgreSQL alike: the row is written only if nobody holds the name, its claim
+has expired, or the holder already holds it. A holder that stops renewing (it crashed)
+loses the claim at expiry, and another replica takes over then; one on this host whose
+process has exited loses it at once.
 """
 
 from __future__ import annotations
@@ -14,53 +18,79 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 
 from peewee import EXCLUDED
 
 from sync.clock import utc_timestamp
-from sync.store.models import Lease, database
+from sync.store.models import Claim, database
 
 log = logging.getLogger(__name__)
 
 
-def try_acquire(name: str, holder: str, ttl_seconds: float) -> bool:
+def try_claim(name: str, holder: str, ttl_seconds: float) -> bool:
+    """Whether `holder` holds `name` for the next `ttl_seconds` (re-claiming renews)."""
+    return claim_until(name, holder, utc_timestamp() + dt.timedelta(seconds=ttl_seconds))
+
+
+def claim_until(name: str, holder: str, until: dt.datetime) -> bool:
+    """Whether `holder` holds `name` until `until` (naive UTC)."""
     now = utc_timestamp()
-    expires = now + dt.timedelta(seconds=ttl_seconds)
     with database.atomic():
-        Lease.insert(name=name, holder=holder, expires_at=expires).on_conflict(
-            conflict_target=[Lease.name],
-            update={Lease.holder: EXCLUDED.holder, Lease.expires_at: EXCLUDED.expires_at},
-            where=(Lease.expires_at < now) | (Lease.holder == holder),
+        Claim.insert(name=name, holder=holder, expires_at=until).on_conflict(
+            conflict_target=[Claim.name],
+            update={Claim.holder: EXCLUDED.holder, Claim.expires_at: EXCLUDED.expires_at},
+            where=(Claim.expires_at < now) | (Claim.holder == holder),
         ).execute()
-        current = Lease.select(Lease.holder).where(Lease.name == name).scalar()
+        current = Claim.select(Claim.holder).where(Claim.name == name).scalar()
         if current != holder and _died_on_this_host(current):
-            # Its process is gone: no need to wait for the lease to expire.
-            log.info("taking lease %s over from %s, which is no longer running", name, current)
-            Lease.update(holder=holder, expires_at=expires).where(
-                Lease.name == name, Lease.holder == current
+            # Its process is gone: no need to wait for the claim to expire.
+            log.info("taking claim %s over from %s, which is no longer running", name, current)
+            Claim.update(holder=holder, expires_at=until).where(
+                Claim.name == name, Claim.holder == current
             ).execute()
-            current = Lease.select(Lease.holder).where(Lease.name == name).scalar()
+            current = Claim.select(Claim.holder).where(Claim.name == name).scalar()
     return current == holder
 
 
+def claim_once(name: str, ttl_seconds: float) -> bool:
+    """True for the first caller only, across threads, processes and replicas, until the
+    claim expires: each call is its own holder, so nobody re-claims by renewing."""
+    return try_claim(name, unique_holder(), ttl_seconds)
+
+
 def renew(name: str, holder: str, ttl_seconds: float) -> bool:
-    expires = utc_timestamp() + dt.timedelta(seconds=ttl_seconds)
+    return hold_until(name, holder, utc_timestamp() + dt.timedelta(seconds=ttl_seconds))
+
+
+def hold_until(name: str, holder: str, until: dt.datetime) -> bool:
+    """Move the expiry of a claim `holder` holds; False if it has lost it."""
     updated = (
-        Lease.update(expires_at=expires).where(Lease.name == name, Lease.holder == holder).execute()
+        Claim.update(expires_at=until).where(Claim.name == name, Claim.holder == holder).execute()
     )
     return updated == 1
 
 
 def release(name: str, holder: str) -> None:
-    Lease.delete().where(Lease.name == name, Lease.holder == holder).execute()
+    Claim.delete().where(Claim.name == name, Claim.holder == holder).execute()
 
 
 def holder_of(name: str) -> str | None:
     return (
-        Lease.select(Lease.holder)
-        .where(Lease.name == name, Lease.expires_at >= utc_timestamp())
+        Claim.select(Claim.holder)
+        .where(Claim.name == name, Claim.expires_at >= utc_timestamp())
         .scalar()
     )
+
+
+def forget_expired(before: dt.datetime) -> int:
+    """Delete claims that expired before `before`: they decide nothing any more."""
+    return Claim.delete().where(Claim.expires_at < before).execute()
+
+
+def unique_holder() -> str:
+    """A name for one replica (or one CLI run): host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _died_on_this_host(holder: str | None) -> bool:
@@ -78,41 +108,37 @@ def _died_on_this_host(holder: str | None) -> bool:
     return False
 
 
-def unique_holder() -> str:
-    """A name for one replica (or one CLI run): host, process and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-# Leases this thread holds already: a job that holds "sync" may call run_sync, which takes
+# Claims this thread holds already: a job that holds "sync" may call run_sync, which takes
 # "sync" again. Per thread, so another thread of the same process still has to wait.
 _held_here = threading.local()
 
 
 @contextlib.contextmanager
-def held_lease(name: str, holder: str, ttl_seconds: float = 120.0):
-    """Yields True while this replica holds `name` (renewed in the background), else False."""
-    held = _held_here.__dict__.setdefault("leases", set())
+def held_claim(name: str, holder: str, ttl_seconds: float = 120.0) -> Iterator[bool]:
+    """Yields True while this replica holds `name` (renewed in the background), else False;
+    released at the end."""
+    held = _held_here.__dict__.setdefault("claims", set())
     if (name, holder) in held:
         yield True
         return
-    if not try_acquire(name, holder, ttl_seconds):
+    if not try_claim(name, holder, ttl_seconds):
         yield False
         return
     held.add((name, holder))
     stop = threading.Event()
 
-    def keep_renewing():
+    def keep_renewing() -> None:
         while not stop.wait(ttl_seconds / 3):
             try:
                 if not renew(name, holder, ttl_seconds):
-                    log.warning("lease %s was lost by %s", name, holder)
+                    log.warning("claim %s was lost by %s", name, holder)
                     return
             except Exception:  # noqa: BLE001 - a failed renewal must not kill the job
-                log.warning("renewing lease %s failed", name, exc_info=True)
+                log.warning("renewing claim %s failed", name, exc_info=True)
             finally:
                 database.close()
 
-    renewer = threading.Thread(target=keep_renewing, name=f"lease-{name}", daemon=True)
+    renewer = threading.Thread(target=keep_renewing, name=f"claim-{name}", daemon=True)
     renewer.start()
     try:
         yield True

@@ -6,13 +6,8 @@ from peewee import Database
 from playhouse.db_url import connect
 
 from sync.clock import utc_timestamp
+from sync.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from sync.store.models import ALL_MODELS, SchemaVersion, database
-
-SCHEMA_VERSION = 1
-
-# Steps from version N-1 to N, run in order inside one transaction. Version 1 is the
-# initial schema, created whole by `create_tables`.
-MIGRATIONS: dict[int, callable] = {}
 
 
 def open_database(url: str) -> Database:

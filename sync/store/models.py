@@ -129,14 +129,14 @@ class Connection(BaseModel):
     key_last4 = CharField()
     connected_at = DateTimeField()
     connected_by = CharField(null=True)
-    active = BooleanField(default=True)
     # Set when a sync was refused for its credentials or plan: scheduled syncs stop until
     # the connection is replaced, and the admins are told once.
     sync_paused_reason = TextField(null=True)
 
 
-class Lease(BaseModel):
-    """Which replica runs a scheduled job; a holder that stops renewing loses it at expiry."""
+class Claim(BaseModel):
+    """Who does something that must happen once (run a job, answer an event, send a
+    digest) until when; see sync/store/claims.py."""
 
     name = CharField(primary_key=True)
     holder = CharField()
@@ -144,12 +144,11 @@ class Lease(BaseModel):
 
 
 class DigestDelivery(BaseModel):
-    """One digest per (kind, employee, period): written before the send, marked sent once
-    Slack accepted it, so restarts and replicas never send twice."""
+    """What became of one digest (kind, employee, period): sent, or failed and when it is
+    tried again. Who sends it, once, is decided by a claim (bot/digests.py)."""
 
     KIND_MANAGER = "manager"
     KIND_SELF = "self"
-    STATUS_SENDING = "sending"
     STATUS_SENT = "sent"
     STATUS_FAILED = "failed"
 
@@ -157,9 +156,10 @@ class DigestDelivery(BaseModel):
     kind = CharField()
     employee = ForeignKeyField(Employee, on_delete="CASCADE")
     period_end = DateField()
-    status = CharField(default=STATUS_SENDING)
+    status = CharField()
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(null=True)
+    # When the latest attempt claimed the send.
     claimed_at = DateTimeField()
     sent_at = DateTimeField(null=True)
     slack_ts = CharField(null=True)
@@ -184,13 +184,6 @@ class AccessLog(BaseModel):
         indexes = ((("target", "viewed_at"), False), (("viewed_at",), False))
 
 
-class HandledEvent(BaseModel):
-    """Slack events already answered: Slack retries slow ones, and replicas share the work."""
-
-    event_id = CharField(primary_key=True)
-    handled_at = DateTimeField()
-
-
 ALL_MODELS = [
     SchemaVersion,
     Employee,
@@ -199,8 +192,7 @@ ALL_MODELS = [
     DailyUsage,
     SyncRun,
     Connection,
-    Lease,
+    Claim,
     DigestDelivery,
     AccessLog,
-    HandledEvent,
 ]

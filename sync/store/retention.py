@@ -1,4 +1,5 @@
-"""Deleting what is older than the configured retention, after each sync."""
+"""Deleting what is older than the configured retention after each sync, and claims that
+lapsed a day ago or more (bookkeeping nobody reads again)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,22 @@ import logging
 
 from sync.clock import utc_timestamp, utc_today
 from sync.config import RetentionSettings
-from sync.org.access_log import delete_views_before
-from sync.store.models import DailyUsage
+from sync.store.claims import forget_expired
+from sync.store.models import AccessLog, DailyUsage
 
 log = logging.getLogger(__name__)
 
 
 def apply_retention(retention: RetentionSettings) -> tuple[int, int]:
     """(usage rows, access log rows) deleted."""
+    forget_expired(utc_timestamp() - dt.timedelta(days=1))
     usage_deleted = views_deleted = 0
     if retention.usage_days:
         cutoff = utc_today() - dt.timedelta(days=retention.usage_days)
         usage_deleted = DailyUsage.delete().where(DailyUsage.day < cutoff).execute()
     if retention.access_log_days:
-        views_deleted = delete_views_before(
-            utc_timestamp() - dt.timedelta(days=retention.access_log_days)
-        )
+        cutoff_time = utc_timestamp() - dt.timedelta(days=retention.access_log_days)
+        views_deleted = AccessLog.delete().where(AccessLog.viewed_at < cutoff_time).execute()
     if usage_deleted or views_deleted:
         log.info(
             "retention: deleted %s usage rows, %s access log rows", usage_deleted, views_deleted

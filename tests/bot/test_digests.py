@@ -12,6 +12,7 @@ from bot.digests import DigestDeliverer, digest_period_end
 from bot.slack import web_client
 from sync.config import DigestSettings
 from sync.ingest.writer import upsert_usage
+from sync.store.claims import try_claim
 from sync.store.models import DigestDelivery, Employee
 
 MONDAY_9 = DigestSettings()  # monday 09:00
@@ -122,13 +123,9 @@ def test_two_replicas_and_repeated_ticks_send_once_per_period(settings, slack, t
 
 def test_a_restart_between_composed_and_sent_sends_once(settings, slack, team):
     max_ = team["max"]
-    # A replica claimed Max's digest, then died before Slack accepted it.
-    DigestDelivery.create(
-        kind="manager",
-        employee=max_,
-        period_end=dt.date(2026, 11, 1),
-        claimed_at=dt.datetime(2026, 11, 2, 14, 0),
-    )
+    # A replica on another host claimed Max's digest, then died before Slack accepted it.
+    with freeze_time("2026-11-02 14:00:00"):
+        assert try_claim(f"digest:manager:{max_.id}:2026-11-01", "other-host:1:dead", 600)
     with freeze_time("2026-11-02 14:05:00"):
         deliverer(settings, slack).deliver_due()
     assert slack.calls_to("chat.postMessage") == []  # maybe still being sent: wait

@@ -87,8 +87,9 @@ NOT_IN_DIRECTORY = "You're not in codexbot's directory yet"
 # Slack markup that notifies people or disguises a link, in any text the bot sends.
 MARKUP = re.compile(r"<\s*[@!#]|<\s*(?:https?|mailto):", re.IGNORECASE)
 ERROR_WORDS = re.compile(r"Traceback|Error|Exception|exception|File \"")
-# Tables that record what happened (events handled, views of stats): rows may be added.
-LOG_TABLES = re.compile(r"handled_event|access_log|audit")
+# Tables that record what happened (claims of events handled, views of stats): rows may
+# be added.
+LOG_TABLES = re.compile(r"claim|access_log|audit")
 
 SECRET_KEY = Fernet.generate_key().decode()
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
 from factories import person, usage
 from slack_sdk.models.blocks import Block
 
 from bot.messages import MESSAGE_BLOCK_LIMIT, render_message, render_view
+from bot.rendering import words
 from sync.ingest.writer import upsert_usage
-from sync.reports.answers import team_for
+from sync.notices import Notice
+from sync.reports.answers import Home, team_for
 from sync.reports.periods import Period
 from sync.reports.queries import stats_answer
 from sync.store.models import Employee
@@ -50,7 +54,7 @@ def test_a_team_of_1200_stays_within_50_blocks_and_says_who_is_cut(sqlite_db):
     assert "Person 1199" in text  # the busiest come first
     assert "…and 300 more" in text
     assert "1200 people" in message["text"]
-    home = render_view("home", answer=stats_answer(boss, WEEK), team=team_for(boss, WEEK, 20))
+    home = render_view("home", home=Home(stats_answer(boss, WEEK), team_for(boss, WEEK, 20), False))
     assert_valid(home["blocks"], 100)
 
 
@@ -72,18 +76,66 @@ def test_stats_message_is_valid_and_has_a_fallback_text(sqlite_db):
     assert len(message["blocks"][2]["fields"]) == 6
 
 
-@pytest.mark.parametrize(
-    "kind",
-    ["refused", "not_in_directory", "no_team", "disconnected", "not_connected", "unavailable"],
-)
-def test_every_notice_renders(kind):
-    message = render_message("notice", kind=kind)
+NOTICES = Path(__file__).resolve().parents[2] / "templates" / "_notices.j2"
+CATALOGUE = [*re.findall(r'kind == "(\w+)"', NOTICES.read_text()), "internal_error"]
+# Details for the kinds that have some; every other kind is a fixed sentence.
+SAMPLE_PARAMS = {
+    "admins_only": {"action": "audit"},
+    "connected": {"workspace_id": "0f8fad5b-d9cb-469f-a165-70867728950e", "key_last4": "c7c6"},
+    "sync_failed": {"error": Notice("invalid_api_key")},
+    "sync_paused": {"error": Notice("service_unreachable", {"reason": "timed_out"})},
+    "sync_stopped_early": {"error": "KeyboardInterrupt"},
+    "bad_command": {"problem": Notice("takes_nothing", {"name": "status"})},
+    "unknown_subcommand": {"word": "drop"},
+    "unknown_period": {"word": "9d", "choices": (7, 30)},
+    "digest_actions": {"actions": ("preview", "on")},
+    "takes_nothing": {"name": "status"},
+    "request_refused": {"detail": "limit: too big"},
+    "service_unreachable": {"reason": "server_error", "status": 502},
+    "idle": {"days": 14},
+    "usage_up": {"change": 1.5},
+    "usage_down": {"change": 0.75},
+    "new_surface": {"surface": "CLI"},
+    "text": {"text": "A sentence an older codexbot stored."},
+}
+INTERNAL_ERROR = words(Notice("internal_error"))
+
+
+@pytest.mark.parametrize("kind", CATALOGUE)
+def test_every_notice_in_the_catalogue_renders_as_its_own_sentence(kind):
+    message = render_message("notice", notice=Notice(kind, SAMPLE_PARAMS.get(kind, {})))
     assert_valid(message["blocks"])
-    assert message["text"]
+    assert message["text"] and (message["text"] != INTERNAL_ERROR or kind == "internal_error")
+    assert "\n" not in message["text"]
+
+
+def test_every_notice_the_code_raises_or_returns_is_in_the_catalogue():
+    sources = [*Path("bot").rglob("*.py"), *Path("sync").rglob("*.py")]
+    used = set()
+    for source in sources:
+        text = source.read_text()
+        used |= set(re.findall(r'Notice\(\s*"(\w+)"', text))
+        used |= set(re.findall(r'^    kind = "(\w+)"', text, re.MULTILINE))
+    assert len(used) > 30
+    assert used - set(CATALOGUE) == set()
+
+
+@pytest.mark.parametrize(
+    ("flag", "said"),
+    [
+        (Notice("idle", {"days": 14}), "no Codex activity in 14 days"),
+        (Notice("usage_up", {"change": 1.5}), "usage up 150%"),
+        (Notice("usage_down", {"change": 0.75}), "usage down 75%"),
+        (Notice("new_surface", {"surface": "GitHub"}), "new surface: GitHub"),
+    ],
+)
+def test_digest_flags_are_worded(flag, said):
+    assert words(flag) == said
 
 
 def test_help_and_connect_modal_render():
-    assert_valid(render_message("help", problem="I don't know `x`.")["blocks"])
+    problem = Notice("unknown_subcommand", {"word": "x"})
+    assert_valid(render_message("help", problem=problem)["blocks"])
     modal = render_view("connect_modal")
     assert_valid(modal["blocks"], 100)
     assert len(modal["title"]["text"]) <= 24

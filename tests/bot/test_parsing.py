@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from bot.parsing import parse_codex_command, parse_direct_message
+from bot.rendering import words
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -34,7 +35,8 @@ TODAY = dt.date(2026, 11, 25)
 )
 def test_parse_codex_command(text, name, target, days, problem):
     parsed = parse_codex_command(text)
-    assert (parsed.name, parsed.target_user_id, parsed.days, parsed.problem) == (
+    said = words(parsed.problem) if parsed.problem else None
+    assert (parsed.name, parsed.target_user_id, parsed.days, said) == (
         name,
         target,
         days,

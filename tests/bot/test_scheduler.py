@@ -10,9 +10,11 @@ from factories import person
 from freezegun import freeze_time
 from slack_requests import bot_settings
 
+from bot.rendering import words
 from bot.scheduler import Scheduler
 from bot.slack import web_client
 from sync.codex.connection import store_connection
+from sync.notices import Notice
 from sync.store.models import Connection, SyncRun
 
 SECRET = Fernet.generate_key().decode()
@@ -79,7 +81,7 @@ def test_a_rejected_key_pauses_syncs_and_alerts_admins_once(shared_settings, sim
                 replica.sync_tick()
             clock.tick(dt.timedelta(hours=1))
     assert SyncRun.select().count() == 1  # no retries until the connection changes
-    assert "API key was rejected" in Connection.get().sync_paused_reason
+    assert "API key was rejected" in words(Notice.from_stored(Connection.get().sync_paused_reason))
     alerts = slack.calls_to("chat.postMessage")
     assert sorted(a.params["channel"] for a in alerts) == ["DUADMIN", "DUCONFIG"]
     text = alerts[0].params["text"]

@@ -8,6 +8,7 @@ from bot.background import start_first_sync
 from bot.connecting import API_KEY_BLOCK, WORKSPACE_BLOCK, connect_from_modal
 from bot.guard import listener
 from bot.identity import identify
+from bot.messages import render_field_errors
 
 
 @listener
@@ -23,7 +24,7 @@ def submit_connection(ack, body, view, client: WebClient, context) -> None:
         _field(values, WORKSPACE_BLOCK),
     )
     if outcome.errors:
-        ack(response_action="errors", errors=outcome.errors)
+        ack(response_action="errors", errors=render_field_errors(outcome.errors))
         return
     ack()
     start_first_sync(settings, client, person.slack_user_id, outcome.info)

@@ -7,9 +7,10 @@ import json
 
 import httpx
 import pytest
+from wording import raises_saying
 
+from bot.rendering import words as worded
 from sync.codex.client import (
-    PLAN_REQUIRED_MESSAGE,
     UNSPECIFIED_CLIENT,
     CodexAnalyticsClient,
     InvalidApiKeyError,
@@ -121,7 +122,7 @@ def test_pagination_follows_both_token_styles(style):
 
 def test_a_repeated_page_token_stops_instead_of_looping_forever():
     client, _ = client_for(lambda r: page([usage_row()], has_more=True, next_page="same"))
-    with pytest.raises(ServiceUnavailableError, match="same page token"):
+    with raises_saying(ServiceUnavailableError, "same page token"):
         list(client.iter_usage_pages(START, END))
 
 
@@ -129,7 +130,7 @@ def test_a_repeated_page_token_stops_instead_of_looping_forever():
     ("status", "error", "words"),
     [
         (401, InvalidApiKeyError, "That API key was rejected"),
-        (403, PlanAccessError, PLAN_REQUIRED_MESSAGE),
+        (403, PlanAccessError, "requires a ChatGPT Enterprise or Codex plan"),
         (404, WorkspaceNotFoundError, "No ChatGPT workspace with that ID"),
     ],
 )
@@ -143,15 +144,15 @@ def test_access_errors_are_typed_readable_and_not_retried(status, error, words):
     client, slept = client_for(handler)
     with pytest.raises(error) as caught:
         client.validate()
-    assert words in str(caught.value)
-    assert KEY not in str(caught.value)
+    assert words in worded(caught.value)
+    assert KEY not in str(caught.value) and KEY not in worded(caught.value)
     assert len(calls) == 1 and slept == []
 
 
 def test_422_detail_is_reported_with_its_field():
     body = {"detail": [{"loc": ["query", "limit"], "msg": "must be <= 30000", "type": "value"}]}
     client, _ = client_for(lambda r: httpx.Response(422, json=body))
-    with pytest.raises(InvalidRequestError, match="limit: must be <= 30000"):
+    with raises_saying(InvalidRequestError, "limit: must be <= 30000"):
         client.validate()
 
 
@@ -208,7 +209,7 @@ def test_retries_are_bounded_in_attempts():
         return httpx.Response(500, json={})
 
     client, slept = client_for(handler, max_attempts=4)
-    with pytest.raises(ServiceUnavailableError, match="server error 500"):
+    with raises_saying(ServiceUnavailableError, "server error 500"):
         client.validate()
     assert len(calls) == 4 and len(slept) == 3
 
@@ -302,18 +303,18 @@ def test_a_malformed_row_is_retried_then_reported_as_a_readable_error():
         return page([{"object": "workspace.codex.usage.result", "user_id": "u1"}])
 
     client, slept = client_for(handler, max_attempts=3)
-    with pytest.raises(ServiceUnavailableError, match="unexpected shape"):
+    with raises_saying(ServiceUnavailableError, "unexpected shape"):
         list(client.iter_usage_pages(START, END))
     assert len(calls) == 3 and len(slept) == 2
 
 
 def test_has_more_without_a_token_is_an_error_not_a_silent_stop():
     client, _ = client_for(lambda r: page([usage_row()], has_more=True), max_attempts=1)
-    with pytest.raises(ServiceUnavailableError, match="no page token"):
+    with raises_saying(ServiceUnavailableError, "no page token"):
         list(client.iter_usage_pages(START, END))
 
 
 def test_a_422_detail_without_msg_still_reads():
     client, _ = client_for(lambda r: httpx.Response(422, json={"detail": [{"type": "x"}]}))
-    with pytest.raises(InvalidRequestError, match="refused the request: invalid"):
+    with raises_saying(InvalidRequestError, "refused the request: invalid"):
         client.validate()

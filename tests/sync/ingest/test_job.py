@@ -8,11 +8,14 @@ import pytest
 from cryptography.fernet import Fernet
 from factories import usage_dump
 from freezegun import freeze_time
+from wording import raises_saying
 
+from bot.rendering import words as worded
 from sync.codex.connection import NotConnectedError, store_connection
 from sync.codex.simulator import Simulator, write_org_csv
 from sync.config import load_settings
 from sync.ingest.job import SyncFailedError, last_successful_sync, run_sync
+from sync.notices import Notice
 from sync.org.importer import import_org_csv
 from sync.store.models import CodexUser, DailyUsage, SyncRun
 
@@ -116,7 +119,7 @@ def test_a_failure_midway_keeps_every_page_already_stored(db, sim):
         run_sync(settings_for(sim, max_attempts=2), days=20, sleep=no_sleep)
     run = SyncRun.get_by_id(failed.value.run.id)
     assert run.outcome == SyncRun.OUTCOME_FAILED
-    assert "could not be reached" in run.error
+    assert "could not be reached" in worded(Notice.from_stored(run.error))
     assert run.pages == 3
     stored = usage_dump()
     assert len(stored) == run.rows > 0
@@ -133,14 +136,14 @@ def test_a_revoked_key_fails_readably_and_keeps_the_data(db, sim):
     run_sync(settings_for(sim), days=5)
     stored = usage_dump()
     store_connection(sim.workspace_id, "sk-revoked-key-0000", SECRET)
-    with pytest.raises(SyncFailedError, match="That API key was rejected"):
+    with raises_saying(SyncFailedError, "That API key was rejected"):
         run_sync(settings_for(sim), days=5)
     assert usage_dump() == stored
     assert SyncRun.select().order_by(SyncRun.id.desc()).first().outcome == SyncRun.OUTCOME_FAILED
 
 
 def test_sync_without_a_connection_says_how_to_connect(db, sim):
-    with pytest.raises(NotConnectedError, match="codexbot connect"):
+    with raises_saying(NotConnectedError, "codexbot connect"):
         run_sync(settings_for(sim))
 
 
@@ -170,7 +173,7 @@ def test_unmatched_users_are_counted_after_import(db, sim, tmp_path):
 @freeze_time(NOW)
 def test_a_second_sync_while_one_runs_elsewhere_is_refused_and_touches_nothing(db, sim):
     from sync.ingest.job import SyncAlreadyRunningError
-    from sync.store.claims import try_acquire
+    from sync.store.claims import try_claim
 
     connect(sim)
     run_sync(settings_for(sim), days=3)
@@ -180,7 +183,7 @@ def test_a_second_sync_while_one_runs_elsewhere_is_refused_and_touches_nothing(d
         window_start=dt.date(2026, 11, 23),
         window_end=dt.date(2026, 11, 25),
     )
-    assert try_acquire("sync", "another-replica", 300)  # that replica's sync is running
+    assert try_claim("sync", "another-replica", 300)  # that replica's sync is running
     with pytest.raises(SyncAlreadyRunningError):
         run_sync(settings_for(sim), days=3)
     assert usage_dump() == stored

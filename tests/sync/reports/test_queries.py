@@ -9,6 +9,7 @@ from factories import person, usage
 
 from bot.rendering import render, sparkline
 from sync.ingest.writer import upsert_usage
+from sync.notices import Notice
 from sync.org.directory import add_alias
 from sync.reports.digest import compose_digest, flags_for
 from sync.reports.periods import Period
@@ -131,8 +132,8 @@ def test_digest_covers_direct_reports_with_their_own_flags(db):
     # Archived before the period: nothing to discuss. Skip-level people are not entries.
     assert names == ["A Steady", "B Idle", "C New"]
     flags = {entry.answer.employee.name: entry.flags for entry in digest.entries}
-    assert flags["A Steady"] == ["new surface: GitHub"]
-    assert flags["B Idle"] == ["no Codex activity in 14 days"]
+    assert flags["A Steady"] == [Notice("new_surface", {"surface": "GitHub"})]
+    assert flags["B Idle"] == [Notice("idle", {"days": 14})]
     assert flags["C New"] == []  # a new starter with no history is not idle
     steady_entry = digest.entries[0]
     assert steady_entry.answer.current.totals.credits == 15.0
@@ -160,8 +161,8 @@ def test_usage_swings_are_flagged_both_ways(db):
         ],
         1,
     )
-    assert flags_for(stats_answer(up, WEEK), TODAY) == ["usage up 150%"]
-    assert flags_for(stats_answer(down, WEEK), TODAY) == ["usage down 75%"]
+    assert flags_for(stats_answer(up, WEEK), TODAY) == [Notice("usage_up", {"change": 1.5})]
+    assert flags_for(stats_answer(down, WEEK), TODAY) == [Notice("usage_down", {"change": 0.75})]
 
 
 def test_stats_text_shows_unknown_tokens_as_unknown(db):

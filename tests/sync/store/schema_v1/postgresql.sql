@@ -1,0 +1,24 @@
+-- The schema codexbot created at version 1 (commit f327c5b), as peewee issued it on PostgreSQL.
+CREATE TABLE IF NOT EXISTS "employee" ("id" SERIAL NOT NULL PRIMARY KEY, "email" VARCHAR(255) NOT NULL, "name" VARCHAR(255) NOT NULL, "manager_id" INTEGER, "role" VARCHAR(255) NOT NULL, "archived_on" DATE, "slack_user_id" VARCHAR(255), "timezone" VARCHAR(255), "digest_opt_out" BOOLEAN NOT NULL, "self_digest" BOOLEAN NOT NULL, FOREIGN KEY ("manager_id") REFERENCES "employee" ("id") ON DELETE SET NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS "employee_email" ON "employee" ("email");
+CREATE INDEX IF NOT EXISTS "employee_manager_id" ON "employee" ("manager_id");
+CREATE UNIQUE INDEX IF NOT EXISTS "employee_slack_user_id" ON "employee" ("slack_user_id");
+CREATE TABLE IF NOT EXISTS "access_log" ("id" SERIAL NOT NULL PRIMARY KEY, "viewer_id" INTEGER NOT NULL, "target_id" INTEGER NOT NULL, "surface" VARCHAR(255) NOT NULL, "viewed_at" TIMESTAMP NOT NULL, FOREIGN KEY ("viewer_id") REFERENCES "employee" ("id") ON DELETE CASCADE, FOREIGN KEY ("target_id") REFERENCES "employee" ("id") ON DELETE CASCADE);
+CREATE INDEX IF NOT EXISTS "access_log_viewer_id" ON "access_log" ("viewer_id");
+CREATE INDEX IF NOT EXISTS "access_log_target_id" ON "access_log" ("target_id");
+CREATE INDEX IF NOT EXISTS "access_log_target_id_viewed_at" ON "access_log" ("target_id", "viewed_at");
+CREATE INDEX IF NOT EXISTS "access_log_viewed_at" ON "access_log" ("viewed_at");
+CREATE TABLE IF NOT EXISTS "codex_user" ("user_id" VARCHAR(255) NOT NULL PRIMARY KEY, "email" VARCHAR(255));
+CREATE INDEX IF NOT EXISTS "codex_user_email" ON "codex_user" ("email");
+CREATE TABLE IF NOT EXISTS "connection" ("id" INTEGER NOT NULL PRIMARY KEY CHECK (id = 1), "workspace_id" VARCHAR(255) NOT NULL, "api_key_encrypted" TEXT NOT NULL, "key_last4" VARCHAR(255) NOT NULL, "connected_at" TIMESTAMP NOT NULL, "connected_by" VARCHAR(255), "active" BOOLEAN NOT NULL, "sync_paused_reason" TEXT);
+CREATE TABLE IF NOT EXISTS "daily_usage" ("codex_user_id" VARCHAR(255) NOT NULL, "day" DATE NOT NULL, "client_id" VARCHAR(255) NOT NULL, "threads" INTEGER NOT NULL, "turns" INTEGER NOT NULL, "credits" DOUBLE PRECISION NOT NULL, "input_tokens" BIGINT, "output_tokens" BIGINT, "total_tokens" BIGINT, "sync_run" INTEGER, PRIMARY KEY ("codex_user_id", "day", "client_id"));
+CREATE INDEX IF NOT EXISTS "daily_usage_day" ON "daily_usage" ("day");
+CREATE TABLE IF NOT EXISTS "digest_delivery" ("id" SERIAL NOT NULL PRIMARY KEY, "kind" VARCHAR(255) NOT NULL, "employee_id" INTEGER NOT NULL, "period_end" DATE NOT NULL, "status" VARCHAR(255) NOT NULL, "attempts" INTEGER NOT NULL, "next_attempt_at" TIMESTAMP, "claimed_at" TIMESTAMP NOT NULL, "sent_at" TIMESTAMP, "slack_ts" VARCHAR(255), "error" TEXT, FOREIGN KEY ("employee_id") REFERENCES "employee" ("id") ON DELETE CASCADE);
+CREATE INDEX IF NOT EXISTS "digest_delivery_employee_id" ON "digest_delivery" ("employee_id");
+CREATE UNIQUE INDEX IF NOT EXISTS "digest_delivery_kind_employee_id_period_end" ON "digest_delivery" ("kind", "employee_id", "period_end");
+CREATE TABLE IF NOT EXISTS "email_alias" ("codex_email" VARCHAR(255) NOT NULL PRIMARY KEY, "employee_id" INTEGER NOT NULL, FOREIGN KEY ("employee_id") REFERENCES "employee" ("id") ON DELETE CASCADE);
+CREATE INDEX IF NOT EXISTS "email_alias_employee_id" ON "email_alias" ("employee_id");
+CREATE TABLE IF NOT EXISTS "handled_event" ("event_id" VARCHAR(255) NOT NULL PRIMARY KEY, "handled_at" TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS "lease" ("name" VARCHAR(255) NOT NULL PRIMARY KEY, "holder" VARCHAR(255) NOT NULL, "expires_at" TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS "schema_version" ("id" SERIAL NOT NULL PRIMARY KEY, "version" INTEGER NOT NULL, "applied_at" TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS "sync_run" ("id" SERIAL NOT NULL PRIMARY KEY, "started_at" TIMESTAMP NOT NULL, "finished_at" TIMESTAMP, "window_start" DATE NOT NULL, "window_end" DATE NOT NULL, "pages" INTEGER NOT NULL, "rows" INTEGER NOT NULL, "unmatched_users" INTEGER, "duration_seconds" DOUBLE PRECISION, "outcome" VARCHAR(255) NOT NULL, "error" TEXT);
