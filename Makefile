@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format clean bench bench-smoke
+.PHONY: demo test lint typecheck format clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/codexbot demo
 
-test: $(STAMP) lint bench-smoke
+test: $(STAMP) lint typecheck bench-smoke
 	$(BIN)/pytest -q
 
 # The four benchmarks of bench/ at full size (minutes; see bench/RESULTS.md). They run on
@@ -31,6 +31,10 @@ bench-smoke: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy over bot/ and sync/ (settings in pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .

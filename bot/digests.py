@@ -55,7 +55,7 @@ class DigestDeliverer:
         self.client = client
         self.holder = holder
         self._slack_timezones: dict[str, str | None] = {}
-        self._as_of = None
+        self._as_of: dt.datetime | None = None
         self._chart: OrgChart | None = None
 
     def deliver_due(self) -> int:

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from sync.notices import Notice, Problem
 from sync.reports.metrics import METRICS
+from sync.reports.periods import STATS_PERIOD_DAYS, TEAM_PERIOD_DAYS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SPARK_BARS = "▁▂▃▄▅▆▇█"
@@ -117,7 +118,11 @@ def environment() -> Environment:
         team_line=team_line,
         words=words,
     )
-    env.globals.update(metrics=METRICS)
+    env.globals.update(
+        metrics=METRICS,
+        stats_period_days=STATS_PERIOD_DAYS,
+        team_period_days=TEAM_PERIOD_DAYS,
+    )
     return env
 
 

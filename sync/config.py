@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -130,7 +131,7 @@ ENVIRONMENT_OVERRIDES = {
 
 
 def load_settings(
-    config_path: str | os.PathLike | None = None, environ: dict[str, str] | None = None
+    config_path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     environ = os.environ if environ is None else environ
     config_path = config_path or environ.get("CODEXBOT_CONFIG")

@@ -26,8 +26,8 @@ def run(context: Context, http_mode: bool, host: str, port: int) -> None:
     slack = settings.slack
     if not slack.bot_token:
         raise click.ClickException("SLACK_BOT_TOKEN is not set (slack.bot_token).")
-    socket_mode = bool(slack.app_token) and not http_mode
-    if not socket_mode and not slack.signing_secret:
+    app_token = None if http_mode else slack.app_token
+    if not app_token and not slack.signing_secret:
         raise click.ClickException(
             "HTTP mode needs SLACK_SIGNING_SECRET (slack.signing_secret) to verify requests."
         )
@@ -37,9 +37,9 @@ def run(context: Context, http_mode: bool, host: str, port: int) -> None:
     scheduler.start()
     log.info("scheduler started as %s", scheduler.holder)
     try:
-        if socket_mode:
+        if app_token:
             log.info("codexbot running in Socket Mode")
-            serve_socket_mode(app, slack.app_token)
+            serve_socket_mode(app, app_token)
             return
         server = create_http_server(app, host, port)
         log.info("codexbot listening on http://%s:%s/slack/events", host, port)

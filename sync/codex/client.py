@@ -142,7 +142,7 @@ class CodexAnalyticsClient:
         self, start: dt.datetime, end: dt.datetime, page_size: int = 1000
     ) -> Iterator[UsagePage]:
         """Yield the usage in [start, end) page by page, following the pagination tokens."""
-        params: dict[str, object] = {
+        params: dict[str, str | int] = {
             "start_time": int(start.timestamp()),
             "end_time": int(end.timestamp()),
             "group_by": "day",
@@ -160,7 +160,7 @@ class CodexAnalyticsClient:
             params = {**params, token_param: token}
             params.pop("cursor" if token_param == "page" else "page", None)
 
-    def _get_page(self, params: dict[str, object]) -> tuple[UsagePage, tuple[str, str | None]]:
+    def _get_page(self, params: dict[str, str | int]) -> tuple[UsagePage, tuple[str, str | None]]:
         retrying = Retrying(
             retry=retry_if_exception_type(_TransientError),
             # stop_before_delay: a long Retry-After must not carry a page past the budget.
@@ -175,12 +175,12 @@ class CodexAnalyticsClient:
         except _TransientError as exc:
             raise ServiceUnavailableError(exc.reason, **exc.details) from None
 
-    def _get_page_once(self, params: dict[str, object]):
+    def _get_page_once(self, params: dict[str, str | int]):
         """One request, parsed: a body we cannot read is retried like a server error."""
         body = self._get_body_once(params)
         return parse_usage_page(body), _next_token(body)
 
-    def _get_body_once(self, params: dict[str, object]) -> dict:
+    def _get_body_once(self, params: dict[str, str | int]) -> dict:
         path = f"workspaces/{self.workspace_id}/usage"
         try:
             response = self._http.get(path, params=params)

@@ -101,14 +101,15 @@ def store_connection(
     }
     with database.atomic():
         Connection.delete().execute()
-        Connection.create(id=1, **values)
-    return connection_info()
+        return _info(Connection.create(id=1, **values))
 
 
 def connection_info() -> ConnectionInfo | None:
     row = Connection.get_or_none(Connection.id == 1)
-    if row is None:
-        return None
+    return None if row is None else _info(row)
+
+
+def _info(row: Connection) -> ConnectionInfo:
     return ConnectionInfo(
         row.workspace_id,
         row.key_last4,
@@ -145,7 +146,7 @@ def rotate_secret(old_secret: str | None, new_secret: str | None) -> ConnectionI
         except InvalidToken:
             raise WrongOldSecretError() from None
         Connection.update(api_key_encrypted=token.decode()).where(Connection.id == 1).execute()
-    return connection_info()
+    return _info(row)
 
 
 def remove_connection() -> bool:

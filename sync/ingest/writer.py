@@ -1,15 +1,18 @@
 """Writing usage: the batched, idempotent upsert that every sync goes through (the hot path).
 
-The statement is built by peewee once per engine, then run with the driver's own batch
-execution: building it row by row through the ORM cost ten times the database's work.
+Each statement is written once per engine from the models' column names, then run with
+the driver's own batch execution: building it row by row through the ORM cost ten times
+the database's work. SQLite and PostgreSQL share the upsert syntax (`ON CONFLICT ... DO
+UPDATE`); only the placeholders differ.
 """
 
 from __future__ import annotations
 
-import re
+import operator
 from collections.abc import Sequence
+from functools import cache
 
-from peewee import EXCLUDED, PostgresqlDatabase, fn
+from peewee import Field, PostgresqlDatabase
 
 from sync.codex.client import UsageRecord
 from sync.org.directory import normalize_email
@@ -18,42 +21,52 @@ from sync.store.models import CodexUser, DailyUsage, database
 # Rows per batch: large enough to amortise each round trip, small enough to stream.
 UPSERT_BATCH_ROWS = 1000
 
-_USAGE_FIELDS = [
-    DailyUsage.codex_user_id,
-    DailyUsage.day,
-    DailyUsage.client_id,
+_USAGE_KEY = (DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id)
+_USAGE_COUNTS = (
     DailyUsage.threads,
     DailyUsage.turns,
     DailyUsage.credits,
     DailyUsage.input_tokens,
     DailyUsage.output_tokens,
     DailyUsage.total_tokens,
-    DailyUsage.sync_run,
-]
-_OVERWRITTEN = _USAGE_FIELDS[3:]
-_statements: dict[str, tuple[str, str]] = {}
+)
+# A usage row is the record's fields of the same names, then the sync run that wrote it.
+_record_values = operator.attrgetter(*(field.name for field in _USAGE_KEY + _USAGE_COUNTS))
 
 
+@cache
 def _upsert_statements(postgres: bool) -> tuple[str, str]:
-    """The one-row upserts of Codex users and of usage, in this engine's SQL."""
-    engine = type(database.obj).__name__
-    if engine not in _statements:
-        users = CodexUser.insert({CodexUser.user_id: None, CodexUser.email: None}).on_conflict(
-            conflict_target=[CodexUser.user_id],
-            # A row that withholds the email must not erase one we already know.
-            update={CodexUser.email: fn.COALESCE(EXCLUDED.email, CodexUser.email)},
+    """The upserts of Codex users and of usage. On PostgreSQL, VALUES takes one `%s` that
+    execute_values fills with many rows; on SQLite, one row's placeholders."""
+
+    def upsert(fields: Sequence[Field], key: Sequence[Field], assignments: list[str]) -> str:
+        table = _quoted(fields[0].model._meta.table_name)
+        columns = ", ".join(_quoted(f.column_name) for f in fields)
+        values = "%s" if postgres else "(" + ", ".join("?" * len(fields)) + ")"
+        conflict = ", ".join(_quoted(f.column_name) for f in key)
+        return (
+            f"INSERT INTO {table} ({columns}) VALUES {values} "
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(assignments)}"
         )
-        usage = DailyUsage.insert({field: None for field in _USAGE_FIELDS}).on_conflict(
-            conflict_target=[DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id],
-            preserve=_OVERWRITTEN,
-        )
-        # PostgreSQL inserts come with RETURNING of the key: nothing reads it here.
-        users_sql, usage_sql = (re.sub(r" RETURNING .*$", "", q.sql()[0]) for q in (users, usage))
-        if postgres:  # execute_values sends many rows a statement, in place of one "%s"
-            users_sql = re.sub(r"VALUES \([%s, ]+\)", "VALUES %s", users_sql, count=1)
-            usage_sql = re.sub(r"VALUES \([%s, ]+\)", "VALUES %s", usage_sql, count=1)
-        _statements[engine] = (users_sql, usage_sql)
-    return _statements[engine]
+
+    email = _quoted(CodexUser.email.column_name)
+    users = upsert(
+        (CodexUser.user_id, CodexUser.email),
+        (CodexUser.user_id,),
+        # A row that withholds the email must not erase one we already know.
+        [f"{email} = COALESCE(EXCLUDED.{email}, {_quoted(CodexUser._meta.table_name)}.{email})"],
+    )
+    overwritten = (*_USAGE_COUNTS, DailyUsage.sync_run)
+    usage = upsert(
+        (*_USAGE_KEY, *overwritten),
+        _USAGE_KEY,
+        [f"{_quoted(f.column_name)} = EXCLUDED.{_quoted(f.column_name)}" for f in overwritten],
+    )
+    return users, usage
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
 
 
 def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None) -> int:
@@ -68,9 +81,8 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None)
     users = sorted(emails.items())
     # PostgreSQL refuses to upsert one key twice in a statement; the last one wins.
     unique = {(r.codex_user_id, r.day, r.client_id): r for r in records}.values()
+    rows = [(*_record_values(r), sync_run_id) for r in unique]
     postgres = isinstance(database.obj, PostgresqlDatabase)
-    # sqlite3's implicit date adapter is deprecated: hand it the ISO text it would store.
-    rows = [(r[0], r.day if postgres else r.day.isoformat(), *r[3:], sync_run_id) for r in unique]
     users_sql, usage_sql = _upsert_statements(postgres)
     with database.atomic():
         cursor = database.cursor()

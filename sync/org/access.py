@@ -65,7 +65,7 @@ def is_admin(
     emails = _normalized(admin_emails)
     if employee is not None and (employee.is_admin or employee.email in emails):
         return True
-    return bool(email) and email.strip().lower() in emails
+    return email is not None and email != "" and email.strip().lower() in emails
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -41,6 +42,11 @@ class _Row:
     email: str
     manager_email: str | None
     fields: dict[str, object]  # only the optional columns the file has, parsed
+
+    @property
+    def slack_user_id(self) -> str | None:
+        slack_id = self.fields.get("slack_user_id")
+        return slack_id if isinstance(slack_id, str) else None
 
 
 class _Problems(list):
@@ -82,7 +88,9 @@ def _read_text(source: str | os.PathLike | IO) -> str:
 
 def _parse(text: str, problems: _Problems) -> tuple[tuple[str, ...] | None, list[_Row]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    columns, rows, first_line = None, {}, 1
+    columns: tuple[str, ...] | None = None
+    rows: dict[str, _Row] = {}
+    first_line = 1
     slack_lines: dict[str, int] = {}
     try:
         for cells in reader:
@@ -103,7 +111,7 @@ def _parse(text: str, problems: _Problems) -> tuple[tuple[str, ...] | None, list
                     )
                     continue
                 rows[row.email] = row
-                slack_id = row.fields.get("slack_user_id")
+                slack_id = row.slack_user_id
                 if slack_id in slack_lines:
                     problems.add(
                         line, f"Slack user {slack_id} is also on line {slack_lines[slack_id]}"
@@ -178,7 +186,7 @@ def _parse_time_zone(value: str) -> str | None:
 
 
 # An empty cell clears the value, except role, which falls back to the default.
-_FIELD_PARSERS = {
+_FIELD_PARSERS: dict[str, Callable[[str], object]] = {
     "name": str,
     "role": _parse_role,
     "archived_on": _parse_date,
@@ -200,7 +208,7 @@ def _check_against_directory(columns, rows: list[_Row], existing: dict, problems
             problems.add(row.line, f"manager {manager} is not in the directory or in this file")
         # Someone listed in the file gets their Slack id from the file, so only people
         # absent from it can clash.
-        slack_id = row.fields.get("slack_user_id")
+        slack_id = row.slack_user_id
         owner = slack_owner.get(slack_id)
         if owner and owner != row.email and owner not in in_file:
             problems.add(row.line, f"Slack user {slack_id} already belongs to {owner}")

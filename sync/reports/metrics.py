@@ -36,17 +36,6 @@ class Stats:
     total_tokens: int | None = None
     tokens_pending: bool = False
 
-    def __add__(self, other: Stats) -> Stats:
-        return Stats(
-            self.threads + other.threads,
-            self.turns + other.turns,
-            round(self.credits + other.credits, 6),
-            _add_known(self.input_tokens, other.input_tokens),
-            _add_known(self.output_tokens, other.output_tokens),
-            _add_known(self.total_tokens, other.total_tokens),
-            self.tokens_pending or other.tokens_pending,
-        )
-
     @property
     def is_active(self) -> bool:
         return self.threads > 0 or self.turns > 0 or self.credits > 0
@@ -56,11 +45,3 @@ class Stats:
 
 
 STAT_FIELDS = tuple(f.name for f in fields(Stats) if f.name != "tokens_pending")
-
-
-def _add_known(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b

@@ -221,7 +221,9 @@ def stats_answer(employee: Employee, period: Period) -> StatsAnswer:
 def _period_usage(period: Period, rows: list[tuple]) -> PeriodUsage:
     # Plain accumulators, one Stats per group at the end: digests over large teams read
     # many rows, and a Stats per row was most of their time.
-    totals, by_surface, by_day = _Sums(), {}, {}
+    totals = _Sums()
+    by_surface: dict[str, _Sums] = {}
+    by_day: dict[dt.date, _Sums] = {}
     first, last = period.first_day, period.last_day
     for day, client_id, counts in rows:
         if first <= day <= last:
@@ -266,7 +268,16 @@ class _Sums:
             tokens[2] = total_tokens if tokens[2] is None else tokens[2] + total_tokens
 
     def stats(self) -> Stats:
-        return Stats(self.threads, self.turns, round(self.credits, 6), *self.tokens, self.pending)
+        input_tokens, output_tokens, total_tokens = self.tokens
+        return Stats(
+            self.threads,
+            self.turns,
+            round(self.credits, 6),
+            input_tokens,
+            output_tokens,
+            total_tokens,
+            self.pending,
+        )
 
 
 def _last_active_days(owner_of: dict[str, Employee], up_to: dt.date) -> dict[int, dt.date]:

@@ -75,14 +75,6 @@ def release(name: str, holder: str) -> None:
     Claim.delete().where(Claim.name == name, Claim.holder == holder).execute()
 
 
-def holder_of(name: str) -> str | None:
-    return (
-        Claim.select(Claim.holder)
-        .where(Claim.name == name, Claim.expires_at >= utc_timestamp())
-        .scalar()
-    )
-
-
 def forget_expired(before: dt.datetime) -> int:
     """Delete claims that expired before `before`: they decide nothing any more."""
     return Claim.delete().where(Claim.expires_at < before).execute()

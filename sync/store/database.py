@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import sqlite3
+
 from peewee import Database
 from playhouse.db_url import connect
 
@@ -14,6 +17,9 @@ def open_database(url: str) -> Database:
     """Connect to `url`, bind the models to it and create or migrate the tables."""
     db = connect(url)
     if db.__class__.__name__.startswith("Sqlite"):
+        # Days are stored as ISO text, as sqlite3's default adapter did before it was
+        # deprecated (Python 3.12): said once here rather than at every insert.
+        sqlite3.register_adapter(dt.date, dt.date.isoformat)
         # WAL lets the bot's readers run while a sync writes; foreign keys are off by default.
         db.init(
             db.database,

@@ -77,12 +77,16 @@ def _team(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings
 
 
 def _digest(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):
+    assert parsed.action is not None  # the parser names one for every digest command
     return answers.ask_digest(person.viewer, parsed.action, utc_today(), settings)
 
 
 def _audit(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):
+    target_user_id = parsed.target_user_id
+    assert target_user_id is not None  # the parser refuses an audit without one
+
     def find_target():
-        return identify(client, parsed.target_user_id).employee
+        return identify(client, target_user_id).employee
 
     return answers.ask_audit(person.viewer, find_target, settings.slack.admin_emails)
 

@@ -27,6 +27,7 @@ def submit_connection(ack, body, view, client: WebClient, context) -> None:
         ack(response_action="errors", errors=render_field_errors(outcome.errors))
         return
     ack()
+    assert outcome.info is not None  # a connection without errors was stored
     start_first_sync(settings, client, person.slack_user_id, outcome.info)
 
 

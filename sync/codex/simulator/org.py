@@ -127,13 +127,14 @@ def generate_org(employees: int, seed: int, today: datetime.date | None = None) 
     people = []
     for i in range(employees):
         slack_id = None
+        manager = managers[i]
         if rng.random() < 0.95:
             slack_id = _slack_id(rng, slack_ids)
         people.append(
             Person(
                 email=emails[i],
                 name=names[i],
-                manager_email=None if managers[i] is None else emails[managers[i]],
+                manager_email=None if manager is None else emails[manager],
                 role=ROLE_ADMIN if i in admins else ROLE_EMPLOYEE,
                 archived_on=archived_on.get(i),
                 slack_user_id=slack_id,
@@ -277,7 +278,7 @@ def _accounts(
         if i in archived_set:
             activity = max(activity, 0.5)
             active_until = None if i in still_used else archived_on[i]
-        reported = email
+        reported: str | None = email
         if i in no_email:
             reported = None
         elif rng.random() < 0.1:

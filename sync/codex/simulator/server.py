@@ -84,7 +84,7 @@ class Simulator:
         self.today = today
         self.host = host
         self.port = port
-        self.base_url: str | None = None
+        self.base_url = ""
         self.workspace_id = self.org.workspace_id
         self.api_key = self.org.api_key
         self.request_log: list[tuple[str, str, int]] = []
@@ -103,11 +103,16 @@ class Simulator:
             self.base_url = f"http://{shown}:{self.port}{API_PREFIX}"
         return self.base_url
 
-    def start(self) -> str:
+    def _bound(self) -> _Server:
         self.bind()
+        assert self._server is not None  # bind() made it
+        return self._server
+
+    def start(self) -> str:
+        server = self._bound()
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._server.serve_forever,
+                target=server.serve_forever,
                 kwargs={"poll_interval": 0.1},
                 name="codex-simulator",
                 daemon=True,
@@ -117,9 +122,9 @@ class Simulator:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until Ctrl-C."""
-        self.bind()
+        server = self._bound()
         try:
-            self._server.serve_forever(poll_interval=0.2)
+            server.serve_forever(poll_interval=0.2)
         except KeyboardInterrupt:
             pass
         finally:
@@ -193,7 +198,7 @@ class Simulator:
             self.seed, self.org.accounts, first_day, last_day, today, limit, start_index
         )
         body = json.dumps(page, separators=(",", ":")).encode()
-        if failure == "slow":
+        if failure == "slow" and self.slow_seconds:
             time.sleep(self.slow_seconds)
         if failure == "truncated":
             body = body[: len(body) // 2]

@@ -163,7 +163,7 @@ def parse_usage_query(
         elif start < today_start - MAX_DAYS_BACK * _SECONDS:
             msg = f"start_time must be within the last {MAX_DAYS_BACK} days"
             errors.append(_detail("start_time", msg, "value_error"))
-    if errors:
+    if errors or start is None or end is None or limit is None:
         raise QueryError(*errors)
 
     # In whole days since the epoch, clamped to the history before any date is built.
@@ -245,7 +245,7 @@ def _row(org_seed: int, account: CodexAccount, d: _Day) -> dict | None:
         surfaces = (surfaces + surfaces)[first : first + min(wanted, len(surfaces))]
     scale = account.intensity * (0.5 + v[3] * _UNIT) * (_WEEKEND_SCALE if d.weekend else 1.0)
 
-    clients = []
+    clients: list[dict[str, object]] = []
     t_threads = t_turns = t_uncached = t_cached = t_output = t_cents = 0
     i = 4
     for client_id in surfaces:
@@ -276,7 +276,7 @@ def _row(org_seed: int, account: CodexAccount, d: _Day) -> dict | None:
         t_output += output
         t_cents += cents
     credits = t_cents / 100
-    totals = {
+    totals: dict[str, object] = {
         "threads": t_threads,
         "turns": t_turns,
         "credits": credits,
