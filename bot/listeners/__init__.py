@@ -1,4 +1,6 @@
-"""Listeners, grouped by the kind of Slack request they answer."""
+"""Listeners, grouped by the kind of Slack request they answer: `commands/` (/codex),
+`views/` (the connect form's submission) and `events/` (DMs, the Home tab). Each folder's
+`register(app)` wires its callbacks."""
 
 from slack_bolt import App
 

@@ -1,3 +1,6 @@
+"""Slash commands: `/codex` and its subcommands (codex.py). The acknowledgement opens the
+connect form at once; everything else is answered privately by a lazy listener."""
+
 from slack_bolt import App
 
 from bot.listeners.commands.codex import acknowledge_codex, answer_codex

@@ -1,3 +1,5 @@
+"""Events API callbacks: DMs to the bot (direct_message.py) and the Home tab (app_home.py)."""
+
 from slack_bolt import App
 
 from bot.listeners.events.app_home import publish_home
