@@ -26,8 +26,11 @@ from sync.codex.simulator import SimulatedOrg, generate_org, write_org_csv
 from sync.org.importer import import_org_csv
 from sync.store.database import open_database
 from sync.store.models import ALL_MODELS, Employee, SyncRun, database
+from sync.store.workspaces import mark_synced, note_connected, start_history
 
 SEED = 7
+# The one workspace the benchmarks' usage belongs to.
+WORKSPACE = "b3c4d5e6-0000-4000-8000-000000000001"
 # The surfaces stored for every person and day in the synthetic histories (4 of them for
 # stats and digests, the first 3 for ingest), one from each group people read.
 SURFACES = ("CODEX_CLI", "CODEX_IDE_VSCODE", "CODEX_WEB", "CODEX_GITHUB")
@@ -170,7 +173,7 @@ def store_history(db: Database, url: str, days: int, surfaces: int, seed: int = 
     day_list = [today - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
     rows = _history_rows([u for u, _ in users], day_list, SURFACES[:surfaces], seed)
     columns = (
-        "codex_user_id, day, client_id, threads, turns, credits, "
+        "workspace_id, codex_user_id, day, client_id, threads, turns, credits, "
         "input_tokens, output_tokens, total_tokens, sync_run"
     )
     conn = db.connection()
@@ -193,11 +196,15 @@ def store_history(db: Database, url: str, days: int, surfaces: int, seed: int = 
         with db.atomic():
             conn.executemany("INSERT INTO codex_user (user_id, email) VALUES (?, ?)", users)
             conn.executemany(
-                f"INSERT INTO daily_usage ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((u, d.isoformat(), *rest) for u, d, *rest in rows),
+                f"INSERT INTO daily_usage ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((w, u, d.isoformat(), *rest) for w, u, d, *rest in rows),
             )
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    note_connected(WORKSPACE, now)
+    start_history(WORKSPACE, day_list[0])
+    mark_synced(WORKSPACE, day_list[:-1], now)  # today is still filling in
     SyncRun.create(
+        workspace_id=WORKSPACE,
         started_at=now,
         finished_at=now,
         window_start=day_list[0],
@@ -231,7 +238,7 @@ def _history_rows(
                     else (input_tokens, output_tokens, input_tokens + output_tokens)
                 )
                 credits = round(input_tokens / 40000 + output_tokens / 4000, 2)
-                yield (user_id, day, client_id, threads, turns, credits, *tokens, None)
+                yield (WORKSPACE, user_id, day, client_id, threads, turns, credits, *tokens, None)
 
 
 def _chunks(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:

@@ -11,6 +11,7 @@ four times longer shows it does not grow with days at all.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import _common
@@ -19,8 +20,8 @@ from bot.messages import render_messages
 from sync.config import DigestSettings
 from sync.org.access import digest_recipients
 from sync.org.chart import load_org_chart
+from sync.reports.coverage import Coverage
 from sync.reports.digest import compose_digest
-from sync.reports.queries import data_as_of
 from sync.store.models import Employee, database
 
 GOAL_PER_MANAGER = 0.010
@@ -45,7 +46,8 @@ def main() -> None:
     depth = depths()
     # Read once for the whole run, as a delivery run does (timed with the digests).
     started = time.perf_counter()
-    run = {"as_of": data_as_of(), "chart": load_org_chart()}
+    first_day = today - dt.timedelta(days=2 * period_days)
+    run = {"coverage": Coverage.load(first_day, today), "chart": load_org_chart()}
     run_setup = time.perf_counter() - started
     compose(managers[-1], today, period_days, run)  # templates compiled before the clock
 
@@ -103,7 +105,7 @@ def main() -> None:
 def compose(manager: Employee, today, period_days: int, run: dict) -> int:
     """One digest as the scheduler makes it (freshness and org chart read once per
     delivery run, as bot/digests.py does); returns how many people it covers."""
-    digest = compose_digest(manager, today, period_days, run["as_of"], run["chart"])
+    digest = compose_digest(manager, today, period_days, run["coverage"], run["chart"])
     render_messages("digest", digest=digest)
     return len(digest.entries) + sum(e.team.people for e in digest.entries if e.team)
 

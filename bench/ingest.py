@@ -1,7 +1,7 @@
 """Question 1, ingest: how close does the project's parse + upsert come to the raw driver?
 
 API-shaped pages (every employee, every day, three surfaces: 10k x 30 x 3 = 900k rows)
-go through the real `parse_usage_page` + `upsert_usage`, one transaction a page as a sync
+go through the real `parse_rows` + `upsert_usage`, one transaction a page as a sync
 does. The baseline upserts the same tuples into a copy of the same tables with the
 driver alone (`sqlite3` executemany; psycopg2's `execute_values` on PostgreSQL), one
 transaction a page too. The two alternate page by page in one process, so a noisy
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import _common
 
-from sync.codex.client import UsageRecord, parse_usage_page
+from sync.codex.rows import UsageRecord, parse_rows
 from sync.codex.simulator import generate_org
 from sync.config import CodexSettings
 from sync.ingest.writer import UPSERT_BATCH_ROWS, upsert_usage
@@ -31,6 +31,7 @@ GOAL_RATIO = 0.6
 SURFACES = _common.SURFACES[:3]
 RAW_TABLES = {"codex_user": "raw_codex_user", "daily_usage": "raw_daily_usage"}
 _USAGE_COLUMNS = (
+    "workspace_id",
     "codex_user_id",
     "day",
     "client_id",
@@ -42,7 +43,9 @@ _USAGE_COLUMNS = (
     "total_tokens",
     "sync_run",
 )
-_UPDATED = _USAGE_COLUMNS[3:]
+_UPDATED = _USAGE_COLUMNS[4:]
+# Rows of every day are accepted: the benchmark's pages span many days.
+ALL_DAYS = (dt.date.min, dt.date.max)
 SYNC_RUN_ID = 1
 
 
@@ -51,7 +54,7 @@ def main() -> None:
         __doc__.splitlines()[0], employees=10_000, days=30, smoke_employees=40, smoke_days=2
     )
     url = _common.database_url()
-    _common.header("ingest: parse_usage_page + upsert_usage vs the raw driver", url, args)
+    _common.header("ingest: parse_rows + upsert_usage vs the raw driver", url, args)
     page_size = CodexSettings().page_size
     postgres = _common.is_postgres(url)
     db = _common.fresh_database(url, extra_tables=RAW_TABLES.values())
@@ -65,11 +68,11 @@ def main() -> None:
         for side in order:
             if side == "project":
                 started = time.perf_counter()
-                records = parse_usage_page(page).records
-                upsert_usage(records, SYNC_RUN_ID)
+                records = parse_rows(page["data"], *ALL_DAYS).records
+                upsert_usage(records, SYNC_RUN_ID, _common.WORKSPACE)
                 project_seconds += time.perf_counter() - started
             else:
-                users, rows = raw.tuples(parse_usage_page(page).records)
+                users, rows = raw.tuples(parse_rows(page["data"], *ALL_DAYS).records)
                 started = time.perf_counter()
                 raw.upsert(users, rows)
                 raw_seconds += time.perf_counter() - started
@@ -189,7 +192,7 @@ class RawSqlite:
         self.usage_sql = (
             f"INSERT INTO daily_usage ({', '.join(_USAGE_COLUMNS)}) VALUES "
             f"({', '.join('?' * len(_USAGE_COLUMNS))}) "
-            "ON CONFLICT (codex_user_id, day, client_id) DO UPDATE SET "
+            "ON CONFLICT (workspace_id, codex_user_id, day, client_id) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
         )
 
@@ -197,7 +200,8 @@ class RawSqlite:
     def tuples(records: list[UsageRecord]) -> tuple[list[tuple], list[tuple]]:
         users = {r.codex_user_id: r.email for r in records}
         rows = [
-            (r.codex_user_id, r.day.isoformat(), *r[3:], SYNC_RUN_ID) for r in records
+            (_common.WORKSPACE, r.codex_user_id, r.day.isoformat(), *r[3:], SYNC_RUN_ID)
+            for r in records
         ]  # peewee stores dates as ISO text too
         return sorted(users.items()), rows
 
@@ -243,14 +247,14 @@ class RawPostgres:
         )
         self.usage_sql = (
             f"INSERT INTO raw_daily_usage ({', '.join(_USAGE_COLUMNS)}) VALUES %s "
-            "ON CONFLICT (codex_user_id, day, client_id) DO UPDATE SET "
+            "ON CONFLICT (workspace_id, codex_user_id, day, client_id) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
         )
 
     @staticmethod
     def tuples(records: list[UsageRecord]) -> tuple[list[tuple], list[tuple]]:
         users = {r.codex_user_id: r.email for r in records}
-        rows = [(r.codex_user_id, r.day, *r[3:], SYNC_RUN_ID) for r in records]
+        rows = [(_common.WORKSPACE, r.codex_user_id, r.day, *r[3:], SYNC_RUN_ID) for r in records]
         return sorted(users.items()), rows
 
     def upsert(self, users: list[tuple], rows: list[tuple]) -> None:

@@ -1,7 +1,11 @@
-"""Delivering digests by DM: at the configured local time, once per person and period.
+"""Delivering digests by DM: at the configured local time, once per person and period,
+and only on complete data.
 
-A delivery row is claimed before the send and marked sent when Slack accepts the message,
-so a restart or a second replica never sends twice; a failed send is retried with backoff.
+A send is claimed first and recorded as sent when Slack accepts the message, so a restart
+or a second replica never sends twice; a failed send is retried with backoff. A digest
+whose period is not fully synced yet (no sync completed since it ended, or a day missing
+in it) waits, is tried again at each tick, and the admins hear once if it is more than a
+day late.
 """
 
 from __future__ import annotations
@@ -13,17 +17,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.admins import tell_admins
 from bot.messages import render_message, render_messages
 from bot.slack import send_direct_message
 from sync.clock import utc_now
 from sync.config import DigestSettings, Settings
+from sync.notices import Notice
 from sync.org.access import digest_recipients, self_digest_recipients
 from sync.org.access_log import record_views
 from sync.org.chart import OrgChart, load_org_chart
+from sync.reports.coverage import Coverage
 from sync.reports.digest import compose_digest
 from sync.reports.periods import Period
-from sync.reports.queries import data_as_of, stats_answer
-from sync.store.claims import held_claim, release, try_claim, unique_holder
+from sync.reports.queries import stats_answer
+from sync.store.claims import claim_once, held_claim, release, try_claim, unique_holder
 from sync.store.models import DigestDelivery, Employee
 
 log = logging.getLogger(__name__)
@@ -33,6 +40,9 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # How long one send may take; a claim older than this belongs to a process that died.
 STALE_CLAIM = dt.timedelta(minutes=10)
 MAX_RETRY_DELAY = dt.timedelta(hours=1)
+# A digest waits for complete data this long at most: then the next one is due anyway.
+WAITING_DAYS = 7
+LATE_NOTICE_CLAIM_SECONDS = 30 * 24 * 3600
 
 
 def digest_period_end(local_now: dt.datetime, digest: DigestSettings) -> dt.date | None:
@@ -55,7 +65,7 @@ class DigestDeliverer:
         self.client = client
         self.holder = holder
         self._slack_timezones: dict[str, str | None] = {}
-        self._as_of: dt.datetime | None = None
+        self._coverage: Coverage | None = None
         self._chart: OrgChart | None = None
 
     def deliver_due(self) -> int:
@@ -66,7 +76,8 @@ class DigestDeliverer:
             if not held:
                 return 0
             now = utc_now()
-            self._as_of = data_as_of()  # read once for the whole run
+            # Read once for the whole run: every period due now or still waiting.
+            self._coverage = Coverage.load(now.date() - self._coverage_span(), now.date())
             self._chart = load_org_chart()
             sent = 0
             for manager in digest_recipients(now.date()):
@@ -74,7 +85,14 @@ class DigestDeliverer:
                     sent += self._deliver_if_due(manager, DigestDelivery.KIND_MANAGER, now)
             for employee in self_digest_recipients(now.date()):
                 sent += self._deliver_if_due(employee, DigestDelivery.KIND_SELF, now)
+            for waiting in _waiting(now.date() - dt.timedelta(days=WAITING_DAYS)):
+                sent += int(self.deliver(waiting.employee, waiting.kind, waiting.period_end, now))
+            self._tell_admins_if_late(now)
             return sent
+
+    def _coverage_span(self) -> dt.timedelta:
+        """How far back a run's coverage reaches: a waiting digest's previous period."""
+        return dt.timedelta(days=2 * self.settings.digest.period_days + WAITING_DAYS + 2)
 
     def _deliver_if_due(self, employee: Employee, kind: str, now: dt.datetime) -> int:
         local_now = now.astimezone(self._timezone_of(employee))
@@ -84,8 +102,9 @@ class DigestDeliverer:
         return int(self.deliver(employee, kind, period_end, now))
 
     def deliver(self, employee: Employee, kind: str, period_end: dt.date, now: dt.datetime):
-        """Send one digest unless it was sent already, is being sent, or is waiting to be
-        retried; True if this call sent it."""
+        """Send one digest unless it was sent already, is being sent, is backing off after
+        a failure, or its period is not fully synced yet (then it waits); True if this call
+        sent it."""
         now = now.replace(tzinfo=None)
         key = (kind, employee.id, period_end)
         if not _due(_delivery(*key), now):
@@ -100,6 +119,12 @@ class DigestDeliverer:
             if not _due(delivery, now):  # finished by another replica just before the claim
                 return False
             delivery = delivery or _new_delivery(*key)
+            if not self._period_synced(period_end, now):
+                delivery.status = DigestDelivery.STATUS_WAITING
+                delivery.claimed_at = now
+                delivery.next_attempt_at = None
+                delivery.save()
+                return False
             try:
                 user_id = self._slack_user_id(employee)
                 messages, shown = self.compose(employee, kind, period_end)
@@ -124,9 +149,35 @@ class DigestDeliverer:
         if kind == DigestDelivery.KIND_SELF:
             answer = stats_answer(employee, Period.ending_before(today, days))
             return [render_message("stats", answer=answer)], []
-        digest = compose_digest(employee, today, days, self._as_of, self._chart)
+        digest = compose_digest(employee, today, days, self._coverage, self._chart)
         shown = [entry.answer.employee for entry in digest.entries]
         return render_messages("digest", digest=digest), shown
+
+    def _period_synced(self, period_end: dt.date, now: dt.datetime) -> bool:
+        coverage = self._coverage or Coverage.load(now.date() - self._coverage_span(), now.date())
+        days = self.settings.digest.period_days
+        period = Period.ending_before(period_end + dt.timedelta(days=1), days)
+        return coverage.complete(period)
+
+    def _tell_admins_if_late(self, now: dt.datetime) -> None:
+        """Once per period: digests still waiting a day after they were due."""
+        late_before = now.date() - dt.timedelta(days=1)
+        for period_end in _waiting_periods(now.date() - dt.timedelta(days=WAITING_DAYS)):
+            if period_end + dt.timedelta(days=1) >= late_before:
+                continue
+            if claim_once(f"digests-late:{period_end.isoformat()}", LATE_NOTICE_CLAIM_SECONDS):
+                days = self.settings.digest.period_days
+                period = Period.ending_before(period_end + dt.timedelta(days=1), days)
+                assert self._coverage is not None  # loaded by deliver_due
+                late = Notice(
+                    "digests_late",
+                    {
+                        "period_end": period_end,
+                        "data_as_of": self._coverage.data_as_of,
+                        "missing": self._coverage.missing(period),
+                    },
+                )
+                tell_admins(self.client, self.settings, late)
 
     def _timezone_of(self, employee: Employee) -> ZoneInfo:
         """The directory's time zone, else Slack's, else the configured default."""
@@ -171,6 +222,19 @@ def _delivery(kind: str, employee_id: int, period_end: dt.date) -> DigestDeliver
 
 def _new_delivery(kind: str, employee_id: int, period_end: dt.date) -> DigestDelivery:
     return DigestDelivery(kind=kind, employee=employee_id, period_end=period_end)
+
+
+def _waiting(since: dt.date) -> list[DigestDelivery]:
+    return list(
+        DigestDelivery.select().where(
+            DigestDelivery.status == DigestDelivery.STATUS_WAITING,
+            DigestDelivery.period_end >= since,
+        )
+    )
+
+
+def _waiting_periods(since: dt.date) -> list[dt.date]:
+    return sorted({delivery.period_end for delivery in _waiting(since)})
 
 
 def _due(delivery: DigestDelivery | None, now: dt.datetime) -> bool:

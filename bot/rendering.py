@@ -54,6 +54,19 @@ def format_day(day: dt.date) -> str:
     return f"{day:%a %-d %b}"
 
 
+def format_day_ranges(ranges) -> str:
+    """ "3–12 Oct, 28 Oct – 2 Nov, 5 Nov": runs of days, as short as they read clearly."""
+    parts = []
+    for first, last in ranges:
+        if first == last:
+            parts.append(f"{first:%-d %b}")
+        elif (first.year, first.month) == (last.year, last.month):
+            parts.append(f"{first:%-d}–{last:%-d %b}")
+        else:
+            parts.append(f"{first:%-d %b} – {last:%-d %b}")
+    return ", ".join(parts)
+
+
 def format_timestamp(moment: dt.datetime | None) -> str:
     return "never synced" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
@@ -70,23 +83,17 @@ def escape_mrkdwn(text) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def team_line(answer) -> str:
-    """One person in a Slack team list (mrkdwn): name, credits, change, active days."""
-    current = answer.current
-    return (
-        f"*{escape_mrkdwn(answer.employee.display_name)}*  "
-        f"{format_number(current.totals.credits)} credits "
-        f"({format_change(answer.change('credits'))})"
-        f" · {current.active_days}/{current.period.days} active days"
-    )
-
-
 def words(notice: Notice | Problem) -> str:
     """The sentence for a notice (or a problem's notice), from templates/_notices.j2."""
     if isinstance(notice, Problem):
         notice = notice.notice
     template = environment().get_template("_notices.j2")
     return template.render(kind=notice.kind, p=notice.params).strip()
+
+
+def capitalize_first(text: str) -> str:
+    """A sentence's first letter up, the rest as it is (Jinja's capitalize lowers it)."""
+    return text[:1].upper() + text[1:]
 
 
 def plain_safe(text) -> str:
@@ -108,6 +115,7 @@ def environment() -> Environment:
         number=format_number,
         change=format_change,
         day=format_day,
+        day_ranges=format_day_ranges,
         days=format_days,
         share=format_share,
         timestamp=format_timestamp,
@@ -115,10 +123,11 @@ def environment() -> Environment:
         credits_by_surface=credits_by_surface,
         mrkdwn=escape_mrkdwn,
         plain=plain_safe,
-        team_line=team_line,
+        capitalize_first=capitalize_first,
         words=words,
     )
     env.globals.update(
+        notice=lambda kind, **params: Notice(kind, params),
         metrics=METRICS,
         stats_period_days=STATS_PERIOD_DAYS,
         team_period_days=TEAM_PERIOD_DAYS,

@@ -13,16 +13,12 @@ import threading
 
 import schedule
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.admins import tell_admins
 from bot.digests import DigestDeliverer
-from bot.messages import render_message
-from bot.slack import send_direct_message
-from sync.clock import utc_today
 from sync.config import Settings
 from sync.ingest.scheduled import run_scheduled_sync
 from sync.notices import Notice
-from sync.org.access import admins
 from sync.store.claims import unique_holder
 from sync.store.models import database
 
@@ -46,7 +42,8 @@ class Scheduler:
     def sync_tick(self) -> None:
         outcome = run_scheduled_sync(self.settings, self.holder)
         if outcome.paused_because:
-            self.alert_admins(outcome.paused_because)
+            paused = Notice("sync_paused", {"error": outcome.paused_because})
+            tell_admins(self.client, self.settings, paused)
 
     def digest_tick(self) -> None:
         self.digests.deliver_due()
@@ -70,25 +67,6 @@ class Scheduler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-
-    def alert_admins(self, reason: Notice) -> None:
-        message = render_message("notice", notice=Notice("sync_paused", {"error": reason}))
-        for user_id in self._admin_slack_ids():
-            try:
-                send_direct_message(self.client, user_id, message)
-            except (SlackApiError, SlackClientError, OSError):
-                log.warning("could not tell admin %s that syncs are paused", user_id)
-
-    def _admin_slack_ids(self) -> list[str]:
-        admin_list = admins(self.settings.slack.admin_emails, utc_today())
-        ids = {e.slack_user_id for e in admin_list.employees if e.slack_user_id}
-        emails = [e.email for e in admin_list.employees if not e.slack_user_id]
-        for email in emails + admin_list.emails_outside_directory:
-            try:
-                ids.add(self.client.users_lookupByEmail(email=email)["user"]["id"])
-            except (SlackApiError, SlackClientError, OSError):
-                log.info("no Slack account for admin %s", email)
-        return sorted(ids)
 
     @staticmethod
     def _guarded(job):

@@ -79,6 +79,8 @@ class SyncSettings(_Section):
     backfill_days: Annotated[int, Field(ge=1, le=API_HISTORY_DAYS)] = API_HISTORY_DAYS
     trailing_days: Annotated[int, Field(ge=1, le=API_HISTORY_DAYS)] = 5
     interval_minutes: Annotated[int, Field(ge=1)] = 60
+    # Any sync ends after this long, whatever the API does; what it stored stays.
+    deadline_minutes: Annotated[float, Field(gt=0)] = 30
 
 
 class DigestSettings(_Section):

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sync.codex.client import UsageRecord
-from sync.store.models import DailyUsage, Employee
+from sync.clock import utc_timestamp, utc_today
+from sync.codex.rows import UsageRecord
+from sync.ingest.writer import upsert_usage
+from sync.store.models import DailyUsage, Employee, SyncRun
+from sync.store.workspaces import mark_synced, note_connected, start_history
+
+# The workspace usage belongs to in tests that store it directly.
+WORKSPACE = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 
 def person(email, name=None, manager=None, role="employee", archived_on=None) -> Employee:
@@ -49,10 +55,47 @@ def usage(
 
 def usage_dump() -> list[tuple]:
     """Every stored usage row's key and counts, in a stable order: tables compare equal
-    exactly when they hold the same usage (which sync wrote them does not count)."""
-    fields = [f for f in DailyUsage._meta.sorted_fields if f is not DailyUsage.sync_run]
+    exactly when they hold the same usage (which sync wrote them, and for which workspace,
+    does not count: tests that care about the workspace ask for it)."""
+    unlisted = {DailyUsage.sync_run.name, DailyUsage.workspace_id.name}
+    fields = [f for f in DailyUsage._meta.sorted_fields if f.name not in unlisted]
     return list(
         DailyUsage.select(*fields)
         .order_by(DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id)
         .tuples()
     )
+
+
+def store_usage(records, workspace: str = WORKSPACE, *, completed_sync: bool = True) -> int:
+    """Store usage as a completed sync leaves it: the workspace known and current, the
+    rows written, every day from well before the earliest record to yesterday in the
+    ledger, and a successful run finished now (so answers have data "as of" now), unless
+    `completed_sync` is False."""
+    run = record_sync(workspace, ok=completed_sync)
+    stored = upsert_usage(records, run.id, workspace)
+    first = min((r.day for r in records), default=utc_today()) - dt.timedelta(days=200)
+    mark_history(workspace, first, max((r.day for r in records), default=first))
+    return stored
+
+
+def record_sync(workspace: str = WORKSPACE, *, ok: bool = True) -> SyncRun:
+    """A sync of `workspace` that finished now, having read every day of the last 200."""
+    note_connected(workspace, utc_timestamp())
+    run = SyncRun.create(
+        workspace_id=workspace,
+        started_at=utc_timestamp(),
+        finished_at=utc_timestamp(),
+        window_start=utc_today(),
+        window_end=utc_today(),
+        outcome=SyncRun.OUTCOME_OK if ok else SyncRun.OUTCOME_FAILED,
+    )
+    mark_history(workspace, utc_today() - dt.timedelta(days=200), utc_today())
+    return run
+
+
+def mark_history(workspace: str, first: dt.date, last: dt.date) -> None:
+    """The ledger holds every day from `first` to `last` or yesterday, whichever is later."""
+    last = max(last, utc_today() - dt.timedelta(days=1))
+    start_history(workspace, first)
+    days = (first + dt.timedelta(days=n) for n in range((last - first).days + 1))
+    mark_synced(workspace, days, utc_timestamp())

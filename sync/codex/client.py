@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from tenacity import (
@@ -25,10 +26,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from sync.codex.rows import UsageRecord, parse_rows
 from sync.notices import Problem
 
-# Stored for rows that carry totals but no per-client split.
-UNSPECIFIED_CLIENT = "UNSPECIFIED"
 _MAX_RETRY_AFTER_SECONDS = 60.0
 
 
@@ -79,25 +79,15 @@ class _TransientError(Exception):
         self.retry_after = retry_after
 
 
-class UsageRecord(NamedTuple):
-    """One Codex user's counts for one UTC day on one client surface."""
-
-    codex_user_id: str
-    email: str | None
-    day: dt.date
-    client_id: str
-    threads: int
-    turns: int
-    credits: float
-    input_tokens: int | None
-    output_tokens: int | None
-    total_tokens: int | None
-
-
 @dataclass
 class UsagePage:
     records: list[UsageRecord]
     rows: int
+    # Rows not stored, by reason (see sync/codex/rows.py).
+    rejected: Counter[str] = field(default_factory=Counter)
+    # Set on the last page when the API broke its paging contract without harm to the
+    # data (has_more with no token): the sync stops there and says so.
+    warning: str | None = None
 
 
 class CodexAnalyticsClient:
@@ -112,6 +102,7 @@ class CodexAnalyticsClient:
         max_retry_seconds: float = 120.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.workspace_id = workspace_id
         self._http = httpx.Client(
@@ -120,6 +111,8 @@ class CodexAnalyticsClient:
             timeout=httpx.Timeout(timeout_seconds),
             transport=transport,
         )
+        self._timeout_seconds = timeout_seconds
+        self._monotonic = monotonic
         self._max_attempts = max_attempts
         self._max_retry_seconds = max_retry_seconds
         self._sleep = sleep
@@ -136,21 +129,29 @@ class CodexAnalyticsClient:
     def validate(self) -> None:
         """Prove the key and workspace work with the cheapest call: one row of one day."""
         end = int(time.time())
-        self._get_page({"start_time": end - 86400, "end_time": end, "limit": 1})
+        self._get_page_body({"start_time": end - 86400, "end_time": end, "limit": 1})
 
     def iter_usage_pages(
         self, start: dt.datetime, end: dt.datetime, page_size: int = 1000
     ) -> Iterator[UsagePage]:
-        """Yield the usage in [start, end) page by page, following the pagination tokens."""
+        """Yield the usage in [start, end) page by page, following the pagination tokens.
+        Rows outside the UTC days of that window are rejected like any other bad row."""
         params: dict[str, str | int] = {
             "start_time": int(start.timestamp()),
             "end_time": int(end.timestamp()),
             "group_by": "day",
             "limit": page_size,
         }
+        first_day = start.astimezone(dt.UTC).date()
+        last_day = (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
         seen_tokens: set[str] = set()
         while True:
-            page, (token_param, token) = self._get_page(params)
+            body = self._get_page_body(params)
+            parsed = parse_rows(body["data"], first_day, last_day)
+            page = UsagePage(parsed.records, len(body["data"]), parsed.rejected)
+            token_param, token = _next_token(body)
+            if token is None and body.get("has_more") is True:
+                page.warning = "more_without_token"
             yield page
             if token is None:
                 return
@@ -160,7 +161,7 @@ class CodexAnalyticsClient:
             params = {**params, token_param: token}
             params.pop("cursor" if token_param == "page" else "page", None)
 
-    def _get_page(self, params: dict[str, str | int]) -> tuple[UsagePage, tuple[str, str | None]]:
+    def _get_page_body(self, params: dict[str, str | int]) -> dict:
         retrying = Retrying(
             retry=retry_if_exception_type(_TransientError),
             # stop_before_delay: a long Retry-After must not carry a page past the budget.
@@ -171,106 +172,69 @@ class CodexAnalyticsClient:
             reraise=True,
         )
         try:
-            return retrying(self._get_page_once, params)
+            body = retrying(self._get_json_once, params)
         except _TransientError as exc:
             raise ServiceUnavailableError(exc.reason, **exc.details) from None
+        # JSON that is not a page will not become one on a retry: the sync stops.
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise ServiceUnavailableError("not_a_page")
+        return body
 
-    def _get_page_once(self, params: dict[str, str | int]):
-        """One request, parsed: a body we cannot read is retried like a server error."""
-        body = self._get_body_once(params)
-        return parse_usage_page(body), _next_token(body)
-
-    def _get_body_once(self, params: dict[str, str | int]) -> dict:
+    def _get_json_once(self, params: dict[str, str | int]) -> Any:
+        """One request and its JSON; a body that is not JSON is retried like a 5xx."""
         path = f"workspaces/{self.workspace_id}/usage"
         try:
-            response = self._http.get(path, params=params)
+            status, headers, content = self._request_within_deadline(path, params)
         except httpx.TimeoutException:
             raise _TransientError("timed_out") from None
         except httpx.TransportError as exc:
             raise _TransientError("connection_failed", error=type(exc).__name__) from None
-        status = response.status_code
         if status == 200:
             try:
-                body = response.json()
+                return json.loads(content)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise _TransientError("not_json") from None
-            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-                raise _TransientError("not_a_page")
-            return body
         if status == 429:
-            raise _TransientError("rate_limited", _retry_after_seconds(response))
+            raise _TransientError("rate_limited", _retry_after_seconds(headers))
         if status >= 500:
-            raise _TransientError("server_error", _retry_after_seconds(response), status=status)
+            raise _TransientError("server_error", _retry_after_seconds(headers), status=status)
         if status == 401:
             raise InvalidApiKeyError()
         if status == 403:
             raise PlanAccessError()
         if status == 404:
             raise WorkspaceNotFoundError()
-        raise InvalidRequestError(_error_detail(response))
+        raise InvalidRequestError(_error_detail(status, content))
 
-
-def parse_usage_page(body: dict) -> UsagePage:
-    records: list[UsageRecord] = []
-    for row in body["data"]:
-        records.extend(parse_usage_row(row))
-    return UsagePage(records=records, rows=len(body["data"]))
-
-
-def parse_usage_row(row: dict) -> list[UsageRecord]:
-    """The per-client records of one API row; workspace-aggregate rows have no user."""
-    try:
-        actor = row.get("actor") or {}
-        user_id = row.get("user_id") or actor.get("user_id")
-        if not user_id:
-            return []
-        email = actor.get("email")
-        email = email.strip().lower() if isinstance(email, str) and email.strip() else None
-        day = dt.datetime.fromtimestamp(int(row["start_time"]), dt.UTC).date()
-        clients = row.get("clients") or []
-        if not clients and row.get("totals"):
-            clients = [{**row["totals"], "client_id": UNSPECIFIED_CLIENT}]
-        return [_record(str(user_id), email, day, client) for client in clients]
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise _TransientError("bad_row", error=repr(exc)) from None
-
-
-def _record(user_id: str, email: str | None, day: dt.date, counts: dict) -> UsageRecord:
-    uncached = counts.get("uncached_text_input_tokens")
-    cached = counts.get("cached_text_input_tokens")
-    output = counts.get("text_output_tokens")
-    total = counts.get("text_total_tokens")
-    # Null means "not published yet": a sum with an unknown part stays unknown.
-    input_tokens = None if uncached is None or cached is None else int(uncached) + int(cached)
-    if total is None and input_tokens is not None and output is not None:
-        total = input_tokens + int(output)
-    return UsageRecord(
-        user_id,
-        email,
-        day,
-        str(counts.get("client_id") or UNSPECIFIED_CLIENT),
-        int(counts.get("threads") or 0),
-        int(counts.get("turns") or 0),
-        float(counts.get("credits") or 0),
-        input_tokens,
-        None if output is None else int(output),
-        None if total is None else int(total),
-    )
+    def _request_within_deadline(
+        self, path: str, params: dict[str, str | int]
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """The status and whole body of one GET, within `timeout_seconds` in all: httpx's
+        time-outs bound each read, and a server can trickle bytes for ever. The body is
+        read in chunks and abandoned once the deadline passes (a read in progress can
+        add at most one more time-out)."""
+        deadline = self._monotonic() + self._timeout_seconds
+        with self._http.stream("GET", path, params=params) as response:
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if self._monotonic() > deadline:
+                    raise httpx.ReadTimeout("the whole request took too long")
+            return response.status_code, response.headers, b"".join(chunks)
 
 
 def _next_token(body: dict) -> tuple[str, str | None]:
-    """Where the next page is: `next_page` (documented) or `next_cursor` (seen in the wild)."""
+    """Where the next page is: `next_page` (documented) or `next_cursor` (seen in the
+    wild); None when there is no more, or when `has_more` comes without a token."""
     has_more = body.get("has_more")
     for key, param in (("next_page", "page"), ("next_cursor", "cursor")):
         if body.get(key):
             return param, str(body[key]) if has_more is not False else None
-    if has_more:
-        raise _TransientError("more_without_token")
     return "page", None
 
 
-def _retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def _retry_after_seconds(headers: httpx.Headers) -> float | None:
+    value = headers.get("Retry-After")
     if value is None:
         return None
     try:
@@ -286,9 +250,9 @@ def _wait_for_retry(retry_state: RetryCallState) -> float:
     return wait_random_exponential(multiplier=0.5, max=30)(retry_state)
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(status: int, content: bytes) -> str:
     try:
-        detail = response.json().get("detail")
+        detail = json.loads(content).get("detail")
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         detail = None
     if isinstance(detail, list) and detail:
@@ -302,7 +266,7 @@ def _error_detail(response: httpx.Response) -> str:
             return "; ".join(parts)
     if isinstance(detail, str):
         return detail
-    return f"HTTP {response.status_code}"
+    return f"HTTP {status}"
 
 
 def validate_connection(base_url: str, api_key: str, workspace_id: str, **client_options) -> None:

@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sync.clock import utc_timestamp
 from sync.notices import Notice, Problem
 from sync.store.models import Connection, database
+from sync.store.workspaces import note_connected
 
 
 class CodexConnectionError(Problem):
@@ -92,16 +93,19 @@ def store_connection(
     if not api_key:
         raise EmptyApiKeyError()
     token = _fernet(secret_key).encrypt(api_key.encode()).decode()
-    values = {
-        "workspace_id": workspace_id,
-        "api_key_encrypted": token,
-        "key_last4": key_last4(api_key),
-        "connected_at": utc_timestamp(),
-        "connected_by": connected_by,
-    }
+    now = utc_timestamp()
     with database.atomic():
         Connection.delete().execute()
-        return _info(Connection.create(id=1, **values))
+        note_connected(workspace_id, now)
+        row = Connection.create(
+            id=1,
+            workspace_id=workspace_id,
+            api_key_encrypted=token,
+            key_last4=key_last4(api_key),
+            connected_at=now,
+            connected_by=connected_by,
+        )
+        return _info(row)
 
 
 def connection_info() -> ConnectionInfo | None:

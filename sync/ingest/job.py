@@ -8,8 +8,10 @@ committed on its own, so a failure midway keeps every page already stored.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +27,13 @@ from sync.org.directory import count_unmatched_codex_users
 from sync.store.claims import held_claim, unique_holder
 from sync.store.models import SyncRun
 from sync.store.retention import apply_retention
+from sync.store.workspaces import (
+    current_workspace_id,
+    history_from,
+    mark_synced,
+    start_history,
+    synced_days,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,21 +72,46 @@ class SyncWindow:
         return (self.last_day - self.first_day).days + 1
 
 
-def last_successful_sync() -> SyncRun | None:
+def last_successful_sync(workspace_id: str | None = None) -> SyncRun | None:
+    """The latest sync that finished well, of `workspace_id` (default: the current one)."""
+    workspace_id = workspace_id or current_workspace_id()
     return (
         SyncRun.select()
-        .where(SyncRun.outcome == SyncRun.OUTCOME_OK)
+        .where(SyncRun.outcome == SyncRun.OUTCOME_OK, SyncRun.workspace_id == workspace_id)
         .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
         .first()
     )
 
 
-def sync_window(days: int, now: dt.datetime) -> SyncWindow:
-    """The last `days` UTC days, today included; the end is now, as the API's is exclusive."""
-    last_day = now.date()
-    first_day = last_day - dt.timedelta(days=days - 1)
+def sync_window(first_day: dt.date, now: dt.datetime) -> SyncWindow:
+    """From `first_day` to now, today included (the API's end is exclusive)."""
     start = dt.datetime.combine(first_day, dt.time(), tzinfo=dt.UTC)
-    return SyncWindow(first_day, last_day, start, now)
+    return SyncWindow(first_day, now.date(), start, now)
+
+
+def first_day_to_read(
+    workspace_id: str, settings: Settings, today: dt.date, days: int | None = None
+) -> dt.date:
+    """Where a sync starts: `days` back when asked; the backfill for a workspace's first
+    sync; else the earliest day missing from its ledger or the trailing window's first
+    day, whichever is earlier. Never further back than the API serves."""
+    horizon = today - dt.timedelta(days=API_HISTORY_DAYS - 1)
+    history_start = history_from(workspace_id)
+    if days is not None:
+        first = today - dt.timedelta(days=days - 1)
+    elif history_start is None:
+        first = today - dt.timedelta(days=settings.sync.backfill_days - 1)
+    else:
+        first = today - dt.timedelta(days=settings.sync.trailing_days - 1)
+        expected_from = max(history_start, horizon)
+        synced = synced_days(workspace_id, expected_from, today)
+        day = expected_from
+        while day < first:
+            if day not in synced:
+                first = day
+                break
+            day += dt.timedelta(days=1)
+    return max(first, horizon)
 
 
 def run_sync(
@@ -87,6 +121,7 @@ def run_sync(
     progress: ProgressCallback | None = None,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
     holder: str | None = None,
 ) -> SyncRun:
     """Run one sync now and return its record; raise SyncFailedError if it stopped early.
@@ -94,23 +129,23 @@ def run_sync(
     Only one sync runs at a time across every process sharing the database: two would
     each drop the rows the other wrote.
     """
+    if days is not None and not 1 <= days <= API_HISTORY_DAYS:
+        raise ValueError(f"a sync reads 1 to {API_HISTORY_DAYS} days (the API keeps no more)")
     with held_claim(SYNC_LEASE, holder or unique_holder(), SYNC_LEASE_SECONDS) as held:
         if not held:
             raise SyncAlreadyRunningError()
-        return _run_sync_holding_lease(settings, days, progress, transport, sleep)
+        return _run_sync_holding_lease(settings, days, progress, transport, sleep, monotonic)
 
 
-def _run_sync_holding_lease(settings, days, progress, transport, sleep) -> SyncRun:
+def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotonic) -> SyncRun:
     workspace_id, api_key = load_api_key(settings.security.secret_key)
-    if days is None:
-        first_sync = last_successful_sync() is None
-        days = settings.sync.backfill_days if first_sync else settings.sync.trailing_days
-    if not 1 <= days <= API_HISTORY_DAYS:
-        raise ValueError(f"a sync reads 1 to {API_HISTORY_DAYS} days (the API keeps no more)")
     _mark_abandoned_runs()
-    started = time.monotonic()
-    window = sync_window(days, utc_now())
+    started = monotonic()
+    deadline = started + settings.sync.deadline_minutes * 60
+    now = utc_now()
+    window = sync_window(first_day_to_read(workspace_id, settings, now.date(), days), now)
     run = SyncRun.create(
+        workspace_id=workspace_id,
         started_at=utc_timestamp(),
         window_start=window.first_day,
         window_end=window.last_day,
@@ -126,40 +161,74 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep) -> SyncR
         max_retry_seconds=codex.max_retry_seconds,
         transport=transport,
         sleep=sleep,
+        monotonic=monotonic,
     )
+    rejected: Counter[str] = Counter()
+    timed_out = False
     try:
         with client:
             for page in client.iter_usage_pages(window.start, window.end, codex.page_size):
-                upsert_usage(page.records, run.id)
+                upsert_usage(page.records, run.id, workspace_id)
+                rejected.update(page.rejected)
                 run.pages += 1
                 run.rows += len(page.records)
-                SyncRun.update(pages=run.pages, rows=run.rows).where(SyncRun.id == run.id).execute()
+                run.rejected = json.dumps(dict(sorted(rejected.items()))) if rejected else None
+                run.warning = Notice(page.warning).stored() if page.warning else None
+                run.save(only=[SyncRun.pages, SyncRun.rows, SyncRun.rejected, SyncRun.warning])
                 if progress:
                     latest = max((r.day for r in page.records), default=None)
                     progress(run, latest)
-        delete_unreported_usage(window.first_day, window.last_day, run.id)
+                if monotonic() > deadline:
+                    timed_out = True
+                    break
+            else:
+                # Every page read: the window's complete days are synced, and rows the API
+                # no longer reports in it are gone.
+                delete_unreported_usage(workspace_id, window.first_day, window.last_day, run.id)
+                start_history(workspace_id, window.first_day)
+                complete_days = (window.last_day - window.first_day).days
+                mark_synced(
+                    workspace_id,
+                    (window.first_day + dt.timedelta(days=n) for n in range(complete_days)),
+                    utc_timestamp(),
+                )
     except CodexApiError as exc:
-        _finish(run, started, SyncRun.OUTCOME_FAILED, exc.notice)
+        _finish(run, started, monotonic, SyncRun.OUTCOME_FAILED, exc.notice)
         log.warning("sync %s failed after %s pages: %s", run.id, run.pages, exc)
         raise SyncFailedError(run, exc) from None
     except BaseException as exc:
         # Interrupted (Ctrl-C) or a bug: record it, and let it propagate as it is.
         stopped = Notice("sync_stopped_early", {"error": type(exc).__name__})
-        _finish(run, started, SyncRun.OUTCOME_FAILED, stopped)
+        _finish(run, started, monotonic, SyncRun.OUTCOME_FAILED, stopped)
         raise
+    if timed_out:
+        minutes = settings.sync.deadline_minutes
+        _finish(
+            run,
+            started,
+            monotonic,
+            SyncRun.OUTCOME_TIMED_OUT,
+            Notice("sync_deadline", {"minutes": minutes}),
+        )
+        log.warning(
+            "sync %s stopped at its %s-minute deadline after %s pages", run.id, minutes, run.pages
+        )
+        return run
     apply_retention(settings.retention)
-    _finish(run, started, SyncRun.OUTCOME_OK, None)
+    _finish(run, started, monotonic, SyncRun.OUTCOME_OK, None)
     log.info(
         "sync %s: %s rows in %s pages, %.1fs", run.id, run.rows, run.pages, run.duration_seconds
     )
     return run
 
 
-def _finish(run: SyncRun, started: float, outcome: str, error: Notice | None) -> None:
+def _finish(
+    run: SyncRun, started: float, monotonic: Callable[[], float], outcome: str, error: Notice | None
+) -> None:
     run.outcome = outcome
     run.error = error.stored() if error else None
     run.finished_at = utc_timestamp()
-    run.duration_seconds = round(time.monotonic() - started, 3)
+    run.duration_seconds = round(monotonic() - started, 3)
     run.unmatched_users = count_unmatched_codex_users()
     run.save()
 

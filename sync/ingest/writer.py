@@ -14,14 +14,19 @@ from functools import cache
 
 from peewee import Field, PostgresqlDatabase
 
-from sync.codex.client import UsageRecord
+from sync.codex.rows import UsageRecord
 from sync.org.directory import normalize_email
 from sync.store.models import CodexUser, DailyUsage, database
 
 # Rows per batch: large enough to amortise each round trip, small enough to stream.
 UPSERT_BATCH_ROWS = 1000
 
-_USAGE_KEY = (DailyUsage.codex_user_id, DailyUsage.day, DailyUsage.client_id)
+_USAGE_KEY = (
+    DailyUsage.workspace_id,
+    DailyUsage.codex_user_id,
+    DailyUsage.day,
+    DailyUsage.client_id,
+)
 _USAGE_COUNTS = (
     DailyUsage.threads,
     DailyUsage.turns,
@@ -30,8 +35,9 @@ _USAGE_COUNTS = (
     DailyUsage.output_tokens,
     DailyUsage.total_tokens,
 )
-# A usage row is the record's fields of the same names, then the sync run that wrote it.
-_record_values = operator.attrgetter(*(field.name for field in _USAGE_KEY + _USAGE_COUNTS))
+# A usage row is the workspace, the record's fields of the same names, then the sync run
+# that wrote it.
+_record_values = operator.attrgetter(*(field.name for field in _USAGE_KEY[1:] + _USAGE_COUNTS))
 
 
 @cache
@@ -69,8 +75,9 @@ def _quoted(name: str) -> str:
     return f'"{name}"'
 
 
-def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None) -> int:
-    """Store a page of records in one transaction; re-reading a day overwrites it."""
+def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None, workspace_id: str) -> int:
+    """Store a page of `workspace_id`'s records in one transaction; re-reading a day
+    overwrites it."""
     if not records:
         return 0
     emails: dict[str, str | None] = {}
@@ -81,7 +88,7 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None)
     users = sorted(emails.items())
     # PostgreSQL refuses to upsert one key twice in a statement; the last one wins.
     unique = {(r.codex_user_id, r.day, r.client_id): r for r in records}.values()
-    rows = [(*_record_values(r), sync_run_id) for r in unique]
+    rows = [(workspace_id, *_record_values(r), sync_run_id) for r in unique]
     postgres = isinstance(database.obj, PostgresqlDatabase)
     users_sql, usage_sql = _upsert_statements(postgres)
     with database.atomic():
@@ -97,11 +104,12 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None = None)
     return len(rows)
 
 
-def delete_unreported_usage(first_day, last_day, sync_run_id: int) -> int:
+def delete_unreported_usage(workspace_id: str, first_day, last_day, sync_run_id: int) -> int:
     """Drop rows in a fully re-read window that the API no longer reports (revised days)."""
     return (
         DailyUsage.delete()
         .where(
+            DailyUsage.workspace_id == workspace_id,
             DailyUsage.day.between(first_day, last_day),
             (DailyUsage.sync_run != sync_run_id) | DailyUsage.sync_run.is_null(),
         )

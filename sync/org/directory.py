@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from peewee import JOIN, chunked, fn
 
 from sync.store.models import CodexUser, DailyUsage, EmailAlias, Employee, database
+from sync.store.workspaces import current_workspace
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
@@ -127,13 +128,15 @@ def count_unmatched_codex_users() -> int:
 
 
 def unmatched_codex_users() -> list[UnmatchedUser]:
-    """Codex users nobody in the directory owns, biggest spenders first, in one query."""
+    """Codex users nobody in the directory owns, biggest spenders first (in the current
+    workspace), in one query."""
     usage = (
         DailyUsage.select(
             DailyUsage.codex_user_id,
             fn.MAX(DailyUsage.day).alias("last_seen"),
             fn.SUM(DailyUsage.credits).alias("credits"),
         )
+        .where(DailyUsage.workspace_id == current_workspace())
         .group_by(DailyUsage.codex_user_id)
         .alias("usage")
     )

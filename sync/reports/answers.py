@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from sync.clock import utc_today
 from sync.codex.connection import ConnectionInfo, connection_info, remove_connection
 from sync.config import Settings
 from sync.ingest.scheduled import next_sync_at
@@ -19,9 +20,10 @@ from sync.notices import Notice
 from sync.org.access import Viewer, is_archived, may_view, team_of
 from sync.org.access_log import DEFAULT_LOOKBACK_DAYS, View, record_views, views_of
 from sync.org.directory import count_unmatched_codex_users, find_employee
+from sync.reports.coverage import Coverage, DayRange
 from sync.reports.digest import Digest, compose_digest
 from sync.reports.periods import STATS_PERIOD_DAYS, Period
-from sync.reports.queries import StatsAnswer, data_as_of, stats_answer, stats_answers
+from sync.reports.queries import StatsAnswer, stats_answer, stats_answers
 from sync.store.claims import claim_once
 from sync.store.models import Employee, SyncRun
 
@@ -38,6 +40,7 @@ class TeamUsage:
     total_credits: float
     active_people: int
     data_as_of: dt.datetime | None
+    missing: list[DayRange]  # days of the period no sync has read
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,8 @@ def team_for(
     chain = team_of(viewer)
     if not chain:
         return None
-    as_of = data_as_of()
-    answers = stats_answers(chain, period, as_of)
+    coverage = Coverage.load(period.previous.first_day, utc_today())
+    answers = stats_answers(chain, period, coverage)
     ranked = sorted(
         answers.values(),
         key=lambda a: (-a.current.totals.credits, a.employee.display_name.lower()),
@@ -134,7 +137,8 @@ def team_for(
         size=len(ranked),
         total_credits=round(sum(a.current.totals.credits for a in ranked), 6),
         active_people=sum(1 for a in ranked if a.current.active_days),
-        data_as_of=as_of,
+        data_as_of=coverage.data_as_of,
+        missing=coverage.missing(period),
     )
 
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from sync.notices import Notice
 from sync.org.access import digest_subjects, is_archived
 from sync.org.chart import OrgChart
+from sync.reports.coverage import Coverage, DayRange
 from sync.reports.periods import Period
-from sync.reports.queries import StatsAnswer, TeamRollup, data_as_of, stats_answers, team_rollups
+from sync.reports.queries import StatsAnswer, TeamRollup, stats_answers, team_rollups
 from sync.store.models import Employee
 
 IDLE_DAYS = 14
@@ -23,6 +24,7 @@ class DigestEntry:
     answer: StatsAnswer
     flags: list[Notice] = field(default_factory=list)  # worded by templates/_notices.j2
     team: TeamRollup | None = None
+    left_on: dt.date | None = None  # a report who has left: said, never flagged as declining
 
 
 @dataclass(frozen=True)
@@ -31,24 +33,23 @@ class Digest:
     period: Period
     entries: list[DigestEntry]
     data_as_of: dt.datetime | None
+    # Days of the period no sync has read (a digest waits for them; a preview says so).
+    missing: list[DayRange] = field(default_factory=list)
 
 
 def flags_for(answer: StatsAnswer, today: dt.date) -> list[Notice]:
-    """What is worth a word in the 1:1: a long idle spell, a big change, a new surface."""
+    """What is worth a word in the 1:1: a long idle spell, a big change, a new surface.
+    People who have left are neither idle nor declining: they are gone."""
     flags = []
-    employee = answer.employee
+    left = is_archived(answer.employee, today)
     last_active = answer.last_active_day
-    # New starters (no history yet) and archived people are not "idle".
-    if (
-        not is_archived(employee, today)
-        and last_active is not None
-        and (today - last_active).days > IDLE_DAYS
-    ):
+    # New starters (no history yet) are not "idle" either.
+    if not left and last_active is not None and (today - last_active).days > IDLE_DAYS:
         flags.append(Notice("idle", {"days": IDLE_DAYS}))
     change = answer.change("credits")
     if change is not None and change > NOTABLE_CHANGE:
         flags.append(Notice("usage_up", {"change": change}))
-    elif change is not None and change < -NOTABLE_CHANGE:
+    elif change is not None and change < -NOTABLE_CHANGE and not left:
         flags.append(Notice("usage_down", {"change": -change}))
     if answer.previous.totals.is_active:
         for surface in answer.new_surfaces:
@@ -56,27 +57,30 @@ def flags_for(answer: StatsAnswer, today: dt.date) -> list[Notice]:
     return flags
 
 
-_LOOK_UP = object()
-
-
 def compose_digest(
     manager: Employee,
     today: dt.date,
     period_days: int = 7,
-    as_of=_LOOK_UP,
+    coverage: Coverage | None = None,
     chart: OrgChart | None = None,
 ) -> Digest:
-    """The digest for the `period_days` complete days before `today`."""
+    """The digest for the `period_days` complete days before `today`. A delivery run
+    passes the coverage and the org chart it read once, rather than reading them again
+    for every manager."""
     period = Period.ending_before(today, period_days)
+    if coverage is None:
+        coverage = Coverage.load(period.previous.first_day, today)
     reports = digest_subjects(manager, period.first_day)
-    # A delivery run passes the freshness and the org chart it read once, rather than
-    # reading them again for every manager.
-    as_of = data_as_of() if as_of is _LOOK_UP else as_of
     # Full answers for direct reports only; the people below them are summed in SQL.
-    answers = stats_answers(reports, period, as_of)
-    teams = team_rollups(reports, period, chart)
+    answers = stats_answers(reports, period, coverage)
+    teams = team_rollups(reports, period, coverage.workspace_id, chart)
     entries = [
-        DigestEntry(answers[r.id], flags_for(answers[r.id], today), teams.get(r.id))
+        DigestEntry(
+            answers[r.id],
+            flags_for(answers[r.id], today),
+            teams.get(r.id),
+            r.archived_on if is_archived(r, today) else None,
+        )
         for r in reports
     ]
-    return Digest(manager, period, entries, as_of)
+    return Digest(manager, period, entries, coverage.data_as_of, coverage.missing(period))

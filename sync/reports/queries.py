@@ -14,13 +14,15 @@ from typing import NamedTuple
 
 from peewee import Case, chunked, fn
 
+from sync.clock import utc_today
 from sync.org.access import activity_counts
 from sync.org.chart import OrgChart, members_below
 from sync.org.directory import codex_user_ids_by_employee, codex_user_ids_for
+from sync.reports.coverage import Coverage, DayRange
 from sync.reports.metrics import STAT_FIELDS, Stats
 from sync.reports.periods import Period
 from sync.reports.surfaces import SURFACE_ORDER, surface_of
-from sync.store.models import DailyUsage, Employee, SyncRun
+from sync.store.models import DailyUsage, Employee
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class PeriodUsage:
     by_surface: dict[str, Stats]
     daily_credits: list[tuple[dt.date, float]]
     active_days: int
+    # Days of the period no sync has read: said beside the figures, never shown as zeros.
+    missing: list[DayRange]
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class StatsAnswer:
     previous: PeriodUsage
     data_as_of: dt.datetime | None
     last_active_day: dt.date | None
+    # No Codex account matches the person's email or aliases: their zeros mean nothing.
+    has_codex_account: bool = True
 
     def change(self, key: str) -> float | None:
         """Relative change against the previous period, or None where there is no base."""
@@ -75,11 +81,11 @@ class _Member(NamedTuple):
 
 
 def team_rollups(
-    leads: list[Employee], period: Period, chart: OrgChart | None = None
+    leads: list[Employee], period: Period, workspace_id: str | None, chart: OrgChart | None = None
 ) -> dict[int, TeamRollup]:
     """For each lead with people below them, their whole team's credits this period and
-    the one before, and how many were active. A bounded number of queries: one per tree
-    level, one per 5,000 people, one per 5,000 Codex accounts."""
+    the one before in `workspace_id`, and how many were active. A bounded number of
+    queries: one per tree level, one per 5,000 people, one per 5,000 Codex accounts."""
     root_of = members_below(leads, chart)
     if not root_of:
         return {}
@@ -99,7 +105,9 @@ def team_rollups(
     credits: dict[int, float] = defaultdict(float)
     previous_credits: dict[int, float] = defaultdict(float)
     active: dict[int, set[int]] = defaultdict(set)
-    in_window = DailyUsage.day.between(previous.first_day, period.last_day)
+    in_window = (DailyUsage.workspace_id == workspace_id) & DailyUsage.day.between(
+        previous.first_day, period.last_day
+    )
     is_current = Case(None, [(DailyUsage.day >= period.first_day, 1)], 0)
     for batch in chunked(list(owner_of), 5000):
         # Two sums per account (this period, the one before), except for people with an
@@ -155,23 +163,15 @@ def team_rollups(
     }
 
 
-def data_as_of() -> dt.datetime | None:
-    """When the last successful sync finished: the freshness every answer shows."""
-    return (
-        SyncRun.select(SyncRun.finished_at)
-        .where(SyncRun.outcome == SyncRun.OUTCOME_OK)
-        .order_by(SyncRun.finished_at.desc())
-        .scalar()
-    )
-
-
 def stats_answers(
-    employees: Iterable[Employee], period: Period, as_of: dt.datetime | None = None
+    employees: Iterable[Employee], period: Period, coverage: Coverage | None = None
 ) -> dict[int, StatsAnswer]:
-    """The stats answer for each employee, from one query over both periods."""
+    """The stats answer for each employee, from one query over both periods, in the
+    current workspace (`coverage`, read here unless the caller has it already)."""
     employees = list(employees)
     previous = period.previous
-    as_of = as_of if as_of is not None else data_as_of()
+    if coverage is None:
+        coverage = Coverage.load(previous.first_day, utc_today())
     by_id = {employee.id: employee for employee in employees}
     if len(employees) == 1:
         user_ids = {employees[0].id: codex_user_ids_for(employees[0])}
@@ -182,7 +182,7 @@ def stats_answers(
     }
     rows_by_employee: dict[int, list[tuple]] = defaultdict(list)
     last_active: dict[int, dt.date] = {}
-    if owner_of:
+    if owner_of and coverage.workspace_id is not None:
         query = (
             DailyUsage.select(
                 DailyUsage.codex_user_id,
@@ -191,6 +191,7 @@ def stats_answers(
                 *(getattr(DailyUsage, name) for name in STAT_FIELDS),
             )
             .where(
+                DailyUsage.workspace_id == coverage.workspace_id,
                 DailyUsage.codex_user_id.in_(list(owner_of)),
                 DailyUsage.day.between(previous.first_day, period.last_day),
             )
@@ -201,14 +202,16 @@ def stats_answers(
             if not activity_counts(employee, day):
                 continue
             rows_by_employee[employee.id].append((day, client_id, counts))
-        last_active = _last_active_days(owner_of, period.last_day)
+        last_active = _last_active_days(coverage.workspace_id, owner_of, period.last_day)
+    missing, missing_before = coverage.missing(period), coverage.missing(previous)
     return {
         employee.id: StatsAnswer(
             employee,
-            _period_usage(period, rows_by_employee[employee.id]),
-            _period_usage(previous, rows_by_employee[employee.id]),
-            as_of,
+            _period_usage(period, rows_by_employee[employee.id], missing),
+            _period_usage(previous, rows_by_employee[employee.id], missing_before),
+            coverage.data_as_of,
             last_active.get(employee.id),
+            has_codex_account=bool(user_ids.get(employee.id)),
         )
         for employee in employees
     }
@@ -218,7 +221,7 @@ def stats_answer(employee: Employee, period: Period) -> StatsAnswer:
     return stats_answers([employee], period)[employee.id]
 
 
-def _period_usage(period: Period, rows: list[tuple]) -> PeriodUsage:
+def _period_usage(period: Period, rows: list[tuple], missing: list[DayRange]) -> PeriodUsage:
     # Plain accumulators, one Stats per group at the end: digests over large teams read
     # many rows, and a Stats per row was most of their time.
     totals = _Sums()
@@ -238,7 +241,7 @@ def _period_usage(period: Period, rows: list[tuple]) -> PeriodUsage:
     ordered = {s: by_surface[s].stats() for s in SURFACE_ORDER if s in by_surface}
     daily = [(d, daily_stats[d].credits if d in daily_stats else 0.0) for d in period.each_day()]
     active_days = sum(1 for stats in daily_stats.values() if stats.is_active)
-    return PeriodUsage(period, totals.stats(), ordered, daily, active_days)
+    return PeriodUsage(period, totals.stats(), ordered, daily, active_days, missing)
 
 
 class _Sums:
@@ -280,11 +283,15 @@ class _Sums:
         )
 
 
-def _last_active_days(owner_of: dict[str, Employee], up_to: dt.date) -> dict[int, dt.date]:
-    """Each employee's last day with any activity, at most `up_to`, across all history."""
+def _last_active_days(
+    workspace_id: str, owner_of: dict[str, Employee], up_to: dt.date
+) -> dict[int, dt.date]:
+    """Each employee's last day with any activity, at most `up_to`, across the workspace's
+    history."""
     query = (
         DailyUsage.select(DailyUsage.codex_user_id, fn.MAX(DailyUsage.day))
         .where(
+            DailyUsage.workspace_id == workspace_id,
             DailyUsage.codex_user_id.in_(list(owner_of)),
             DailyUsage.day <= up_to,
             (DailyUsage.credits > 0) | (DailyUsage.turns > 0) | (DailyUsage.threads > 0),

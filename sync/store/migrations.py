@@ -8,9 +8,21 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
-from peewee import Database
+from peewee import (
+    BigIntegerField,
+    CharField,
+    CompositeKey,
+    Database,
+    DateField,
+    DateTimeField,
+    DoubleField,
+    IntegerField,
+    Model,
+    TextField,
+)
 from playhouse.migrate import SchemaMigrator, migrate
 
 
@@ -27,7 +39,113 @@ def _claims_replace_leases_and_handled_events(db: Database) -> None:
     db.execute_sql('DROP TABLE "handled_event"')
 
 
+def _usage_per_workspace_and_coverage(db: Database) -> None:
+    """Version 3: usage is kept per workspace (its key starts with the workspace), a
+    ledger records the days each workspace has completely synced, and sync runs keep
+    their workspace, the rows they rejected and a warning. Existing usage and runs belong
+    to the connected workspace; the ledger starts from the days past successful runs read.
+    """
+
+    class Frozen(Model):  # this version's tables as they are created here, whatever comes later
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    class Workspace(Frozen):
+        workspace_id = CharField(primary_key=True)
+        connected_at = DateTimeField()
+        last_connected_at = DateTimeField()
+        history_from = DateField(null=True)
+
+    class DailyUsage(Frozen):
+        workspace_id = CharField()
+        codex_user_id = CharField()
+        day = DateField()
+        client_id = CharField()
+        threads = IntegerField(default=0)
+        turns = IntegerField(default=0)
+        credits = DoubleField(default=0)
+        input_tokens = BigIntegerField(null=True)
+        output_tokens = BigIntegerField(null=True)
+        total_tokens = BigIntegerField(null=True)
+        sync_run = IntegerField(null=True)
+
+        class Meta:
+            primary_key = CompositeKey("workspace_id", "codex_user_id", "day", "client_id")
+
+    class SyncedDay(Frozen):
+        workspace_id = CharField()
+        day = DateField()
+        synced_at = DateTimeField()
+
+        class Meta:
+            primary_key = CompositeKey("workspace_id", "day")
+
+    connection = db.execute_sql(
+        'SELECT "workspace_id", "connected_at" FROM "connection"'
+    ).fetchone()
+    # Usage synced while no connection is left has no known workspace: "" keeps it apart.
+    workspace_id, connected_at = connection or ("", None)
+    migrator = SchemaMigrator.from_database(db)
+    migrate(
+        migrator.add_column("sync_run", "workspace_id", CharField(null=True)),
+        migrator.add_column("sync_run", "rejected", TextField(null=True)),
+        migrator.add_column("sync_run", "warning", TextField(null=True)),
+        migrator.rename_table("daily_usage", "daily_usage_v2"),
+    )
+    db.execute_sql(f'UPDATE "sync_run" SET "workspace_id" = {db.param}', (workspace_id,))
+    db.create_tables([Workspace, DailyUsage, SyncedDay], safe=False)
+    columns = ", ".join(
+        f'"{name}"'
+        for name in ("codex_user_id", "day", "client_id", "threads", "turns", "credits")
+        + ("input_tokens", "output_tokens", "total_tokens", "sync_run")
+    )
+    db.execute_sql(
+        f'INSERT INTO "daily_usage" ("workspace_id", {columns}) '
+        f'SELECT {db.param}, {columns} FROM "daily_usage_v2"',
+        (workspace_id,),
+    )
+    db.execute_sql('DROP TABLE "daily_usage_v2"')
+    db.execute_sql('CREATE INDEX "daily_usage_day" ON "daily_usage" ("day")')
+
+    runs = db.execute_sql(
+        """SELECT "window_start", "started_at", "finished_at" FROM "sync_run" """
+        """WHERE "outcome" = 'ok' ORDER BY "id" """
+    ).fetchall()
+    synced: dict[dt.date, dt.datetime] = {}
+    for window_start, started_at, finished_at in runs:
+        first, started = _date(window_start), _datetime(started_at)
+        # A day is complete once it has ended: the run's own start day was still filling.
+        for offset in range((started.date() - first).days):
+            synced[first + dt.timedelta(days=offset)] = _datetime(finished_at)
+    has_usage = db.execute_sql('SELECT 1 FROM "daily_usage" LIMIT 1').fetchone()
+    if connection or runs or has_usage:
+        now = _datetime(connected_at) if connected_at else dt.datetime(2000, 1, 1)
+        Workspace.insert(
+            workspace_id=workspace_id,
+            connected_at=now,
+            last_connected_at=now,
+            history_from=min(synced) if synced else None,
+        ).execute()
+    rows = [(workspace_id, day, at) for day, at in sorted(synced.items())]
+    for start in range(0, len(rows), 500):
+        SyncedDay.insert_many(
+            rows[start : start + 500],
+            fields=[SyncedDay.workspace_id, SyncedDay.day, SyncedDay.synced_at],
+        ).execute()
+
+
+def _date(value) -> dt.date:
+    """A date as the driver hands it back (SQLite: ISO text)."""
+    return dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def _datetime(value) -> dt.datetime:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _claims_replace_leases_and_handled_events,
+    3: _usage_per_workspace_and_coverage,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

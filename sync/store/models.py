@@ -75,14 +75,26 @@ class CodexUser(BaseModel):
     email = CharField(null=True, index=True)
 
 
+class Workspace(BaseModel):
+    """A ChatGPT workspace codexbot has been connected to. Its usage is a history of its
+    own: answers read the connected workspace's only."""
+
+    workspace_id = CharField(primary_key=True)
+    connected_at = DateTimeField()  # the first time
+    last_connected_at = DateTimeField()
+    # The first day its first sync read: no data before it is expected, none is missing.
+    history_from = DateField(null=True)
+
+
 class DailyUsage(BaseModel):
-    """One Codex user's counts for one UTC day on one client surface.
+    """One Codex user's counts for one UTC day on one client surface, in one workspace.
 
     Token counts are NULL while the API has not published them: unknown is not zero.
     `sync_run` marks which run last wrote the row, so a re-read window can drop rows
     the API no longer reports.
     """
 
+    workspace_id = CharField()
     codex_user_id = CharField()
     day = DateField()
     client_id = CharField()
@@ -96,8 +108,20 @@ class DailyUsage(BaseModel):
     sync_run = IntegerField(null=True)
 
     class Meta:
-        primary_key = CompositeKey("codex_user_id", "day", "client_id")
+        primary_key = CompositeKey("workspace_id", "codex_user_id", "day", "client_id")
         indexes = ((("day",), False),)
+
+
+class SyncedDay(BaseModel):
+    """The coverage ledger: a UTC day a sync read completely for a workspace. A day of the
+    history without a row is missing data, and answers say so."""
+
+    workspace_id = CharField()
+    day = DateField()
+    synced_at = DateTimeField()
+
+    class Meta:
+        primary_key = CompositeKey("workspace_id", "day")
 
 
 class SyncRun(BaseModel):
@@ -106,8 +130,11 @@ class SyncRun(BaseModel):
     OUTCOME_FAILED = "failed"
     # Found still "running" by a later run: the process died (killed, crashed) midway.
     OUTCOME_INTERRUPTED = "interrupted"
+    # Stopped at [sync] deadline_minutes: what it stored stays, the lease is released.
+    OUTCOME_TIMED_OUT = "timed_out"
 
     id = AutoField()
+    workspace_id = CharField(null=True)
     started_at = DateTimeField()
     finished_at = DateTimeField(null=True)
     window_start = DateField()
@@ -117,7 +144,12 @@ class SyncRun(BaseModel):
     unmatched_users = IntegerField(null=True)
     duration_seconds = DoubleField(null=True)
     outcome = CharField(default=OUTCOME_RUNNING)
-    error = TextField(null=True)
+    error = TextField(null=True)  # a stored Notice
+    # Rows the API sent that were not stored, as JSON {reason: count} (sync/codex/rows.py).
+    rejected = TextField(null=True)
+    # A broken contract the sync survived (a stored Notice), e.g. more pages promised
+    # without a token.
+    warning = TextField(null=True)
 
 
 class Connection(BaseModel):
@@ -144,13 +176,16 @@ class Claim(BaseModel):
 
 
 class DigestDelivery(BaseModel):
-    """What became of one digest (kind, employee, period): sent, or failed and when it is
-    tried again. Who sends it, once, is decided by a claim (bot/digests.py)."""
+    """What became of one digest (kind, employee, period): sent, failed and when it is
+    tried again, or waiting for complete data. Who sends it, once, is decided by a claim
+    (bot/digests.py)."""
 
     KIND_MANAGER = "manager"
     KIND_SELF = "self"
     STATUS_SENT = "sent"
     STATUS_FAILED = "failed"
+    # Due, but its period is not fully synced yet: tried again at each tick.
+    STATUS_WAITING = "waiting"
 
     id = AutoField()
     kind = CharField()
@@ -189,7 +224,9 @@ ALL_MODELS = [
     Employee,
     EmailAlias,
     CodexUser,
+    Workspace,
     DailyUsage,
+    SyncedDay,
     SyncRun,
     Connection,
     Claim,

@@ -8,13 +8,12 @@ import itertools
 
 import pytest
 from cryptography.fernet import Fernet
-from factories import person, usage
+from factories import person, store_usage, usage
 from fake_slack import FakeSlack
 from slack_requests import bot_settings, running_bot
 
 from sync.clock import utc_today
 from sync.codex.simulator import Simulator
-from sync.ingest.writer import upsert_usage
 
 SECRET_KEY = Fernet.generate_key().decode()
 _ids = itertools.count(1)
@@ -87,5 +86,5 @@ def org(slack, sqlite_db):
         for offset in range(1, 8):
             day = today - dt.timedelta(days=offset)
             records.append(usage(f"codex-{key}", day, email=f"{key}@example.com", credits=1.5))
-    upsert_usage(records, 1)
+    store_usage(records)
     return people

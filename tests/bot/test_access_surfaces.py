@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 
 import pytest
 from click.testing import CliRunner
-from factories import person, usage
+from factories import person, store_usage, usage
 from freezegun import freeze_time
 
 from bot.cli import cli
 from bot.digests import DigestDeliverer
 from bot.slack import web_client
 from sync.clock import utc_today
-from sync.ingest.writer import upsert_usage
 from sync.store.models import Employee, database
 
 ARCHIVED_DAYS_AGO = 40
@@ -165,7 +164,7 @@ def build_company(slack, today: dt.date) -> dict[str, Employee]:
         for n, key in enumerate(PEOPLE)
         for offset in range(1, 15)
     ]
-    upsert_usage(records, 1)
+    store_usage(records)
     return made
 
 

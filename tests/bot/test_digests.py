@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from factories import person, usage
+from factories import person, store_usage, usage
 from freezegun import freeze_time
 
 from bot.digests import DigestDeliverer, digest_period_end
 from bot.slack import web_client
 from sync.config import DigestSettings
-from sync.ingest.writer import upsert_usage
 from sync.store.claims import try_claim
 from sync.store.models import DigestDelivery, Employee
 
@@ -67,7 +66,7 @@ def team(sqlite_db, slack):
     records += [usage("u-ben", week[0], email="ben@example.com", credits=10.25, threads=4)]
     records += [usage("u-ben", before[0], credits=2.0)]
     records += [usage("u-dee", week[2], email="dee@example.com", credits=3.5)]
-    upsert_usage(records, 1)
+    store_usage(records)
     return {"cleo": cleo, "max": max_, "ana": ana, "ben": ben, "cy": cy, "dee": dee}
 
 
@@ -92,7 +91,8 @@ def test_each_manager_gets_one_dm_with_exact_numbers(settings, slack, team):
     assert "active 5/7 days" in digest
     assert "*Ben Busy*  10.2 credits (↑ 412%)" in digest
     assert "_Their team:_ 1 person, 1 active, 3.5 credits (–)" in digest
-    assert "*Cy Quiet*  0 credits (–)" in digest
+    # Cy has no Codex account: said, not shown as zeros that read as idleness.
+    assert "*Cy Quiet*  no Codex account matches cy@example.com" in digest
     assert "Dee Deep" not in digest.split("_Their team:_")[0]  # skip-level only rolled up
     assert "usage up 100%" in digest and "new surface: CLI" in digest
     assert "`/codex stats @person 30d`" in digest

@@ -18,12 +18,11 @@ import unicodedata
 
 import pytest
 from cryptography.fernet import Fernet
-from factories import person, usage
+from factories import person, store_usage, usage
 from fake_slack import FakeSlack
 from slack_requests import bot_settings, running_bot
 
 from sync.clock import utc_today
-from sync.ingest.writer import upsert_usage
 from sync.store.database import open_database
 from sync.store.models import database
 
@@ -116,7 +115,7 @@ def world(tmp_path_factory):
         for offset in range(1, 8):
             day = today - dt.timedelta(days=offset)
             records.append(usage(f"codex-{key}", day, email=employee.email, credits=1.5))
-    upsert_usage(records, 1)
+    store_usage(records)
     slack.add_user("UBOTUSER", None, is_bot=True)
     slack.add_user("USENTINEL", None)  # in Slack, not in the directory: a distinct answer
 

@@ -7,12 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from factories import person, usage
+from factories import person, store_usage, usage
 from slack_sdk.models.blocks import Block
 
 from bot.messages import MESSAGE_BLOCK_LIMIT, render_message, render_view
 from bot.rendering import words
-from sync.ingest.writer import upsert_usage
 from sync.notices import Notice
 from sync.reports.answers import Home, team_for
 from sync.reports.periods import Period
@@ -35,7 +34,7 @@ def test_a_team_of_1200_stays_within_50_blocks_and_says_who_is_cut(sqlite_db):
         [(f"p{i:04d}@example.com", f"Person {i:04d}", boss.id) for i in range(1200)],
         fields=[Employee.email, Employee.name, Employee.manager],
     ).execute()
-    upsert_usage(
+    store_usage(
         [
             usage(
                 f"u{i}",
@@ -45,7 +44,6 @@ def test_a_team_of_1200_stays_within_50_blocks_and_says_who_is_cut(sqlite_db):
             )
             for i in range(1200)
         ],
-        1,
     )
     team = team_for(boss, WEEK)
     message = render_message("team", team=team)
@@ -69,7 +67,7 @@ def test_names_cannot_inject_mentions_or_markup(sqlite_db):
 
 def test_stats_message_is_valid_and_has_a_fallback_text(sqlite_db):
     ada = person("ada@example.com", "Ada")
-    upsert_usage([usage("u-ada", TODAY - dt.timedelta(days=1), email="ada@example.com")], 1)
+    store_usage([usage("u-ada", TODAY - dt.timedelta(days=1), email="ada@example.com")])
     message = render_message("stats", answer=stats_answer(ada, WEEK))
     assert_valid(message["blocks"])
     assert message["text"].startswith("Codex usage for Ada")
@@ -97,6 +95,12 @@ SAMPLE_PARAMS = {
     "usage_down": {"change": 0.75},
     "new_surface": {"surface": "CLI"},
     "text": {"text": "A sentence an older codexbot stored."},
+    "missing_days": {"ranges": [(dt.date(2026, 10, 3), dt.date(2026, 10, 12))]},
+    "no_codex_account": {"email": "ada@example.com"},
+    "left_on": {"day": dt.date(2026, 11, 3)},
+    "sync_deadline": {"minutes": 30},
+    "rows_rejected": {"counts": {"negative_count": 2, "no_user": 1}},
+    "digests_late": {"period_end": dt.date(2026, 11, 1), "data_as_of": None, "missing": []},
 }
 INTERNAL_ERROR = words(Notice("internal_error"))
 

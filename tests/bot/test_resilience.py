@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 
 import pytest
-from factories import person
+from factories import person, record_sync
 from freezegun import freeze_time
 
 from bot.digests import DigestDeliverer
@@ -48,6 +48,7 @@ def managers(sqlite_db, slack):
 def test_slack_down_or_rate_limited_during_digests_still_one_digest_each(settings, slack, managers):
     deliverer = DigestDeliverer(settings, web_client(settings), "replica")
     with freeze_time("2026-11-30 09:00:00") as clock:  # Monday 09:00 UTC
+        record_sync()  # the week is synced: digests do not wait for data
         slack.go_down()
         assert deliverer.deliver_due() == 0
         assert {d.status for d in DigestDelivery.select()} == {"failed"}

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from cryptography.fernet import Fernet
-from factories import person
+from factories import person, record_sync
 from freezegun import freeze_time
 from slack_requests import bot_settings
 
@@ -131,6 +131,7 @@ def test_a_failing_job_is_logged_and_the_other_jobs_still_run(
         raise RuntimeError("a bug in some job")
 
     with freeze_time("2026-11-30 09:30:00"):  # a Monday, 09:30 UTC: the digest is due
+        record_sync()  # on a synced week
         replica = Scheduler(shared_settings, web_client(shared_settings), "a")
         # Moved first, so it fails before the sync and digest jobs run.
         job = replica.jobs.every(1).minutes.do(Scheduler._guarded(broken_job))

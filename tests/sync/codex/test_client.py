@@ -11,7 +11,6 @@ from wording import raises_saying
 
 from bot.rendering import words as worded
 from sync.codex.client import (
-    UNSPECIFIED_CLIENT,
     CodexAnalyticsClient,
     InvalidApiKeyError,
     InvalidRequestError,
@@ -19,6 +18,7 @@ from sync.codex.client import (
     ServiceUnavailableError,
     WorkspaceNotFoundError,
 )
+from sync.codex.rows import UNATTRIBUTED_CLIENT
 
 WORKSPACE = "0f8fad5b-d9cb-469f-a165-70867728950e"
 KEY = "sk-test-0123456789abcdef"
@@ -175,9 +175,8 @@ def test_429_honours_retry_after_then_succeeds():
         httpx.Response(500, json={"error": "boom"}),
         httpx.Response(503, text="upstream unavailable"),
         httpx.Response(200, content=b'{"object": "page", "data": [{"start_ti'),
-        httpx.Response(200, json={"unexpected": True}),
     ],
-    ids=["500", "503", "truncated-json", "not-a-page"],
+    ids=["500", "503", "truncated-json"],
 )
 def test_transient_failure_then_success_is_retried_with_backoff(failure):
     answers = iter([failure, page([usage_row()], has_more=False)])
@@ -243,7 +242,8 @@ def test_null_tokens_stay_unknown_and_unknown_clients_are_kept():
                 "text_total_tokens": None,
                 "a_field_from_the_future": {"x": 1},
             }
-        ]
+        ],
+        totals=None,  # this client is the whole person
     )
     client, _ = client_for(lambda r: page([row], has_more=False))
     (record,) = next(client.iter_usage_pages(START, END)).records
@@ -264,7 +264,7 @@ def test_total_tokens_fall_back_to_input_plus_output():
         "cached_text_input_tokens": 5,
         "text_output_tokens": 7,
     }
-    client, _ = client_for(lambda r: page([usage_row(clients=[client_counts])]))
+    client, _ = client_for(lambda r: page([usage_row(clients=[client_counts], totals=None)]))
     (record,) = next(client.iter_usage_pages(START, END)).records
     assert record.total_tokens == 22
 
@@ -281,8 +281,9 @@ def test_rows_without_email_or_clients_and_aggregate_rows():
     assert result.rows == 3
     by_user = {r.codex_user_id: r for r in result.records}
     assert set(by_user) == {"u-noemail", "u-totals"}
+    assert result.rejected == {"no_user": 1}  # the aggregate row is counted, not stored
     assert by_user["u-noemail"].email is None
-    assert by_user["u-totals"].client_id == UNSPECIFIED_CLIENT
+    assert by_user["u-totals"].client_id == UNATTRIBUTED_CLIENT
     assert by_user["u-totals"].turns == 9
 
 
@@ -295,23 +296,39 @@ def test_the_key_never_appears_in_error_text_or_logs(caplog):
     assert all(KEY not in record.getMessage() for record in caplog.records)
 
 
-def test_a_malformed_row_is_retried_then_reported_as_a_readable_error():
+def test_a_malformed_row_is_rejected_and_counted_not_retried_and_the_good_ones_kept():
     calls = []
 
     def handler(request):
         calls.append(request)
-        return page([{"object": "workspace.codex.usage.result", "user_id": "u1"}])
+        malformed = {"object": "workspace.codex.usage.result", "user_id": "u1"}
+        return page([malformed, usage_row("u2")])
 
     client, slept = client_for(handler, max_attempts=3)
-    with raises_saying(ServiceUnavailableError, "unexpected shape"):
-        list(client.iter_usage_pages(START, END))
-    assert len(calls) == 3 and len(slept) == 2
+    (result,) = list(client.iter_usage_pages(START, END))
+    assert result.rejected == {"bad_time": 1}
+    assert [r.codex_user_id for r in result.records] == ["u2"]
+    assert len(calls) == 1 and slept == []
 
 
-def test_has_more_without_a_token_is_an_error_not_a_silent_stop():
+def test_has_more_without_a_token_ends_the_sync_with_a_warning_not_silently():
     client, _ = client_for(lambda r: page([usage_row()], has_more=True), max_attempts=1)
-    with raises_saying(ServiceUnavailableError, "no page token"):
+    (result,) = list(client.iter_usage_pages(START, END))
+    assert result.warning == "more_without_token"
+    assert len(result.records) == 1
+
+
+def test_json_that_is_not_a_page_stops_without_retries_and_says_so():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(200, json={"object": "error", "message": "surprise"})
+
+    client, slept = client_for(handler, max_attempts=3)
+    with raises_saying(ServiceUnavailableError, "not a page of usage"):
         list(client.iter_usage_pages(START, END))
+    assert len(calls) == 1 and slept == []
 
 
 def test_a_422_detail_without_msg_still_reads():

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from cryptography.fernet import Fernet
-from factories import usage_dump
+from factories import WORKSPACE, usage_dump
 from freezegun import freeze_time
 from wording import raises_saying
 
@@ -199,7 +199,7 @@ def test_retention_deletes_older_usage_and_access_log_after_a_sync(db, sim):
 
     connect(sim)
     old_day = dt.date(2025, 1, 1)
-    upsert_usage([usage("u-old", old_day, email="old@example.com")], None)
+    upsert_usage([usage("u-old", old_day, email="old@example.com")], None, WORKSPACE)
     viewer, target = person("v@example.com"), person("t@example.com")
     AccessLog.create(viewer=viewer, target=target, surface="cli", viewed_at=dt.datetime(2026, 1, 1))
     AccessLog.create(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from factories import usage, usage_dump
+from factories import WORKSPACE, usage, usage_dump
 
 from sync.ingest.writer import UPSERT_BATCH_ROWS, delete_unreported_usage, upsert_usage
 from sync.store.models import CodexUser, DailyUsage
@@ -14,27 +14,29 @@ DAY = dt.date(2026, 11, 2)
 
 def test_upsert_twice_gives_the_same_table(db):
     records = [usage(f"u{i}", DAY, email=f"u{i}@example.com") for i in range(5)]
-    upsert_usage(records, 1)
+    upsert_usage(records, 1, WORKSPACE)
     first = usage_dump()
-    upsert_usage(records, 2)
+    upsert_usage(records, 2, WORKSPACE)
     assert usage_dump() == first
     assert len(first) == 5
 
 
 def test_a_revised_day_overwrites_every_count(db):
-    upsert_usage([usage("u1", DAY, credits=1.0, input_tokens=None, output_tokens=None)], 1)
-    upsert_usage([usage("u1", DAY, threads=4, turns=9, credits=7.5, input_tokens=10)], 2)
+    upsert_usage(
+        [usage("u1", DAY, credits=1.0, input_tokens=None, output_tokens=None)], 1, WORKSPACE
+    )
+    upsert_usage([usage("u1", DAY, threads=4, turns=9, credits=7.5, input_tokens=10)], 2, WORKSPACE)
     assert usage_dump() == [("u1", DAY, "CODEX_CLI", 4, 9, 7.5, 10, 50, 60)]
 
 
 def test_null_tokens_are_stored_as_null_not_zero(db):
-    upsert_usage([usage("u1", DAY, input_tokens=None, output_tokens=None)], 1)
+    upsert_usage([usage("u1", DAY, input_tokens=None, output_tokens=None)], 1, WORKSPACE)
     row = DailyUsage.get()
     assert (row.input_tokens, row.output_tokens, row.total_tokens) == (None, None, None)
 
 
 def test_fractional_credits_survive(db):
-    upsert_usage([usage("u1", DAY, credits=0.125)], 1)
+    upsert_usage([usage("u1", DAY, credits=0.125)], 1, WORKSPACE)
     assert DailyUsage.get().credits == 0.125
 
 
@@ -43,16 +45,16 @@ def test_batches_larger_than_one_statement(db):
         usage(f"u{i % 40}", DAY - dt.timedelta(days=i // 40), "CODEX_WEB")
         for i in range(UPSERT_BATCH_ROWS * 2 + 17)
     ]
-    assert upsert_usage(records, 1) == len(records)
+    assert upsert_usage(records, 1, WORKSPACE) == len(records)
     assert DailyUsage.select().count() == len(records)
     assert CodexUser.select().count() == 40
 
 
 def test_a_withheld_email_does_not_erase_a_known_one(db):
-    upsert_usage([usage("u1", DAY, email="dev@example.com")], 1)
-    upsert_usage([usage("u1", DAY + dt.timedelta(days=1), email=None)], 2)
+    upsert_usage([usage("u1", DAY, email="dev@example.com")], 1, WORKSPACE)
+    upsert_usage([usage("u1", DAY + dt.timedelta(days=1), email=None)], 2, WORKSPACE)
     assert CodexUser.get_by_id("u1").email == "dev@example.com"
-    upsert_usage([usage("u1", DAY, email="new@example.com")], 3)
+    upsert_usage([usage("u1", DAY, email="new@example.com")], 3, WORKSPACE)
     assert CodexUser.get_by_id("u1").email == "new@example.com"
 
 
@@ -65,10 +67,11 @@ def test_unreported_rows_in_a_reread_window_are_dropped_and_others_kept(db):
             usage("u1", before, "CODEX_WEB"),
         ],
         1,
+        WORKSPACE,
     )
     # Run 2 re-reads DAY only and no longer sees the web client that day.
-    upsert_usage([usage("u1", DAY, "CODEX_CLI", credits=3.0)], 2)
-    removed = delete_unreported_usage(DAY, DAY, 2)
+    upsert_usage([usage("u1", DAY, "CODEX_CLI", credits=3.0)], 2, WORKSPACE)
+    removed = delete_unreported_usage(WORKSPACE, DAY, DAY, 2)
     assert removed == 1
     assert [(r[1], r[2], r[5]) for r in usage_dump()] == [
         (before, "CODEX_WEB", 1.0),
@@ -78,7 +81,9 @@ def test_unreported_rows_in_a_reread_window_are_dropped_and_others_kept(db):
 
 def test_a_key_repeated_in_one_page_keeps_the_last_and_works_on_both_engines(db):
     stored = upsert_usage(
-        [usage("u1", DAY, credits=1.0), usage("u2", DAY), usage("u1", DAY, credits=2.0)], 1
+        [usage("u1", DAY, credits=1.0), usage("u2", DAY), usage("u1", DAY, credits=2.0)],
+        1,
+        WORKSPACE,
     )
     assert stored == 2
     assert [(r[0], r[5]) for r in usage_dump()] == [("u1", 2.0), ("u2", 1.0)]
@@ -86,6 +91,15 @@ def test_a_key_repeated_in_one_page_keeps_the_last_and_works_on_both_engines(db)
 
 def test_token_counts_beyond_32_bits_are_kept(db):
     huge = 5_000_000_000
-    upsert_usage([usage("u1", DAY, input_tokens=huge, output_tokens=1)], 1)
+    upsert_usage([usage("u1", DAY, input_tokens=huge, output_tokens=1)], 1, WORKSPACE)
     assert DailyUsage.get().input_tokens == huge
     assert DailyUsage.get().total_tokens == huge + 1
+
+
+def test_usage_is_kept_per_workspace_and_the_unreported_drop_stays_in_its_own(db):
+    other = "11111111-2222-3333-4444-555555555555"
+    upsert_usage([usage("u1", DAY, "CODEX_CLI", credits=1.0)], 1, WORKSPACE)
+    upsert_usage([usage("u1", DAY, "CODEX_CLI", credits=9.0)], 2, other)
+    assert delete_unreported_usage(other, DAY, DAY, 3) == 1
+    rows = DailyUsage.select(DailyUsage.workspace_id, DailyUsage.credits).tuples()
+    assert list(rows) == [(WORKSPACE, 1.0)]

@@ -4,6 +4,7 @@ import datetime as dt
 import io
 
 import pytest
+from factories import WORKSPACE
 
 from sync.org.directory import (
     DirectoryError,
@@ -18,6 +19,7 @@ from sync.org.directory import (
 )
 from sync.org.importer import ImportSummary, OrgImportError, import_org_csv
 from sync.store.models import CodexUser, DailyUsage, EmailAlias, Employee
+from sync.store.workspaces import note_connected
 
 HEADER = "email,name,manager_email,role,archived_on,slack_user_id,timezone\n"
 
@@ -346,7 +348,10 @@ def test_a_directory_email_beats_an_older_alias_for_it(alice_and_bob):
 
 
 def usage(user_id: str, day: dt.date, client_id: str, credits: float) -> None:
-    DailyUsage.create(codex_user_id=user_id, day=day, client_id=client_id, credits=credits)
+    note_connected(WORKSPACE, dt.datetime(2025, 1, 1))
+    DailyUsage.create(
+        workspace_id=WORKSPACE, codex_user_id=user_id, day=day, client_id=client_id, credits=credits
+    )
 
 
 def test_unmatched_users_are_listed_with_last_seen_and_credits(alice_and_bob):

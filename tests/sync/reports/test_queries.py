@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from factories import person, usage
+from factories import WORKSPACE, person, store_usage, usage
 
 from bot.rendering import render, sparkline
-from sync.ingest.writer import upsert_usage
 from sync.notices import Notice
 from sync.org.directory import add_alias
 from sync.reports.digest import compose_digest, flags_for
@@ -16,6 +15,7 @@ from sync.reports.periods import Period
 from sync.reports.queries import stats_answer
 from sync.reports.surfaces import CHATGPT, CLI, IDE, OTHER
 from sync.store.models import SyncRun
+from sync.store.workspaces import note_connected
 
 TODAY = dt.date(2026, 11, 25)  # a Wednesday
 WEEK = Period.ending_before(TODAY, 7)  # Nov 18 .. Nov 24
@@ -35,7 +35,7 @@ def test_period_is_complete_days_and_previous_is_the_same_length():
 
 def test_stats_sum_exactly_by_surface_day_and_period(db):
     ada = person("ada@example.com")
-    upsert_usage(
+    store_usage(
         [
             usage("u-ada", day(1), "CODEX_CLI", email="Ada@Example.com", credits=2.5, turns=3),
             usage("u-ada", day(1), "CODEX_IDE_VSCODE", threads=2, credits=1.25),
@@ -44,7 +44,6 @@ def test_stats_sum_exactly_by_surface_day_and_period(db):
             usage("u-ada", day(0), "CODEX_CLI", credits=99.0),  # today: not complete
             usage("u-ada", day(30), "CODEX_CLI", credits=50.0),  # outside both periods
         ],
-        1,
     )
     answer = stats_answer(ada, WEEK)
     totals = answer.current.totals
@@ -66,13 +65,13 @@ def test_stats_sum_exactly_by_surface_day_and_period(db):
 
 def test_a_surface_never_seen_before_is_other_not_an_error(db):
     ada = person("ada@example.com")
-    upsert_usage([usage("u-ada", day(2), "CODEX_HOLOGRAM", email="ada@example.com")], 1)
+    store_usage([usage("u-ada", day(2), "CODEX_HOLOGRAM", email="ada@example.com")])
     assert list(stats_answer(ada, WEEK).current.by_surface) == [OTHER]
 
 
 def test_an_alias_reattributes_history_without_a_resync(db):
     ada = person("ada@example.com")
-    upsert_usage([usage("u-old", day(2), email="ada@old-domain.com", credits=5.0)], 1)
+    store_usage([usage("u-old", day(2), email="ada@old-domain.com", credits=5.0)])
     assert stats_answer(ada, WEEK).current.totals.credits == 0
     add_alias("ADA@old-domain.com", "ada@example.com")
     assert stats_answer(ada, WEEK).current.totals.credits == 5.0
@@ -80,21 +79,31 @@ def test_an_alias_reattributes_history_without_a_resync(db):
 
 def test_activity_after_archiving_is_not_attributed_but_history_stays(db):
     bo = person("bo@example.com", archived_on=day(4))
-    upsert_usage(
+    store_usage(
         [
             usage("u-bo", day(5), email="bo@example.com", credits=1.0),
             usage("u-bo", day(4), email="bo@example.com", credits=2.0),
             usage("u-bo", day(3), email="bo@example.com", credits=40.0),
         ],
-        1,
     )
     assert stats_answer(bo, WEEK).current.totals.credits == 3.0
 
 
-def test_data_as_of_is_the_last_successful_sync(db):
+def test_data_as_of_is_the_last_successful_sync_of_the_current_workspace(db):
     ada = person("ada@example.com")
     finished = dt.datetime(2026, 11, 25, 8, 0)
+    note_connected("old-workspace", finished - dt.timedelta(days=1))
+    note_connected(WORKSPACE, finished)
     SyncRun.create(
+        workspace_id="old-workspace",
+        started_at=finished,
+        finished_at=finished + dt.timedelta(hours=2),
+        window_start=day(5),
+        window_end=TODAY,
+        outcome=SyncRun.OUTCOME_OK,
+    )
+    SyncRun.create(
+        workspace_id=WORKSPACE,
         started_at=finished,
         finished_at=finished,
         window_start=day(5),
@@ -102,6 +111,7 @@ def test_data_as_of_is_the_last_successful_sync(db):
         outcome=SyncRun.OUTCOME_OK,
     )
     SyncRun.create(
+        workspace_id=WORKSPACE,
         started_at=finished,
         finished_at=finished + dt.timedelta(hours=1),
         window_start=day(5),
@@ -125,7 +135,7 @@ def test_digest_covers_direct_reports_with_their_own_flags(db):
     records.append(usage("u-idle", day(20), email="idle@example.com", credits=3.0))
     records.append(usage("u-gone", day(30), email="gone@example.com", credits=3.0))
     records.append(usage("u-grand", day(1), email="grand@example.com", credits=9.0))
-    upsert_usage(records, 1)
+    store_usage(records)
 
     digest = compose_digest(boss, TODAY, 7)
     names = [entry.answer.employee.name for entry in digest.entries]
@@ -152,14 +162,13 @@ def test_usage_swings_are_flagged_both_ways(db):
     boss = person("boss@example.com")
     up = person("up@example.com", manager=boss)
     down = person("down@example.com", manager=boss)
-    upsert_usage(
+    store_usage(
         [
             usage("u-up", day(2), email="up@example.com", credits=10.0),
             usage("u-up", day(9), email="up@example.com", credits=4.0),
             usage("u-down", day(2), email="down@example.com", credits=1.0),
             usage("u-down", day(9), email="down@example.com", credits=4.0),
         ],
-        1,
     )
     assert flags_for(stats_answer(up, WEEK), TODAY) == [Notice("usage_up", {"change": 1.5})]
     assert flags_for(stats_answer(down, WEEK), TODAY) == [Notice("usage_down", {"change": 0.75})]
@@ -167,9 +176,9 @@ def test_usage_swings_are_flagged_both_ways(db):
 
 def test_stats_text_shows_unknown_tokens_as_unknown(db):
     ada = person("ada@example.com", name="Ada Lovelace")
-    upsert_usage(
+    store_usage(
         [usage("u-ada", day(1), email="ada@example.com", input_tokens=None, output_tokens=None)],
-        1,
+        completed_sync=False,
     )
     text = render("stats.txt.j2", answer=stats_answer(ada, WEEK))
     assert "Codex usage for Ada Lovelace <ada@example.com>" in text
@@ -194,7 +203,7 @@ def test_team_rollups_sum_everyone_below_and_cut_archived_people(db):
     gone = person("gone@example.com", "Gone", manager=mid, archived_on=day(3))
     person("idle@example.com", "Idle", manager=deep)
     solo = person("solo@example.com", "Solo")
-    upsert_usage(
+    store_usage(
         [
             usage("u-mid", day(1), email="mid@example.com", credits=1.25),
             usage("u-deep", day(2), email="deep@example.com", credits=2.0),
@@ -202,13 +211,14 @@ def test_team_rollups_sum_everyone_below_and_cut_archived_people(db):
             usage("u-gone", day(4), email="gone@example.com", credits=8.0),  # before archiving
             usage("u-gone", day(2), email="gone@example.com", credits=100.0),  # after: not theirs
         ],
-        1,
     )
-    rollups = team_rollups([lead, solo], WEEK)
+    rollups = team_rollups([lead, solo], WEEK, WORKSPACE)
     assert set(rollups) == {lead.id}  # nobody below Solo: no roll-up
     team = rollups[lead.id]
     assert (team.people, team.active_people) == (4, 3)
     assert team.credits == 11.25 and team.previous_credits == 4.0
     assert gone.id and team.change == pytest.approx(11.25 / 4 - 1)
     # A delivery run walks the teams from the org chart it read once: same answer.
-    assert team_rollups([lead, solo], WEEK, load_org_chart()) == rollups
+    assert team_rollups([lead, solo], WEEK, WORKSPACE, load_org_chart()) == rollups
+    # Another workspace's usage is not this one's.
+    assert team_rollups([lead], WEEK, "another-workspace")[lead.id].credits == 0

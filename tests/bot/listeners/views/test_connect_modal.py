@@ -58,7 +58,7 @@ def test_a_valid_submission_stores_the_key_encrypted_confirms_and_syncs(
     assert simulator.workspace_id in confirmed.params["text"]
     assert f"ending in `{simulator.api_key[-4:]}`" in confirmed.params["text"]
     assert "The first Codex sync finished" in finished.params["text"]
-    run = SyncRun.get()
+    run = SyncRun.get(SyncRun.workspace_id == simulator.workspace_id)
     assert run.outcome == SyncRun.OUTCOME_OK and run.rows > 0
     assert f"{run.rows:,} usage rows" in finished.params["text"]
 
