@@ -10,7 +10,14 @@ import json
 
 from bot.rendering import environment, words
 from sync.notices import Notice
-from sync.reports.answers import AccessLogAnswer, Answer, Help, Status, TeamUsage
+from sync.reports.answers import (
+    AccessLogAnswer,
+    Answer,
+    ForgetConfirmation,
+    Help,
+    Status,
+    TeamUsage,
+)
 from sync.reports.digest import Digest
 from sync.reports.queries import StatsAnswer
 
@@ -27,6 +34,7 @@ _ANSWER_TEMPLATES: dict[type, tuple[str, str]] = {
     TeamUsage: ("team", "team"),
     AccessLogAnswer: ("access_log", "log"),
     Status: ("status", "status"),
+    ForgetConfirmation: ("forget_confirmation", "confirmation"),
     Notice: ("notice", "notice"),
 }
 

@@ -22,7 +22,7 @@ class CodexCommand:
     target_user_id: str | None = None
     days: int = 7
     problem: Notice | None = None  # what was unreadable, worded by templates/_notices.j2
-    action: str | None = None  # for digest: one of DIGEST_ACTIONS
+    action: str | None = None  # for digest: one of DIGEST_ACTIONS; for disconnect: "forget"
 
 
 def parse_codex_command(text: str) -> CodexCommand:
@@ -53,6 +53,8 @@ def parse_codex_command(text: str) -> CodexCommand:
                 "digest", problem=Notice("digest_actions", {"actions": DIGEST_ACTIONS})
             )
         return CodexCommand("digest", action=action)
+    if name == "disconnect" and [w.lower() for w in rest] == ["forget"]:
+        return CodexCommand(name, action="forget")
     if rest:
         return CodexCommand(name, problem=Notice("takes_nothing", {"name": name}))
     return CodexCommand(name)

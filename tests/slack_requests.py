@@ -141,3 +141,21 @@ class SlackSender:
             **extra,
         }
         return self.event(event)
+
+    def block_action(self, user_id: str, action_id: str, value: str, **signing):
+        """A button pressed in a message the bot sent in answer to a slash command."""
+        n = next(_ids)
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T1"},
+            "user": {"id": user_id},
+            "api_app_id": "A1",
+            "trigger_id": f"trigger-{n}",
+            "response_url": f"{self.slack.base_url}/response/{n}",
+            "container": {"type": "message", "is_ephemeral": True},
+            "actions": [
+                {"type": "button", "action_id": action_id, "block_id": "b1", "value": value}
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, "application/x-www-form-urlencoded", **signing)

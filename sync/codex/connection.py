@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sync.clock import utc_timestamp
 from sync.notices import Notice, Problem
 from sync.store.models import Connection, database
-from sync.store.workspaces import note_connected
+from sync.store.workspaces import forget_workspace, note_connected
 
 
 class CodexConnectionError(Problem):
@@ -156,3 +156,14 @@ def rotate_secret(old_secret: str | None, new_secret: str | None) -> ConnectionI
 def remove_connection() -> bool:
     """Forget the key; the usage history stays."""
     return Connection.delete().execute() > 0
+
+
+def disconnect_and_forget(workspace_id: str) -> dict[str, int | bool]:
+    """Delete the connection if it is to `workspace_id`, and all of that workspace's
+    usage, in one transaction."""
+    with database.atomic():
+        disconnected = (
+            Connection.delete().where(Connection.workspace_id == workspace_id).execute() > 0
+        )
+        rows = forget_workspace(workspace_id)
+    return {"disconnected": disconnected, "usage_rows": rows}

@@ -9,12 +9,18 @@ sentences: a refusal or a confirmation is a `Notice` whose kind a template words
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sync.clock import utc_today
-from sync.codex.connection import ConnectionInfo, connection_info, remove_connection
-from sync.config import Settings
+from sync.codex.connection import (
+    ConnectionInfo,
+    connection_info,
+    disconnect_and_forget,
+    remove_connection,
+)
+from sync.config import API_HISTORY_DAYS, Settings
 from sync.ingest.scheduled import next_sync_at
 from sync.notices import Notice
 from sync.org.access import Viewer, is_archived, may_view, team_of
@@ -26,6 +32,12 @@ from sync.reports.periods import STATS_PERIOD_DAYS, Period
 from sync.reports.queries import StatsAnswer, stats_answer, stats_answers
 from sync.store.claims import claim_once
 from sync.store.models import Employee, SyncRun
+from sync.store.workspaces import (
+    current_workspace_id,
+    previous_workspace_id,
+    usage_held,
+    workspace_connected_at,
+)
 
 # Slack retries an event it thinks went unanswered within minutes; a day is plenty.
 EVENT_CLAIM_SECONDS = 24 * 3600
@@ -55,14 +67,29 @@ class AccessLogAnswer:
 
 @dataclass(frozen=True)
 class Status:
+    """What an admin (or an operator at the CLI) sees of codexbot's state."""
+
     connection: ConnectionInfo | None
+    workspace_since: dt.datetime | None  # when the connected workspace was first connected
+    previous_workspace: str | None  # the one it replaced, whose history is kept apart
     last_run: SyncRun | None
     next_sync: dt.datetime | None
     unmatched: int
+    missing: list[DayRange]  # days of the last 90 that no sync has read
 
     @property
     def last_run_error(self) -> Notice | None:
         return Notice.from_stored(self.last_run.error) if self.last_run else None
+
+    @property
+    def last_run_rejected(self) -> Notice | None:
+        if self.last_run is None or not self.last_run.rejected:
+            return None
+        return Notice("rows_rejected", {"counts": json.loads(self.last_run.rejected)})
+
+    @property
+    def last_run_warning(self) -> Notice | None:
+        return Notice.from_stored(self.last_run.warning) if self.last_run else None
 
 
 @dataclass(frozen=True)
@@ -73,12 +100,31 @@ class Home:
 
 
 @dataclass(frozen=True)
+class ForgetConfirmation:
+    """Deleting a workspace's usage is asked for twice: this is the question."""
+
+    workspace_id: str
+    usage_rows: int
+    days: int
+
+
+@dataclass(frozen=True)
 class Help:
     problem: Notice | None = None
 
 
 # Whatever a deciding function may return; bot/messages.py renders each.
-Answer = StatsAnswer | TeamUsage | Digest | AccessLogAnswer | Status | Home | Help | Notice
+Answer = (
+    StatsAnswer
+    | TeamUsage
+    | Digest
+    | AccessLogAnswer
+    | Status
+    | Home
+    | Help
+    | ForgetConfirmation
+    | Notice
+)
 
 NOT_IN_DIRECTORY = Notice("not_in_directory")
 REFUSED = Notice("refused")
@@ -229,18 +275,61 @@ def ask_audit(
 def ask_status(viewer: Viewer, settings: Settings) -> Status | Notice:
     if not viewer.is_admin(settings.slack.admin_emails):
         return Notice("admins_only", {"action": "status"})
+    return status_now(settings)
+
+
+def status_now(settings: Settings) -> Status:
+    """codexbot's state: `/codex status` for admins, `codexbot status` for operators."""
+    today = utc_today()
+    history = Period.ending_before(today, API_HISTORY_DAYS)
+    coverage = Coverage.load(history.first_day, today)
+    connection = connection_info()
+    workspace_id = coverage.workspace_id
+    since = previous = None
+    if connection is not None:
+        since = workspace_connected_at(connection.workspace_id)
+        previous = previous_workspace_id(connection.workspace_id)
+    last_run = (
+        SyncRun.select()
+        .where(SyncRun.workspace_id == workspace_id)
+        .order_by(SyncRun.id.desc())
+        .first()
+    )
     return Status(
-        connection=connection_info(),
-        last_run=SyncRun.select().order_by(SyncRun.id.desc()).first(),
+        connection=connection,
+        workspace_since=since,
+        previous_workspace=previous,
+        last_run=last_run,
         next_sync=next_sync_at(settings.sync.interval_minutes),
         unmatched=count_unmatched_codex_users(),
+        missing=coverage.missing(history) if last_run is not None else [],
     )
 
 
-def ask_disconnect(viewer: Viewer, admin_emails) -> Notice:
+def ask_disconnect(
+    viewer: Viewer, admin_emails, *, forget: bool = False
+) -> Notice | ForgetConfirmation:
+    """`/codex disconnect` deletes the key and keeps the history; with `forget`, it first
+    asks to confirm deleting the connected workspace's usage too (see forget_workspace)."""
     if not viewer.is_admin(admin_emails):
         return Notice("admins_only", {"action": "disconnect"})
+    if forget:
+        workspace_id = current_workspace_id()
+        if workspace_id is None:
+            return Notice("nothing_to_disconnect")
+        rows, days = usage_held(workspace_id)
+        return ForgetConfirmation(workspace_id, rows, days)
     return Notice("disconnected" if remove_connection() else "nothing_to_disconnect")
+
+
+def forget_workspace(viewer: Viewer, workspace_id: str, admin_emails) -> Notice:
+    """The confirmed half of `disconnect forget`: the connection (if it is to this
+    workspace) and all the workspace's usage, ledger and runs are deleted."""
+    if not viewer.is_admin(admin_emails):
+        return Notice("admins_only", {"action": "disconnect"})
+    return Notice(
+        "forgotten", {"workspace_id": workspace_id, **disconnect_and_forget(workspace_id)}
+    )
 
 
 def ask_connect(viewer: Viewer, admin_emails) -> Notice | None:

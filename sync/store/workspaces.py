@@ -43,6 +43,15 @@ def note_connected(workspace_id: str, now: dt.datetime) -> None:
         Workspace.create(workspace_id=workspace_id, connected_at=now, last_connected_at=now)
 
 
+def workspace_connected_at(workspace_id: str) -> dt.datetime | None:
+    """When `workspace_id` was first connected."""
+    return (
+        Workspace.select(Workspace.connected_at)
+        .where(Workspace.workspace_id == workspace_id)
+        .scalar()
+    )
+
+
 def previous_workspace_id(workspace_id: str) -> str | None:
     """The workspace connected before `workspace_id` first was, if any."""
     current = Workspace.get_or_none(Workspace.workspace_id == workspace_id)
@@ -93,6 +102,17 @@ def synced_days(workspace_id: str | None, first_day: dt.date, last_day: dt.date)
         SyncedDay.workspace_id == workspace_id, SyncedDay.day.between(first_day, last_day)
     )
     return {_as_date(day) for (day,) in query.tuples()}
+
+
+def usage_held(workspace_id: str) -> tuple[int, int]:
+    """How many usage rows, over how many days, a workspace holds."""
+    rows, days = (
+        DailyUsage.select(fn.COUNT(DailyUsage.day), fn.COUNT(DailyUsage.day.distinct()))
+        .where(DailyUsage.workspace_id == workspace_id)
+        .tuples()
+        .get()
+    )
+    return rows, days
 
 
 def forget_workspace(workspace_id: str) -> int:

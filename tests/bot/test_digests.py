@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from factories import person, store_usage, usage
+from factories import person, record_sync, store_usage, usage
 from freezegun import freeze_time
 
 from bot.digests import DigestDeliverer, digest_period_end
@@ -228,3 +228,69 @@ def test_a_manager_and_a_report_leaving_next_month_still_get_and_fill_digests(
     # Once Max has left, there is no digest for him any more.
     with freeze_time("2026-12-07 14:00:00"):
         assert deliverer(settings, slack).deliver_due() == 0
+
+
+@pytest.fixture
+def unsynced_team(sqlite_db, slack):
+    """Max manages Ana and Lou, who has left; Ana's usage is stored but no sync has
+    completed since the week ended (the fixture's sync finished on 26 Oct)."""
+    max_ = person("max@example.com", "Max Manager")
+    ana = person("ana@example.com", "Ana Steady", manager=max_)
+    lou = person("lou@example.com", "Lou Leaver", manager=max_, archived_on=dt.date(2026, 10, 28))
+    admin = person("admin@example.com", "Ada Admin", role="admin")
+    for employee in (max_, ana, lou, admin):
+        employee.slack_user_id = "U" + employee.email.split("@")[0].upper()
+        employee.timezone = "UTC"
+        employee.save()
+        slack.add_user(employee.slack_user_id, employee.email)
+    with freeze_time("2026-10-26 08:00:00"):
+        week = [dt.date(2026, 10, 26) + dt.timedelta(days=i) for i in range(7)]
+        before = [d - dt.timedelta(days=7) for d in week]
+        records = [usage("u-ana", d, email="ana@example.com", credits=2.0) for d in week]
+        records += [usage("u-lou", d, email="lou@example.com", credits=5.0) for d in before]
+        records += [usage("u-lou", week[0], email="lou@example.com", credits=1.0)]
+        store_usage(records)
+    return {"max": max_, "ana": ana, "lou": lou, "admin": admin}
+
+
+def test_a_digest_waits_for_a_sync_after_its_period_then_goes_out_once(
+    settings, slack, unsynced_team
+):
+    with freeze_time("2026-11-02 09:00:00") as clock:  # Monday 09:00 UTC: due, no data yet
+        dm = deliverer(settings, slack)
+        assert dm.deliver_due() == 0
+        assert DigestDelivery.get().status == "waiting"
+        assert slack.calls_to("chat.postMessage") == []
+        clock.tick(dt.timedelta(hours=3))
+        record_sync()  # the week is read
+        clock.tick(dt.timedelta(minutes=1))
+        assert dm.deliver_due() == 1
+        assert dm.deliver_due() == 0
+    (post,) = slack.calls_to("chat.postMessage")
+    digest = str(post.params["blocks"])
+    assert "*Ana Steady*  14 credits" in digest
+    # Lou left on 28 Oct: said, and never flagged as declining.
+    assert "*Lou Leaver* (left on Wed 28 Oct)" in digest
+    assert "usage down" not in digest
+    assert "never synced" not in digest
+
+
+def test_a_waiting_digest_is_retried_past_its_day_and_admins_hear_once_when_late(
+    settings, slack, unsynced_team
+):
+    with freeze_time("2026-11-02 09:00:00") as clock:
+        dm = deliverer(settings, slack)
+        dm.deliver_due()
+        for _ in range(3):  # Tuesday, then more than a day late, still nothing synced
+            clock.tick(dt.timedelta(hours=20))
+            dm.deliver_due()
+        alerts = [c.params for c in slack.calls_to("chat.postMessage")]
+        assert [a["channel"] for a in alerts] == ["DUADMIN"]
+        assert "Digests for the week ending Sun 1 Nov are waiting" in alerts[0]["text"]
+        record_sync()
+        clock.tick(dt.timedelta(minutes=1))
+        assert dm.deliver_due() == 1  # Wednesday: sent at last, off its due day
+        clock.tick(dt.timedelta(hours=2))
+        dm.deliver_due()
+    channels = [c.params["channel"] for c in slack.calls_to("chat.postMessage")]
+    assert channels == ["DUADMIN", "DUMAX"]

@@ -96,7 +96,8 @@ def _status(parsed: CodexCommand, person: SlackPerson, client: WebClient, settin
 
 
 def _disconnect(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):
-    return answers.ask_disconnect(person.viewer, settings.slack.admin_emails)
+    forget = parsed.action == "forget"
+    return answers.ask_disconnect(person.viewer, settings.slack.admin_emails, forget=forget)
 
 
 def _help(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):

@@ -137,3 +137,58 @@ def test_status_says_when_syncing_is_paused_and_why(bot, slack, org, settings):
     status = ephemeral_answer(slack)["text"]
     assert "paused until Codex is reconnected: That API key was rejected." in status
     assert "sk-test-1234567890" not in status and "7890" in status
+
+
+def test_status_says_when_the_workspace_changed_and_what_the_last_sync_rejected(
+    bot, slack, org, settings
+):
+    from factories import WORKSPACE
+
+    from sync.codex.connection import store_connection
+    from sync.store.models import SyncRun
+
+    other = "11111111-2222-3333-4444-555555555555"
+    store_connection(other, "sk-test-1234567890", settings.security.secret_key)
+    SyncRun.create(
+        workspace_id=other,
+        started_at="2026-11-25 08:00:00",
+        finished_at="2026-11-25 08:01:00",
+        window_start="2026-11-20",
+        window_end="2026-11-25",
+        outcome="ok",
+        rows=12,
+        rejected='{"not_finite": 2}',
+        warning='{"kind": "more_without_token", "params": {}}',
+    )
+    bot.command("UADMIN", "status")
+    status = ephemeral_answer(slack)["text"]
+    assert "Workspace changed" in status and f"from `{WORKSPACE}`" in status
+    assert "2 rows not stored: 2 with an infinite or NaN count" in status
+    assert "gave no page token, so the sync stopped there" in status
+
+
+def test_disconnect_forget_asks_first_then_the_button_deletes_the_usage(bot, slack, org):
+    from factories import WORKSPACE
+    from slack_sdk.models.blocks import ActionsBlock
+
+    from sync.store.models import DailyUsage
+
+    stored = DailyUsage.select().count()
+    assert stored > 0
+    bot.command("UADMIN", "disconnect forget")
+    question = ephemeral_answer(slack)
+    assert f"workspace `{WORKSPACE}`: {stored} usage rows over 7 days?" in question["text"]
+    (button,) = ActionsBlock(**question["blocks"][1]).elements
+    assert (button.action_id, button.value) == ("forget_workspace", WORKSPACE)
+    assert button.confirm is not None  # Slack asks once more before sending the action
+    assert DailyUsage.select().count() == stored  # asking deletes nothing
+
+    # A crafted action from someone who is not an admin changes nothing.
+    bot.block_action("UMGR", "forget_workspace", WORKSPACE)
+    assert "Only codexbot admins can disconnect Codex" in ephemeral_answer(slack, 2)["text"]
+    assert DailyUsage.select().count() == stored
+
+    bot.block_action("UADMIN", "forget_workspace", WORKSPACE)
+    done = ephemeral_answer(slack, 3)
+    assert f"`{WORKSPACE}`'s usage is deleted: {stored} rows" in done["text"]
+    assert DailyUsage.select().count() == 0
