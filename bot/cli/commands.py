@@ -13,7 +13,7 @@ from sync.clock import utc_today
 from sync.codex.client import validate_connection
 from sync.codex.connection import InvalidWorkspaceIdError, parse_workspace_id, store_connection
 from sync.config import API_HISTORY_DAYS, ConfigError, Settings, load_settings
-from sync.notices import Problem
+from sync.notices import Notice, Problem
 from sync.org.directory import DirectoryError
 from sync.org.importer import OrgImportError
 from sync.reports.periods import STATS_PERIOD_DAYS
@@ -205,6 +205,49 @@ def connect(context: Context, workspace_id: str) -> None:
     )
     info = store_connection(workspace_id, api_key, settings.security.secret_key, "cli")
     click.echo(f"Connected workspace {info.workspace_id} with key …{info.key_last4}.")
+
+
+@cli.command()
+@click.option(
+    "--forget",
+    is_flag=True,
+    help="Also delete the workspace's usage, days synced and sync runs (asks first).",
+)
+@click.option("--yes", is_flag=True, help="With --forget: do not ask.")
+@pass_context
+def disconnect(context: Context, forget: bool, yes: bool) -> None:
+    """Delete the stored API key; the usage history stays unless --forget."""
+    from sync.codex.connection import disconnect_and_forget, remove_connection
+    from sync.store.workspaces import current_workspace_id, usage_held
+
+    context.open_database()
+    if not forget:
+        removed = remove_connection()
+        notice = Notice("disconnected" if removed else "nothing_to_disconnect")
+        click.echo(words(notice))
+        return
+    workspace_id = current_workspace_id()
+    if workspace_id is None:
+        click.echo(words(Notice("nothing_to_disconnect")))
+        return
+    rows, days = usage_held(workspace_id)
+    if not yes:
+        click.confirm(
+            f"Delete all {rows:,} usage rows ({days} days) of workspace {workspace_id}?",
+            abort=True,
+        )
+    forgotten = disconnect_and_forget(workspace_id)
+    click.echo(words(Notice("forgotten", {"workspace_id": workspace_id, **forgotten})))
+
+
+@cli.command()
+@pass_context
+def status(context: Context) -> None:
+    """The connection, the last sync (and what it rejected), gaps, the next sync."""
+    from sync.reports.answers import status_now
+
+    context.open_database()
+    click.echo(render("status.txt.j2", status=status_now(context.settings)), nl=False)
 
 
 @cli.command("rotate-secret")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -56,4 +57,8 @@ def sync_summary(run: SyncRun) -> str:
         codex_users=codex_users,
         matched=codex_users - (run.unmatched_users or 0),
         error=Notice.from_stored(run.error),
+        warning=Notice.from_stored(run.warning),
+        rejected=Notice("rows_rejected", {"counts": json.loads(run.rejected)})
+        if run.rejected
+        else None,
     )

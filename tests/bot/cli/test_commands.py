@@ -227,3 +227,26 @@ def test_rotate_secret_reencrypts_and_a_wrong_old_secret_changes_nothing(env, si
     # Syncs now work with the new secret.
     synced = invoke({**env, "CODEXBOT_SECRET_KEY": new_secret}, "sync", "--days", "2")
     assert synced.exit_code == 0, synced.output
+
+
+def test_status_shows_the_connection_and_the_last_sync(synced, sim):
+    result = invoke(synced, "status")
+    assert result.exit_code == 0, result.output
+    assert f"Connection workspace `{sim.workspace_id}`" in result.output
+    assert "Last sync" in result.output and ": ok, " in result.output
+    assert sim.api_key not in result.output
+
+
+def test_disconnect_keeps_the_history_and_forget_deletes_it_after_asking(synced, sim):
+    stored = DailyUsage.select().count()
+    assert stored > 0
+    refused = invoke(synced, "disconnect", "--forget", input="n\n")
+    assert refused.exit_code == 1 and f"Delete all {stored:,} usage rows" in refused.output
+    assert DailyUsage.select().count() == stored and Connection.select().count() == 1
+    kept = invoke(synced, "disconnect")
+    assert "The usage history stays" in kept.output
+    assert DailyUsage.select().count() == stored and Connection.select().count() == 0
+    forgotten = invoke(synced, "disconnect", "--forget", "--yes")
+    assert forgotten.exit_code == 0, forgotten.output
+    assert f"`{sim.workspace_id}`'s usage is deleted: {stored:,} rows" in forgotten.output
+    assert DailyUsage.select().count() == 0
