@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -56,21 +55,6 @@ def create_http_server(app: App, host: str, port: int):
     from waitress import create_server
 
     return create_server(wsgi_application(app), host=host, port=port, threads=8, ident="codexbot")
-
-
-def stop_http_server(server, timeout: float = 5.0) -> None:
-    """Stop a server started with `.run()` in another thread, from the loop's own thread,
-    so no socket is closed under a running select()."""
-    closed = threading.Event()
-
-    def close_every_channel():
-        for channel in list(server._map.values()):
-            channel.close()
-        closed.set()
-
-    server.trigger.pull_trigger(close_every_channel)
-    closed.wait(timeout)
-    server.task_dispatcher.shutdown()
 
 
 def serve_socket_mode(app: App, app_token: str) -> None:

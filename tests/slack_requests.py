@@ -15,7 +15,7 @@ from fake_slack import SIGNING_SECRET, FakeSlack
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
-from bot.server import create_http_server, stop_http_server
+from bot.server import create_http_server
 from sync.config import load_settings
 
 _ids = itertools.count(1)
@@ -46,8 +46,11 @@ def running_bot(settings, slack: FakeSlack):
         yield sender
     finally:
         sender.http.close()
-        stop_http_server(server)
+        # Closed from the server's own loop (waitress's trigger runs it there), so no
+        # socket is closed under a running select(); the loop ends once nothing is open.
+        server.trigger.pull_trigger(server.close)
         thread.join(5)
+        server.task_dispatcher.shutdown()
         assert not thread.is_alive()
 
 
