@@ -73,6 +73,8 @@ class SlackSettings(_Section):
     signing_secret: str | None = None
     api_url: str | None = None
     admin_emails: list[str] = []
+    # Slack's own requests are a few kilobytes: a larger body is refused (413) unread.
+    max_body_bytes: Annotated[int, Field(ge=4096)] = 1024 * 1024
 
 
 class SyncSettings(_Section):

@@ -38,7 +38,7 @@ def bot_settings(slack: FakeSlack, codex_base_url: str, secret_key: str):
 @contextlib.contextmanager
 def running_bot(settings, slack: FakeSlack):
     """The app in HTTP mode on a free loopback port, and a sender for it."""
-    server = create_http_server(build_app(settings), "127.0.0.1", 0)
+    server = create_http_server(build_app(settings), "127.0.0.1", 0, settings.slack.max_body_bytes)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     sender = SlackSender(f"http://127.0.0.1:{server.effective_port}", slack)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from urllib.parse import urlencode
 
@@ -80,3 +81,31 @@ def test_healthz_reports_database_and_last_sync(bot, org):
     after = httpx.get(url)
     assert after.status_code == 200
     assert after.json()["last_sync"] == {"finished_at": "2026-11-25T08:01:00Z", "outcome": "ok"}
+
+
+def test_bodies_that_are_not_utf8_or_too_large_and_bad_timestamps_get_4xx_and_no_traceback(
+    bot, slack, org, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    not_utf8 = b"text=%FF&user_id=UREP" + b"\xff\xfe"
+    refused = bot.http.post(
+        bot.url,
+        content=not_utf8,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": str(int(time.time())),
+            "X-Slack-Signature": "v0=" + "0" * 64,
+        },
+    )
+    assert refused.status_code == 400
+    stale = bot.command("UREP", "stats", timestamp="abc")
+    assert stale.status_code == 401
+    huge = "payload=" + "x" * (2 * 1024 * 1024)
+    too_large = bot.post(huge, "application/x-www-form-urlencoded")
+    assert too_large.status_code == 413
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Traceback" not in logged and "xxxxxxxx" not in logged
+    assert not any(record.exc_info for record in caplog.records)
+    # And the bot still answers a good request.
+    assert bot.command("UREP", "stats").status_code == 200
+    assert "Codex usage for Remy Report" in slack.wait_for("response_url")[0].params["text"]
