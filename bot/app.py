@@ -15,6 +15,10 @@ def build_app(settings: Settings, client: WebClient | None = None) -> App:
         client=client or web_client(settings),
         signing_secret=settings.slack.signing_secret or "",
         name="codexbot",
+        # Bolt would look every DM thread up with conversations.replies (for its AI
+        # assistant threads, which codexbot is not); when that call fails, nobody would be
+        # answered.
+        attaching_conversation_kwargs_enabled=False,
     )
 
     @app.middleware

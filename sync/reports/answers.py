@@ -367,6 +367,8 @@ def ask_in_direct_message(
     if viewer.employee is None:
         return NOT_IN_DIRECTORY
     if wants_access_log:
+        if is_archived(viewer.employee):  # archived people see nothing, viewers included
+            return REFUSED
         views = views_of(viewer.employee, DEFAULT_LOOKBACK_DAYS)
         return AccessLogAnswer(viewer.employee, own=True, views=views, days=DEFAULT_LOOKBACK_DAYS)
     answer = stats_for(viewer.employee, viewer.employee, period, surface="dm")

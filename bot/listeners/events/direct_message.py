@@ -9,11 +9,16 @@ from bot.parsing import parse_direct_message
 from sync.clock import utc_today
 from sync.reports.answers import ask_in_direct_message
 
+# Message subtypes that are still someone asking: a file with a caption, a thread reply
+# also sent to the channel. Edits, deletions, joins and bot posts are not questions.
+ASKING_SUBTYPES = (None, "file_share", "thread_broadcast")
+
 
 @listener
 def answer_direct_message(body, event, say, client, context) -> None:
-    # Edits, joins and bot posts are not questions.
-    if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+    if event.get("channel_type") != "im" or event.get("bot_id"):
+        return
+    if event.get("subtype") not in ASKING_SUBTYPES or not event.get("user"):
         return
     request = parse_direct_message(event.get("text", ""), utc_today())
     person = identify(client, event["user"], context["settings"].slack.admin_emails)
@@ -24,5 +29,7 @@ def answer_direct_message(body, event, say, client, context) -> None:
         wants_help=request.wants_help,
         wants_access_log=request.wants_access_log,
     )
+    # A question asked in a thread is answered in that thread.
+    thread = {"thread_ts": event["thread_ts"]} if event.get("thread_ts") else {}
     for message in [] if answer is None else render_answer(answer):
-        say(**message)
+        say(**message, **thread)

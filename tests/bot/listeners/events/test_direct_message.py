@@ -134,3 +134,32 @@ def test_guests_and_slack_connect_strangers_are_never_matched_by_email(bot, slac
     bot.dm("USTRANGERORG", "usage")
     assert "not in codexbot's directory" in slack.wait_for("chat.postMessage", 2)[1].params["text"]
     assert Employee.get(Employee.email == "peer@example.com").slack_user_id is None
+
+
+def test_a_question_in_a_dm_thread_is_answered_in_the_thread_whatever_replies_says(bot, slack, org):
+    # Bolt would look the thread up with conversations.replies; when that fails, the
+    # person must still get their answer.
+    slack.fail_next("conversations.replies", 200, {"ok": False, "error": "ratelimited"}, {})
+    bot.dm("UREP", "my usage", thread_ts="1700000000.000100")
+    (answer,) = slack.wait_for("chat.postMessage")
+    assert answer.params["thread_ts"] == "1700000000.000100"
+    assert answer.params["text"].startswith("Codex usage for Remy Report")
+
+
+def test_a_dm_with_a_file_or_a_thread_broadcast_is_still_a_question(bot, slack, org):
+    bot.dm("UREP", "30d", subtype="file_share", files=[{"id": "F1", "name": "notes.txt"}])
+    bot.dm("UPEER", "usage", subtype="thread_broadcast", thread_ts="1700000000.000200")
+    answers = slack.wait_for("chat.postMessage", 2)
+    assert sorted(a.params["channel"] for a in answers) == ["DUPEER", "DUREP"]
+
+
+def test_an_archived_person_is_not_told_who_viewed_them(bot, slack, org):
+    from sync.org.access_log import record_views
+
+    record_views(org["mgr"], [org["archived"]], "slash command")
+    org["archived"].slack_user_id = "UARCHIVED"
+    org["archived"].save()
+    bot.dm("UARCHIVED", "who viewed my stats?")
+    (answer,) = slack.wait_for("chat.postMessage")
+    assert "Max Manager" not in str(answer.params)
+    assert answer.params["text"].startswith("I can't show Codex stats")
