@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from slack_bolt import App
+import json
+
+from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
+from bot.installation import Installation
 from bot.listeners import register_listeners
+from bot.messages import render_message
 from bot.slack import web_client
 from sync.config import Settings
+from sync.notices import Notice
 
 
 def build_app(settings: Settings, client: WebClient | None = None) -> App:
+    client = client or web_client(settings)
     app = App(
-        client=client or web_client(settings),
+        client=client,
         signing_secret=settings.slack.signing_secret or "",
         name="codexbot",
         # Bolt would look every DM thread up with conversations.replies (for its AI
@@ -20,11 +26,28 @@ def build_app(settings: Settings, client: WebClient | None = None) -> App:
         # answered.
         attaching_conversation_kwargs_enabled=False,
     )
+    answer = client.auth_test().data
+    assert isinstance(answer, dict)  # auth.test answers JSON
+    installation = Installation.from_auth_test(answer)
 
     @app.middleware
-    def provide_settings(context, next):
+    def within_installation(body, context, next):
+        # The trust boundary, before any listener: nothing is looked up for outsiders.
+        if not installation.admits_request(body):
+            return _refuse_outsider(body)
         context["settings"] = settings
-        next()
+        context["installation"] = installation
+        return next()
 
     register_listeners(app)
     return app
+
+
+def _refuse_outsider(body) -> BoltResponse:
+    """One neutral sentence for a slash command; a bare acknowledgement for anything
+    else (an event, a button, a form), so Slack does not retry it."""
+    if "command" in body:
+        message = render_message("notice", notice=Notice("outside_installation"))
+        payload = json.dumps({"response_type": "ephemeral", **message})
+        return BoltResponse(status=200, body=payload, headers={"Content-Type": "application/json"})
+    return BoltResponse(status=200, body="")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.installation import Installation
 from sync.org.access import Viewer, is_admin
 from sync.org.directory import find_employee, normalize_email
 from sync.store.models import Employee
@@ -27,13 +28,16 @@ class SlackPerson:
         return Viewer(self.employee, self.email)
 
 
-def identify(client: WebClient, slack_user_id: str, admin_emails=()) -> SlackPerson:
+def identify(client: WebClient, slack_user_id: str, context) -> SlackPerson:
     """Map a Slack user to an employee: by the directory's slack_user_id, else by the email
-    Slack holds for them (remembered on the employee, so the lookup happens once)."""
+    Slack holds for them (remembered on the employee, so the lookup happens once). The
+    request's context gives the installation (bot/installation.py) and the settings."""
+    installation: Installation = context["installation"]
+    admin_emails = context["settings"].slack.admin_emails
     employee = Employee.get_or_none(Employee.slack_user_id == slack_user_id)
     email = employee.email if employee else None
     if employee is None:
-        profile = _slack_profile(client, slack_user_id)
+        profile = _slack_profile(client, slack_user_id, installation)
         email = normalize_email(profile.get("email")) or None
         employee = find_employee(email) if email else None
         if employee is not None and employee.slack_user_id not in (None, slack_user_id):
@@ -47,18 +51,22 @@ def identify(client: WebClient, slack_user_id: str, admin_emails=()) -> SlackPer
     return SlackPerson(slack_user_id, email, employee, is_admin(employee, email, admin_emails))
 
 
-def _slack_profile(client: WebClient, slack_user_id: str) -> dict:
+def _slack_profile(client: WebClient, slack_user_id: str, installation: Installation) -> dict:
     try:
         user = client.users_info(user=slack_user_id)["user"]
     except SlackApiError as exc:
         # An unknown or foreign user is simply nobody we know; say so, don't fail.
         log.info("users.info for %s failed: %s", slack_user_id, exc.response.get("error"))
         return {}
-    # Guests and people from other organisations (Slack Connect) are never matched by email:
-    # an address alone must not hand them an employee's view. The directory's slack_user_id
-    # can still name them explicitly.
+    # Guests and people from other teams or organisations (Slack Connect, whatever its
+    # is_stranger says) are never matched by email: an address alone must not hand them an
+    # employee's view, or make them an admin. The directory's slack_user_id can still name
+    # a guest explicitly.
     outsider = (
-        user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("is_stranger")
+        user.get("is_restricted")
+        or user.get("is_ultra_restricted")
+        or user.get("is_stranger")
+        or not installation.admits_user(user)
     )
     if user.get("is_bot") or user.get("deleted") or outsider:
         return {}

@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 from slack_sdk.models.blocks import Block
 
 BOT_USER_ID = "UCODEXBOT"
+# The Slack team codexbot is installed in, as auth.test says.
+TEAM_ID = "T1"
 # The app under test and the requests the tests sign share this secret, as with Slack.
 SIGNING_SECRET = "test-signing-secret"
 JSON_FIELDS = ("blocks", "view", "attachments", "errors")
@@ -68,10 +70,19 @@ class FakeSlack:
         self._thread.start()
 
     def add_user(
-        self, user_id, email=None, *, tz="Europe/Berlin", is_bot=False, name=None, **flags
+        self,
+        user_id,
+        email=None,
+        *,
+        tz="Europe/Berlin",
+        is_bot=False,
+        name=None,
+        team_id=TEAM_ID,
+        **flags,
     ):
         self.users[user_id] = {
             "id": user_id,
+            "team_id": team_id,
             "name": name or user_id.lower(),
             "is_bot": is_bot,
             **flags,
@@ -135,7 +146,7 @@ class FakeSlack:
         if method == "auth.test":
             return (
                 200,
-                {"ok": True, "user_id": BOT_USER_ID, "bot_id": "BCODEX", "team_id": "T1"},
+                {"ok": True, "user_id": BOT_USER_ID, "bot_id": "BCODEX", "team_id": TEAM_ID},
                 {},
             )
         if method == "users.info":

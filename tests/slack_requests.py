@@ -11,7 +11,7 @@ import time
 from urllib.parse import urlencode
 
 import httpx
-from fake_slack import SIGNING_SECRET, FakeSlack
+from fake_slack import SIGNING_SECRET, TEAM_ID, FakeSlack
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
@@ -76,12 +76,12 @@ class SlackSender:
         }
         return self.http.post(self.url, content=body.encode(), headers=sent)
 
-    def command(self, user_id: str, text: str, **signing):
+    def command(self, user_id: str, text: str, team_id: str = TEAM_ID, **signing):
         n = next(_ids)
         body = urlencode(
             {
                 "token": "legacy",
-                "team_id": "T1",
+                "team_id": team_id,
                 "team_domain": "acme",
                 "channel_id": "C1",
                 "user_id": user_id,

@@ -101,6 +101,7 @@ SAMPLE_PARAMS = {
     "sync_deadline": {"minutes": 30},
     "rows_rejected": {"counts": {"negative_count": 2, "no_user": 1}},
     "digests_late": {"period_end": dt.date(2026, 11, 1), "data_as_of": None, "missing": []},
+    "forgotten": {"workspace_id": "0f8fad5b", "disconnected": True, "usage_rows": 12},
 }
 INTERNAL_ERROR = words(Notice("internal_error"))
 

@@ -15,7 +15,7 @@ def confirm_forget_workspace(ack, body, action, client: WebClient, respond, cont
     ack()
     admin_emails = context["settings"].slack.admin_emails
     # Re-checked here: a block action can be crafted as well as clicked.
-    person = identify(client, body["user"]["id"], admin_emails)
+    person = identify(client, body["user"]["id"], context)
     answer = forget_workspace(person.viewer, str(action.get("value") or ""), admin_emails)
     for message in render_answer(answer):
         respond(response_type="ephemeral", replace_original=True, **message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -13,7 +14,6 @@ from bot.identity import SlackPerson, identify
 from bot.messages import render_answer, render_message, render_view
 from bot.parsing import CodexCommand, parse_codex_command
 from sync.clock import utc_today
-from sync.config import Settings
 from sync.notices import Notice
 from sync.reports import answers
 from sync.reports.periods import Period
@@ -30,7 +30,7 @@ def acknowledge_codex(ack, command, client: WebClient, respond, context) -> None
         return
     # The modal opens here rather than in the lazy listener: its trigger id lives 3 s.
     settings = context["settings"]
-    person = identify(client, command["user_id"], settings.slack.admin_emails)
+    person = identify(client, command["user_id"], context)
     refusal = answers.ask_connect(person.viewer, settings.slack.admin_emails)
     if refusal is not None:
         respond(response_type="ephemeral", **render_message("notice", notice=refusal))
@@ -54,53 +54,53 @@ def answer_codex(command, client: WebClient, respond, context) -> None:
         # Unreadable text is answered the same way whoever sends it: no lookup needed.
         answer = Notice("bad_command", {"problem": parsed.problem})
     else:
-        person = identify(client, command["user_id"], context["settings"].slack.admin_emails)
-        answer = SUBCOMMANDS[parsed.name](parsed, person, client, context["settings"])
+        person = identify(client, command["user_id"], context)
+        answer = SUBCOMMANDS[parsed.name](parsed, person, client, context)
     for message in render_answer(answer):
         respond(response_type="ephemeral", replace_original=False, **message)
 
 
-def _stats(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):
+def _stats(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
     def find_target():
         if parsed.target_user_id and parsed.target_user_id != person.slack_user_id:
-            return identify(client, parsed.target_user_id).employee
+            return identify(client, parsed.target_user_id, context).employee
         return person.employee
 
     period = Period.ending_before(utc_today(), parsed.days)
-    return answers.ask_stats(
-        person.viewer, find_target, period, settings.slack.admin_emails, "slash command"
-    )
+    admin_emails = context["settings"].slack.admin_emails
+    return answers.ask_stats(person.viewer, find_target, period, admin_emails, "slash command")
 
 
-def _team(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):
+def _team(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
     return answers.ask_team(person.viewer, Period.ending_before(utc_today(), parsed.days))
 
 
-def _digest(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):
+def _digest(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
     assert parsed.action is not None  # the parser names one for every digest command
-    return answers.ask_digest(person.viewer, parsed.action, utc_today(), settings)
+    return answers.ask_digest(person.viewer, parsed.action, utc_today(), context["settings"])
 
 
-def _audit(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):
+def _audit(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
     target_user_id = parsed.target_user_id
     assert target_user_id is not None  # the parser refuses an audit without one
 
     def find_target():
-        return identify(client, target_user_id).employee
+        return identify(client, target_user_id, context).employee
 
-    return answers.ask_audit(person.viewer, find_target, settings.slack.admin_emails)
-
-
-def _status(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):
-    return answers.ask_status(person.viewer, settings)
+    return answers.ask_audit(person.viewer, find_target, context["settings"].slack.admin_emails)
 
 
-def _disconnect(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):
+def _status(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
+    return answers.ask_status(person.viewer, context["settings"])
+
+
+def _disconnect(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
     forget = parsed.action == "forget"
-    return answers.ask_disconnect(person.viewer, settings.slack.admin_emails, forget=forget)
+    admin_emails = context["settings"].slack.admin_emails
+    return answers.ask_disconnect(person.viewer, admin_emails, forget=forget)
 
 
-def _help(parsed: CodexCommand, person: SlackPerson, client: WebClient, settings: Settings):
+def _help(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
     return answers.Help()
 
 

@@ -13,6 +13,6 @@ from sync.reports.answers import ask_home
 def publish_home(event, client, context) -> None:
     if event.get("tab", "home") != "home":
         return
-    person = identify(client, event["user"], context["settings"].slack.admin_emails)
+    person = identify(client, event["user"], context)
     home = ask_home(person.viewer, utc_today())
     client.views_publish(user_id=event["user"], view=render_view("home", home=home))

@@ -21,7 +21,7 @@ def answer_direct_message(body, event, say, client, context) -> None:
     if event.get("subtype") not in ASKING_SUBTYPES or not event.get("user"):
         return
     request = parse_direct_message(event.get("text", ""), utc_today())
-    person = identify(client, event["user"], context["settings"].slack.admin_emails)
+    person = identify(client, event["user"], context)
     answer = ask_in_direct_message(
         body.get("event_id"),
         person.viewer,

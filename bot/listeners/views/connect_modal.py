@@ -15,7 +15,7 @@ from bot.messages import render_field_errors
 def submit_connection(ack, body, view, client: WebClient, context) -> None:
     settings = context["settings"]
     # Re-checked here as well as on open: a view_submission can be crafted.
-    person = identify(client, body["user"]["id"], settings.slack.admin_emails)
+    person = identify(client, body["user"]["id"], context)
     values = view.get("state", {}).get("values", {})
     outcome = connect_from_modal(
         settings,
