@@ -102,6 +102,7 @@ SAMPLE_PARAMS = {
     "rows_rejected": {"counts": {"negative_count": 2, "no_user": 1}},
     "digests_late": {"period_end": dt.date(2026, 11, 1), "data_as_of": None, "missing": []},
     "forgotten": {"workspace_id": "0f8fad5b", "disconnected": True, "usage_rows": 12},
+    "continued_in_dm": {"messages": 37},
 }
 INTERNAL_ERROR = words(Notice("internal_error"))
 

@@ -13,12 +13,16 @@ from bot.guard import listener
 from bot.identity import SlackPerson, identify
 from bot.messages import render_answer, render_message, render_view
 from bot.parsing import CodexCommand, parse_codex_command
+from bot.slack import send_direct_message
 from sync.clock import utc_today
 from sync.notices import Notice
 from sync.reports import answers
 from sync.reports.periods import Period
 
 log = logging.getLogger(__name__)
+
+# Slack accepts five posts to one response_url, within 30 minutes of the command.
+RESPONSE_URL_USES = 5
 
 
 @listener
@@ -56,8 +60,23 @@ def answer_codex(command, client: WebClient, respond, context) -> None:
     else:
         person = identify(client, command["user_id"], context)
         answer = SUBCOMMANDS[parsed.name](parsed, person, client, context)
-    for message in render_answer(answer):
+    respond_within_budget(render_answer(answer), respond, client, command["user_id"])
+
+
+def respond_within_budget(messages: list[dict], respond, client: WebClient, user_id: str):
+    """Answer privately through the response_url, which Slack accepts RESPONSE_URL_USES
+    posts to: a longer answer (a big team's digest preview) ends there with a note, and
+    the rest goes to the asker's DM."""
+    if len(messages) > RESPONSE_URL_USES:
+        rest = messages[RESPONSE_URL_USES - 1 :]
+        moved = Notice("continued_in_dm", {"messages": len(rest)})
+        messages = [*messages[: RESPONSE_URL_USES - 1], render_message("notice", notice=moved)]
+    else:
+        rest = []
+    for message in messages:
         respond(response_type="ephemeral", replace_original=False, **message)
+    for message in rest:
+        send_direct_message(client, user_id, message)
 
 
 def _stats(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
