@@ -44,9 +44,11 @@ def main() -> None:
     today = _common.utc_today()
     managers = managers_with_reports(today)
     depth = depths()
-    # Read once for the whole run, as a delivery run does (timed with the digests).
+    longer = min(4 * period_days, 45, args.days // 2)
+    # Read once for the whole run, as a delivery run does (timed with the digests): the
+    # coverage reaches back to the previous period of the longest digest composed below.
     started = time.perf_counter()
-    first_day = today - dt.timedelta(days=2 * period_days)
+    first_day = today - dt.timedelta(days=2 * max(period_days, longer))
     run = {"coverage": Coverage.load(first_day, today), "chart": load_org_chart()}
     run_setup = time.perf_counter() - started
     compose(managers[-1], today, period_days, run)  # templates compiled before the clock
@@ -78,7 +80,6 @@ def main() -> None:
         )
 
     busiest = max(results, key=lambda r: r[1])[2]
-    longer = min(4 * period_days, 45, args.days // 2)
     by_days = {}
     for days in (period_days, longer):
         with _common.counted_queries(database.obj) as queries:
