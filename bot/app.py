@@ -11,6 +11,7 @@ from bot.installation import Installation
 from bot.listeners import register_listeners
 from bot.messages import render_message
 from bot.slack import web_client
+from bot.work import WorkPool
 from sync.config import Settings
 from sync.notices import Notice
 
@@ -25,6 +26,11 @@ def build_app(settings: Settings, client: WebClient | None = None) -> App:
         # assistant threads, which codexbot is not); when that call fails, nobody would be
         # answered.
         attaching_conversation_kwargs_enabled=False,
+        # Acknowledgements run in the request thread, at once; every listener's slow part
+        # is a lazy function on a bounded pool (bot/work.py), so no acknowledgement ever
+        # waits behind a burst of work.
+        process_before_response=True,
+        listener_executor=WorkPool(settings.slack.workers, settings.slack.queued_work),
     )
     answer = client.auth_test().data
     assert isinstance(answer, dict)  # auth.test answers JSON

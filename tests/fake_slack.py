@@ -35,6 +35,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.users: dict[str, dict] = {}
         self.calls: list[Call] = []
+        self.held: dict[str, threading.Event] = {}
         self.failures: dict[str, list[tuple[int, dict, dict]]] = {}
         self._condition = threading.Condition()
         self._ts = itertools.count(1)
@@ -140,7 +141,15 @@ class FakeSlack:
             self.calls.append(call)
             self._condition.notify_all()
 
+    def hold(self, method: str) -> threading.Event:
+        """Calls of `method` wait until the returned event is set: a slow Slack, on cue."""
+        released = threading.Event()
+        self.held[method] = released
+        return released
+
     def answer(self, method: str, params: dict) -> tuple[int, dict, dict]:
+        if method in self.held:
+            self.held[method].wait(10)
         if self.failures.get(method):
             return self.failures[method].pop(0)
         if method == "auth.test":

@@ -14,6 +14,7 @@ from bot.identity import SlackPerson, identify
 from bot.messages import render_answer, render_message, render_view
 from bot.parsing import CodexCommand, parse_codex_command
 from bot.slack import send_direct_message
+from bot.work import overflowing
 from sync.clock import utc_today
 from sync.notices import Notice
 from sync.reports import answers
@@ -49,6 +50,10 @@ def acknowledge_codex(ack, command, client: WebClient, respond, context) -> None
 
 @listener
 def answer_codex(command, client: WebClient, respond, context) -> None:
+    if overflowing():
+        message = render_message("notice", notice=Notice("busy"))
+        respond(response_type="ephemeral", replace_original=False, **message)
+        return
     parsed = parse_codex_command(command.get("text", ""))
     if parsed.name == "connect" and not parsed.problem:
         return  # answered by the modal, opened in the acknowledgement

@@ -6,6 +6,11 @@ from bot.listeners.events.app_home import publish_home
 from bot.listeners.events.direct_message import answer_direct_message
 
 
+def acknowledge(ack) -> None:
+    ack()
+
+
 def register(app: App) -> None:
-    app.event("message")(answer_direct_message)
-    app.event("app_home_opened")(publish_home)
+    # Acknowledged at once; the answer is lazy work on the bounded pool (bot/work.py).
+    app.event("message")(ack=acknowledge, lazy=[answer_direct_message])
+    app.event("app_home_opened")(ack=acknowledge, lazy=[publish_home])

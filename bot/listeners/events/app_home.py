@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+
 from bot.guard import listener
 from bot.identity import identify
 from bot.messages import render_view
+from bot.work import overflowing
 from sync.clock import utc_today
 from sync.reports.answers import ask_home
+
+log = logging.getLogger(__name__)
 
 
 @listener
 def publish_home(event, client, context) -> None:
     if event.get("tab", "home") != "home":
+        return
+    if overflowing():  # the tab keeps what it showed; opening it again refreshes it
+        log.info("too busy to refresh the Home tab of %s", event.get("user"))
         return
     person = identify(client, event["user"], context)
     home = ask_home(person.viewer, utc_today())

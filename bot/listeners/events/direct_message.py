@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from bot.guard import listener
 from bot.identity import identify
-from bot.messages import render_answer
+from bot.messages import render_answer, render_message
 from bot.parsing import parse_direct_message
+from bot.work import overflowing
 from sync.clock import utc_today
+from sync.notices import Notice
 from sync.reports.answers import ask_in_direct_message
 
 # Message subtypes that are still someone asking: a file with a caption, a thread reply
@@ -20,6 +22,10 @@ def answer_direct_message(body, event, say, client, context) -> None:
         return
     if event.get("subtype") not in ASKING_SUBTYPES or not event.get("user"):
         return
+    thread = {"thread_ts": event["thread_ts"]} if event.get("thread_ts") else {}
+    if overflowing():
+        say(**render_message("notice", notice=Notice("busy")), **thread)
+        return
     request = parse_direct_message(event.get("text", ""), utc_today())
     person = identify(client, event["user"], context)
     answer = ask_in_direct_message(
@@ -30,6 +36,5 @@ def answer_direct_message(body, event, say, client, context) -> None:
         wants_access_log=request.wants_access_log,
     )
     # A question asked in a thread is answered in that thread.
-    thread = {"thread_ts": event["thread_ts"]} if event.get("thread_ts") else {}
     for message in [] if answer is None else render_answer(answer):
         say(**message, **thread)
