@@ -102,7 +102,18 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     type=click.Path(dir_okay=False, writable=True),
     help="Also write the simulated organisation as an org CSV to this file.",
 )
-def simulator(host, port, employees, days, seed, fail_rate, slow_seconds, write_org) -> None:
+@click.option(
+    "--quirk",
+    "quirks",
+    multiple=True,
+    # The names of sync/codex/simulator/quirks.py's QUIRKS.
+    type=click.Choice(["hostile_rows", "endless_pages", "more_without_token", "trickle"]),
+    help="Serve a hostile shape (repeatable): bad rows, endless pages, has_more without "
+    "a token, or a body trickled a few bytes at a time.",
+)
+def simulator(
+    host, port, employees, days, seed, fail_rate, slow_seconds, write_org, quirks
+) -> None:
     """Serve a simulated Codex Analytics API for a generated organisation."""
     from sync.codex.simulator import Simulator, write_org_csv
 
@@ -114,6 +125,7 @@ def simulator(host, port, employees, days, seed, fail_rate, slow_seconds, write_
         host=host,
         port=port,
         slow_seconds=slow_seconds,
+        quirks=quirks,
     )
     if write_org:
         write_org_csv(sim.org, write_org)

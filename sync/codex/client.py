@@ -9,7 +9,9 @@ jitter, bounded in attempts and total time; the others raise typed problems
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -105,12 +107,14 @@ class CodexAnalyticsClient:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.workspace_id = workspace_id
-        self._http = httpx.Client(
+        self._connect = functools.partial(
+            httpx.Client,
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
             timeout=httpx.Timeout(timeout_seconds),
             transport=transport,
         )
+        self._http = self._connect()
         self._timeout_seconds = timeout_seconds
         self._monotonic = monotonic
         self._max_attempts = max_attempts
@@ -192,7 +196,8 @@ class CodexAnalyticsClient:
         if status == 200:
             try:
                 return json.loads(content)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            # RecursionError: JSON nested deeper than the parser goes is no page either.
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 raise _TransientError("not_json") from None
         if status == 429:
             raise _TransientError("rate_limited", _retry_after_seconds(headers))
@@ -209,18 +214,37 @@ class CodexAnalyticsClient:
     def _request_within_deadline(
         self, path: str, params: dict[str, str | int]
     ) -> tuple[int, httpx.Headers, bytes]:
-        """The status and whole body of one GET, within `timeout_seconds` in all: httpx's
-        time-outs bound each read, and a server can trickle bytes for ever. The body is
-        read in chunks and abandoned once the deadline passes (a read in progress can
-        add at most one more time-out)."""
+        """The status and whole body of one GET, within `timeout_seconds` in all, headers
+        included: httpx's time-outs bound each read, and a server can trickle bytes for
+        ever. A watchdog closes the connection when the time is up, which fails a read in
+        progress at once; the body is also abandoned between chunks once past the
+        deadline."""
         deadline = self._monotonic() + self._timeout_seconds
-        with self._http.stream("GET", path, params=params) as response:
-            chunks = []
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                if self._monotonic() > deadline:
-                    raise httpx.ReadTimeout("the whole request took too long")
-            return response.status_code, response.headers, b"".join(chunks)
+        http, expired = self._http, threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            http.close()
+
+        watchdog = threading.Timer(self._timeout_seconds, expire)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            with http.stream("GET", path, params=params) as response:
+                chunks = []
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    if self._monotonic() > deadline:
+                        raise httpx.ReadTimeout("the whole request took too long")
+                return response.status_code, response.headers, b"".join(chunks)
+        except (httpx.TransportError, RuntimeError):
+            if expired.is_set():  # closed under it by the watchdog: that is a time-out
+                raise httpx.ReadTimeout("the whole request took too long") from None
+            raise
+        finally:
+            watchdog.cancel()
+            if expired.is_set():
+                self._http = self._connect()  # the next attempt needs a connection again
 
 
 def _next_token(body: dict) -> tuple[str, str | None]:

@@ -54,8 +54,8 @@ class ParsedRows:
 
 class RowRejected(Exception):
     """A row that is not stored. `reason` is one of: not_an_object, no_user, bad_time,
-    not_one_day, outside_window, bad_clients, not_a_number, not_finite, fractional_count,
-    negative_count, too_large."""
+    not_one_day, outside_window, bad_clients, no_counts, not_a_number, not_finite,
+    fractional_count, negative_count, too_large."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -79,7 +79,7 @@ def parse_row(row: Any, first_day: dt.date, last_day: dt.date) -> list[UsageReco
     actor = row.get("actor")
     actor = actor if isinstance(actor, dict) else {}
     user_id = actor.get("user_id") or row.get("user_id")
-    if not user_id or not isinstance(user_id, str | int):
+    if not user_id or isinstance(user_id, bool) or not isinstance(user_id, str | int):
         raise RowRejected("no_user")
     email = _email(actor.get("email")) or _email(row.get("email"))
     day = _day_of_bucket(row.get("start_time"), row.get("end_time"))
@@ -91,6 +91,8 @@ def parse_row(row: Any, first_day: dt.date, last_day: dt.date) -> list[UsageReco
         raise RowRejected("bad_clients")
     if totals is not None and not isinstance(totals, dict):
         raise RowRejected("bad_clients")
+    if not clients and not totals:
+        raise RowRejected("no_counts")
     user = str(user_id)
     records = [
         UsageRecord(user, email, day, str(c.get("client_id") or UNATTRIBUTED_CLIENT), *_counts(c))
@@ -133,8 +135,11 @@ def _timestamp(value: Any) -> int:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        # ASCII digits only ("²".isdigit() is true too), and no more than a timestamp has.
+        if text.isascii() and text.isdigit() and len(text) <= _TIMESTAMP_DIGITS:
             return int(text)
+        if len(text) > _ISO_TEXT_LENGTH:
+            raise RowRejected("bad_time")
         try:
             moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -144,6 +149,9 @@ def _timestamp(value: Any) -> int:
         return int(moment.timestamp())
     raise RowRejected("bad_time")
 
+
+_TIMESTAMP_DIGITS = 12
+_ISO_TEXT_LENGTH = 40  # "2026-11-02T00:00:00.000000+00:00" and then some
 
 # threads, turns, credits, input, output and total tokens
 _Counts = tuple[int, int, float, int | None, int | None, int | None]
@@ -208,20 +216,29 @@ _CREDITS_EPSILON = 1e-6
 
 def _remainder(totals: _Counts, clients: list[tuple]) -> _Counts | None:
     """What `totals` holds beyond the clients, count by count; None when nothing is left.
-    A count the totals do not give, or that the clients already reach, leaves nothing."""
-    left: list[float] = []
+    A count the clients already reach leaves nothing; one the totals do not give leaves
+    nothing either, unless no client gives it (a day whose tokens are not published yet):
+    then it stays unknown."""
+    left: list[float | None] = []
     for index, total in enumerate(totals):
         known = [client[index] for client in clients if client[index] is not None]
-        remainder = 0 if total is None else total - sum(known)
+        if total is None:
+            left.append(None if not known else 0)
+            continue
+        remainder = total - sum(known)
         left.append(remainder if remainder > _CREDITS_EPSILON else 0)
     if not any(left):
         return None
     threads, turns, credits, input_tokens, output_tokens, total_tokens = left
     return (
-        int(threads),
-        int(turns),
-        round(credits, 6),
-        int(input_tokens),
-        int(output_tokens),
-        int(total_tokens),
+        int(threads or 0),
+        int(turns or 0),
+        round(float(credits or 0), 6),
+        _whole_or_unknown(input_tokens),
+        _whole_or_unknown(output_tokens),
+        _whole_or_unknown(total_tokens),
     )
+
+
+def _whole_or_unknown(value: float | None) -> int | None:
+    return None if value is None else int(value)

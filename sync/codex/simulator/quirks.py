@@ -8,7 +8,9 @@
   real page the window is served again from its start, under tokens never seen before.
 - `more_without_token`: the last page says `has_more: true` but gives no token.
 - `trickle`: the body comes a few bytes at a time with a pause between writes, so each
-  read is quick but a whole page takes longer than a client's time-out.
+  read is quick but a whole page takes longer than a client's time-out. Only 200s
+  trickle; the headers go out at once.
+- With both endless_pages and more_without_token, paging is endless: no page is last.
 
 The hostile rows are written out by hand here, and so are the records a correct client
 makes of them: they are the specification a client is tested against, not its output.
@@ -20,6 +22,7 @@ import base64
 import datetime
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -61,13 +64,14 @@ class HostileExpectation:
     # Rows served besides the normal ones.
     rows: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    # The records to store, dated the window's last served day. The page mixes the rows
+    # in a seeded order, so compare these as a collection (sorted), not in sequence.
     records: list[UsageRecord] = field(default_factory=list)
 
 
-def check_quirks(quirks: object) -> frozenset[str]:
-    if isinstance(quirks, str):  # a lone name would otherwise be split into letters
-        quirks = (quirks,)
-    chosen = frozenset(quirks)  # type: ignore[call-overload]
+def check_quirks(quirks: Iterable[str]) -> frozenset[str]:
+    """The quirks chosen, refusing any name not in QUIRKS."""
+    chosen = frozenset((quirks,) if isinstance(quirks, str) else quirks)
     unknown = sorted(chosen - set(QUIRKS))
     if unknown:
         raise ValueError(f"unknown quirks {unknown}; known: {', '.join(QUIRKS)}")

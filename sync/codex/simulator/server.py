@@ -4,6 +4,8 @@ Serves `GET /v1/analytics/codex/workspaces/{id}/usage` with the real API's pagin
 error shapes, and on demand the failures a client must survive (429, 500, a 200 cut off
 midway). Pages are computed from an opaque position token, so page N costs the same as
 page 0, and a failed request never advances anything: retrying it gives the same page.
+Opt-in quirks (quirks.py) serve hostile shapes: bad rows, endless paging, `has_more`
+without a token, a body trickled out a few bytes at a time.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
+from sync.codex.simulator import quirks as _quirks
 from sync.codex.simulator.org import generate_org
+from sync.codex.simulator.quirks import HostileExpectation
 from sync.codex.simulator.usage import QueryError, parse_usage_query, usage_page
 
 API_PREFIX = "/v1/analytics/codex"
@@ -54,6 +59,10 @@ class Simulator:
 
     # Stands for a workspace on a plan without analytics: the valid key gets a 403 here.
     NO_ACCESS_WORKSPACE_ID = "7c0e5a52-3d1b-4f0e-9a43-0000000f0403"
+    QUIRKS = _quirks.QUIRKS
+    # What a client rejects of the `hostile_rows` quirk's rows, by reason, in any window
+    # with a day to serve (see hostile_expectation).
+    HOSTILE_REJECTIONS = _quirks.HOSTILE_REJECTIONS
 
     def __init__(
         self,
@@ -66,6 +75,9 @@ class Simulator:
         port: int = 0,
         retry_after: int = 1,
         slow_seconds: float | None = None,
+        quirks: Iterable[str] = (),
+        trickle_bytes: int = 16,
+        trickle_pause: float = 0.05,
     ) -> None:
         if days < 1:
             raise ValueError("days must be at least 1")
@@ -81,6 +93,15 @@ class Simulator:
         # past a client's time-out, like a stuck upstream.
         self.slow_seconds = slow_seconds
         self._failure_kinds = _FAILURES + (("slow",) if slow_seconds else ())
+        # Hostile shapes to serve, from QUIRKS (see quirks.py); none by default. When both
+        # endless_pages and more_without_token are on, paging is endless: no page is last.
+        self.quirks = _quirks.check_quirks(quirks)
+        # With the trickle quirk, a body goes out `trickle_bytes` at a time with
+        # `trickle_pause` seconds between writes.
+        if trickle_bytes < 1 or trickle_pause < 0:
+            raise ValueError("trickle_bytes must be at least 1 and trickle_pause not negative")
+        self.trickle_bytes = trickle_bytes
+        self.trickle_pause = trickle_pause
         self.today = today
         self.host = host
         self.port = port
@@ -183,9 +204,16 @@ class Simulator:
             return 404, _error_body(message, "invalid_request_error", "workspace_not_found"), {}
 
         today = self.current_day()
+        query, lap = url.query, 0
+        token = _quirks.page_token(query) if self.quirks else None
+        if _quirks.ENDLESS_PAGES in self.quirks and token is not None:
+            loop = _quirks.decode_loop_token(token)
+            if loop is not None:
+                lap, inner = loop
+                query = _quirks.with_page_token(query, inner)
         try:
             first_day, last_day, start_index, limit = parse_usage_query(
-                url.query, today, self.days, len(self.org.accounts)
+                query, today, self.days, len(self.org.accounts)
             )
         except QueryError as exc:
             return 422, json.dumps({"detail": exc.details}).encode(), {}
@@ -197,12 +225,34 @@ class Simulator:
         page = usage_page(
             self.seed, self.org.accounts, first_day, last_day, today, limit, start_index
         )
+        if _quirks.HOSTILE_ROWS in self.quirks and token is None:
+            page["data"] = _quirks.with_hostile_rows(page["data"], self.seed, first_day, last_day)
+        if _quirks.ENDLESS_PAGES in self.quirks:
+            page = _quirks.endless(page, lap)
+        elif _quirks.MORE_WITHOUT_TOKEN in self.quirks and page["next_page"] is None:
+            page["has_more"] = True
+        # NaN and Infinity are written as such (not JSON, but what Python's parser reads).
         body = json.dumps(page, separators=(",", ":")).encode()
         if failure == "slow" and self.slow_seconds:
             time.sleep(self.slow_seconds)
         if failure == "truncated":
             body = body[: len(body) // 2]
         return 200, body, {}
+
+    def hostile_expectation(
+        self, start: datetime.datetime, end: datetime.datetime
+    ) -> HostileExpectation:
+        """What a client asking for the usage in [start, end) should make of the rows the
+        `hostile_rows` quirk adds to its first page: rejections by reason and the records
+        to store (dated the window's last served day). Empty without that quirk, or when
+        the window holds no day to serve."""
+        if _quirks.HOSTILE_ROWS not in self.quirks:
+            return HostileExpectation()
+        query = urlencode({"start_time": int(start.timestamp()), "end_time": int(end.timestamp())})
+        first_day, last_day, _, _ = parse_usage_query(
+            query, self.current_day(), self.days, len(self.org.accounts)
+        )
+        return _quirks.hostile_expectation(first_day, last_day)
 
     def _draw_failure(self) -> str | None:
         with self._fail_lock:
@@ -256,7 +306,10 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             body = _error_body(f"simulator error: {exc}", "server_error", None)
             status, headers = 500, {}
-        self._send(status, body, headers)
+        if status == 200 and _quirks.TRICKLE in simulator.quirks:
+            self._trickle(body, simulator.trickle_bytes, simulator.trickle_pause)
+        else:
+            self._send(status, body, headers)
         simulator._log("GET", self.path, status)
 
     def _read_only(self) -> None:
@@ -277,3 +330,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def _trickle(self, body: bytes, size: int, pause: float) -> None:
+        """A 200 whose body goes out `size` bytes at a time, `pause` seconds apart, until
+        it is all sent or the client has gone."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for offset in range(0, len(body), size):
+                if offset:
+                    time.sleep(pause)
+                self.wfile.write(body[offset : offset + size])
+        except OSError:  # the client gave up (its whole-request time-out) or stop() ran
+            self.close_connection = True

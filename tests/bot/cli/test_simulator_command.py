@@ -39,3 +39,31 @@ def test_simulator_command_serves_prints_credentials_writes_org_and_stops_on_ctr
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
+
+
+def test_quirk_options_reach_the_simulator_and_unknown_ones_are_refused(monkeypatch):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from sync.codex.simulator import Simulator
+
+    served = []
+
+    def serve_forever(sim: Simulator) -> None:  # instead of serving until Ctrl-C
+        served.append(sim.quirks)
+        sim.stop()
+
+    monkeypatch.setattr(Simulator, "serve_forever", serve_forever)
+    env = {"CODEXBOT_CONFIG": ""}
+    options = ["simulator", "--port", "0", "--employees", "3"]
+    quirks = ["--quirk", "hostile_rows", "--quirk", "trickle", "--quirk", "hostile_rows"]
+    result = CliRunner().invoke(cli, options + quirks, env=env)
+    assert result.exit_code == 0, result.output
+    assert served == [{"hostile_rows", "trickle"}]
+    assert CliRunner().invoke(cli, options, env=env).exit_code == 0
+    assert served[-1] == frozenset()
+    refused = CliRunner().invoke(cli, [*options, "--quirk", "everything"], env=env)
+    assert refused.exit_code == 2 and "everything" in refused.output
+    # The command offers exactly the simulator's quirks.
+    (option,) = [p for p in cli.commands["simulator"].params if p.name == "quirks"]
+    assert tuple(option.type.choices) == Simulator.QUIRKS

@@ -335,3 +335,47 @@ def test_a_422_detail_without_msg_still_reads():
     client, _ = client_for(lambda r: httpx.Response(422, json={"detail": [{"type": "x"}]}))
     with raises_saying(InvalidRequestError, "refused the request: invalid"):
         client.validate()
+
+
+def test_headers_trickled_byte_by_byte_time_out_as_a_whole():
+    """A server that sends its status line and headers a byte at a time: every read is
+    quick, the request must still end at the client's time-out."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+                if stop.wait(0.03):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    client = CodexAnalyticsClient(
+        base_url, KEY, WORKSPACE, timeout_seconds=0.5, max_attempts=1, sleep=lambda s: None
+    )
+    started = time.monotonic()
+    with raises_saying(ServiceUnavailableError, "the request timed out"):
+        client.validate()
+    assert time.monotonic() - started < 1.5
+    stop.set()
+    listener.close()
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_not_json():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    client, slept = client_for(lambda r: httpx.Response(200, content=deep), max_attempts=2)
+    with raises_saying(ServiceUnavailableError, "not valid JSON"):
+        client.validate()
+    assert len(slept) == 1  # retried like any body that is not JSON

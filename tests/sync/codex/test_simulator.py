@@ -467,3 +467,220 @@ def test_no_usage_after_today_or_after_deprovisioning():
     assert any(usage_row(7, gone, day, TODAY) for day in before)
     after = [gone.active_until + datetime.timedelta(days=n) for n in range(1, 60)]
     assert all(usage_row(7, gone, day, TODAY) is None for day in after if day <= TODAY)
+
+
+# ------------------------------------------------------------------- hostile quirks
+# (Imported here, with the tests that need them.)
+import itertools  # noqa: E402
+import time  # noqa: E402
+from urllib.parse import parse_qs, urlsplit  # noqa: E402
+
+from sync.codex.client import (  # noqa: E402
+    CodexAnalyticsClient,
+    ServiceUnavailableError,
+    UsagePage,
+)
+from sync.codex.rows import UNATTRIBUTED_CLIENT, UsageRecord  # noqa: E402
+from sync.codex.simulator.quirks import encode_loop_token  # noqa: E402
+
+HOSTILE_FIGURES = {
+    "not_an_object": 1,
+    "no_user": 1,
+    "bad_time": 3,
+    "not_one_day": 2,
+    "outside_window": 2,
+    "bad_clients": 2,
+    "not_a_number": 2,
+    "not_finite": 2,
+    "fractional_count": 1,
+    "negative_count": 1,
+    "too_large": 2,
+}
+HOSTILE_ROW_COUNT = 19 + 4  # rejected + stored
+WINDOW_START = datetime.datetime.combine(
+    TODAY - datetime.timedelta(days=6), datetime.time(), datetime.UTC
+)
+WINDOW_END = datetime.datetime.combine(
+    TODAY + datetime.timedelta(days=1), datetime.time(), datetime.UTC
+)
+
+
+def analytics_client(sim: Simulator, **options) -> CodexAnalyticsClient:
+    return CodexAnalyticsClient(
+        sim.base_url, sim.api_key, sim.workspace_id, sleep=lambda _: None, **options
+    )
+
+
+def read_window(sim: Simulator, page_size: int) -> list[UsagePage]:
+    with analytics_client(sim) as client:
+        return list(client.iter_usage_pages(WINDOW_START, WINDOW_END, page_size))
+
+
+def is_hostile(record: UsageRecord) -> bool:
+    return record.codex_user_id.startswith("user-hostile-")
+
+
+def test_quirks_are_off_by_default_and_unknown_ones_are_refused():
+    sim = Simulator(employees=5, today=TODAY)
+    assert sim.quirks == frozenset()
+    assert sim.hostile_expectation(WINDOW_START, WINDOW_END).rows == 0
+    assert set(Simulator.QUIRKS) == {
+        "hostile_rows",
+        "endless_pages",
+        "more_without_token",
+        "trickle",
+    }
+    with pytest.raises(ValueError, match="unknown quirks"):
+        Simulator(employees=5, today=TODAY, quirks=["hostile_rows", "everything"])
+    assert Simulator(employees=5, today=TODAY, quirks="trickle").quirks == {"trickle"}
+
+
+def test_hostile_rows_are_rejected_by_reason_and_the_unusual_good_ones_stored():
+    with Simulator(employees=40, days=30, seed=4, today=TODAY, quirks={"hostile_rows"}) as sim:
+        pages = read_window(sim, page_size=50)
+        expected = sim.hostile_expectation(WINDOW_START, WINDOW_END)
+    with Simulator(employees=40, days=30, seed=4, today=TODAY) as clean:
+        clean_pages = read_window(clean, page_size=50)
+    assert len(pages) == len(clean_pages) > 2
+
+    rejected = sum((page.rejected for page in pages), collections.Counter())
+    assert rejected == expected.rejected == HOSTILE_FIGURES
+    assert Simulator.HOSTILE_REJECTIONS == HOSTILE_FIGURES
+    assert sum(p.rows for p in pages) == sum(p.rows for p in clean_pages) + HOSTILE_ROW_COUNT
+    assert expected.rows == HOSTILE_ROW_COUNT
+    # The ordinary rows all arrive as before, and the unusual good ones are stored as
+    # the simulator says a correct client must store them.
+    records = [r for page in pages for r in page.records]
+    assert [r for r in records if not is_hostile(r)] == [r for p in clean_pages for r in p.records]
+    hostile = sorted(r for r in records if is_hostile(r))
+    assert hostile == sorted(expected.records)
+    assert {(r.codex_user_id, r.client_id, r[4:]) for r in hostile} == {
+        ("user-hostile-iso", "CODEX_IDE_VSCODE", (2, 6, 3.25, None, None, None)),
+        ("user-hostile-top-level", "CODEX_WEB", (1, 4, 2.5, 400, 50, 450)),
+        ("user-hostile-unattributed", "CODEX_CLI", (1, 2, 3.5, 150, 20, 170)),
+        ("user-hostile-unattributed", UNATTRIBUTED_CLIENT, (2, 5, 6.75, 350, 40, 390)),
+        ("user-hostile-strings", UNATTRIBUTED_CLIENT, (2, 5, 4.75, None, None, None)),
+    }
+    assert {r.day for r in hostile} == {TODAY}
+    assert {r.codex_user_id: r.email for r in hostile}["user-hostile-top-level"] == (
+        "top.level@hostile.example"
+    )
+    # Only the first page carries them.
+    assert pages[0].rejected == HOSTILE_FIGURES
+    assert all(not page.rejected for page in pages[1:])
+
+
+def test_hostile_rows_are_dated_in_the_served_window_and_absent_when_it_is_empty():
+    with Simulator(employees=20, days=30, seed=4, today=TODAY, quirks={"hostile_rows"}) as sim:
+        past_end = WINDOW_END - datetime.timedelta(days=3)
+        expected = sim.hostile_expectation(WINDOW_START, past_end)
+        assert {r.day for r in expected.records} == {TODAY - datetime.timedelta(days=3)}
+        with analytics_client(sim) as client:
+            pages = list(client.iter_usage_pages(WINDOW_START, past_end, page_size=1000))
+        assert sorted(r for p in pages for r in p.records if is_hostile(r)) == sorted(
+            expected.records
+        )
+        future = WINDOW_END + datetime.timedelta(days=10)
+        nothing = sim.hostile_expectation(future, future + datetime.timedelta(days=1))
+        assert (nothing.rows, nothing.rejected, nothing.records) == (0, {}, [])
+        with client_for(sim) as api:
+            params = {"start_time": int(future.timestamp()), "end_time": 10**10}
+            assert api.get(usage_url(sim), params=params).json()["data"] == []
+
+
+def test_hostile_rows_come_on_the_first_page_in_an_order_fixed_by_the_seed():
+    params = {"start_time": midnight(TODAY) - 3 * DAY, "limit": 10}
+
+    def first_two_pages(seed: int) -> tuple[str, dict]:
+        quirks = {"hostile_rows"}
+        with (
+            Simulator(employees=30, seed=seed, today=TODAY, quirks=quirks) as sim,
+            client_for(sim) as api,
+        ):
+            first = api.get(usage_url(sim), params=params)
+            token = first.json()["next_page"]
+            second = api.get(usage_url(sim), params={**params, "page": token}).json()
+        return first.text, second
+
+    text, second = first_two_pages(5)
+    assert "Infinity" in text and "NaN" in text  # as Python's json writes them
+    data = json.loads(text)["data"]
+    assert len(data) == 10 + HOSTILE_ROW_COUNT
+    assert len(second["data"]) == 10
+    assert not any("hostile" in json.dumps(row) for row in second["data"])
+    again, _ = first_two_pages(5)
+    assert again == text
+    other, _ = first_two_pages(6)
+
+    def hostile_places(page_text: str) -> list[int]:
+        rows = json.loads(page_text)["data"]
+        return [i for i, row in enumerate(rows) if "hostile" in json.dumps(row) or row is None]
+
+    assert len(hostile_places(text)) == HOSTILE_ROW_COUNT - 1  # the aggregate row says no name
+    assert hostile_places(other) != hostile_places(text)
+
+
+def test_more_without_token_ends_with_has_more_and_no_token():
+    quirks = {"more_without_token"}
+    with Simulator(employees=20, days=10, seed=2, today=TODAY, quirks=quirks) as sim:
+        pages = read_window(sim, page_size=25)
+        with client_for(sim) as api:
+            body = api.get(usage_url(sim), params={"start_time": midnight(TODAY)}).json()
+    with Simulator(employees=20, days=10, seed=2, today=TODAY) as clean:
+        clean_pages = read_window(clean, page_size=25)
+    assert len(pages) == len(clean_pages) > 1
+    assert [p.warning for p in pages] == [None] * (len(pages) - 1) + ["more_without_token"]
+    assert [p.records for p in pages] == [p.records for p in clean_pages]
+    assert (body["has_more"], body["next_page"]) == (True, None)
+
+
+def test_endless_pages_always_give_a_new_token_and_repeat_the_window():
+    with Simulator(employees=10, days=2, seed=2, today=TODAY, quirks={"endless_pages"}) as sim:
+        start = datetime.datetime.combine(TODAY, datetime.time(), datetime.UTC)
+        end = start + datetime.timedelta(days=1)
+        with analytics_client(sim) as client:
+            pages = list(itertools.islice(client.iter_usage_pages(start, end, page_size=3), 12))
+        tokens = [parse_qs(urlsplit(path).query).get("page") for _, path, _ in sim.request_log]
+        assert tokens[0] is None
+        assert len({t[0] for t in tokens[1:]}) == len(tokens) - 1 == 11
+        with client_for(sim) as api:
+            params = {"start_time": midnight(TODAY), "page": encode_loop_token(2, "junk")}
+            assert api.get(usage_url(sim), params=params).status_code == 422
+    records = [p.records for p in pages]
+    lap = next(i for i in range(1, len(records)) if records[i] == records[0])
+    assert lap >= 2 and records[lap : 2 * lap] == records[:lap]
+    assert sum(len(r) for r in records[:lap]) > 3
+
+
+def test_trickle_sends_the_body_a_few_bytes_at_a_time():
+    params = {"start_time": midnight(TODAY) - DAY, "limit": 1}
+    with Simulator(employees=20, seed=2, today=TODAY) as clean, client_for(clean) as api:
+        whole = api.get(usage_url(clean), params=params).content
+    options = {"quirks": {"trickle"}, "trickle_bytes": 40, "trickle_pause": 0.005}
+    sim = Simulator(employees=20, seed=2, today=TODAY, **options)
+    with sim, client_for(sim) as api, api.stream("GET", usage_url(sim), params=params) as response:
+        assert response.status_code == 200
+        assert int(response.headers["Content-Length"]) == len(whole)
+        chunks = [chunk for chunk in response.iter_raw() if chunk]  # as they arrived
+    assert b"".join(chunks) == whole
+    # 40 bytes a write; a read may now and then catch two writes at once.
+    assert len(chunks) >= len(whole) / 40 / 2 and max(map(len, chunks)) < len(whole) / 4
+
+
+def test_a_trickled_page_times_out_as_a_whole_though_each_read_is_quick():
+    pause = 0.02
+    params = {"start_time": int(WINDOW_START.timestamp()), "limit": 1}
+    with Simulator(employees=20, seed=2, today=TODAY) as clean, client_for(clean) as api:
+        size = len(api.get(usage_url(clean), params=params).content)
+    # The whole page needs over a second, each write comes within a fiftieth of one...
+    assert size / 8 * pause > 1.0
+    options = {"quirks": {"trickle"}, "trickle_bytes": 8, "trickle_pause": pause}
+    sim = Simulator(employees=20, seed=2, today=TODAY, **options)
+    with sim, analytics_client(sim, timeout_seconds=0.5, max_attempts=1) as client:
+        began = time.monotonic()
+        with pytest.raises(ServiceUnavailableError) as failed:
+            next(client.iter_usage_pages(WINDOW_START, WINDOW_END, page_size=1))
+        took = time.monotonic() - began
+    # ...and the client gives up at its time-out for the whole request, not later.
+    assert failed.value.params["reason"] == "timed_out"
+    assert 0.5 <= took < 0.9  # one attempt (max_attempts=1): a second would pass 1.0
