@@ -15,7 +15,7 @@ demo: $(STAMP)
 	$(BIN)/codexbot demo
 
 test: $(STAMP) lint typecheck bench-smoke
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadscope
 
 # The four benchmarks of bench/ at full size (minutes; see bench/RESULTS.md). They run on
 # a temporary SQLite file, or on DATABASE_URL when it names a database of their own.
