@@ -43,6 +43,9 @@ def build_app(settings: Settings, client: WebClient | None = None) -> App:
             return _refuse_outsider(body)
         context["settings"] = settings
         context["installation"] = installation
+        # Every listener posts through the app's one client, so posts to a channel are
+        # paced across requests (bot/slack.py), not per request as Bolt's own copies are.
+        context["client"] = client
         return next()
 
     register_listeners(app)

@@ -1,24 +1,135 @@
-"""The Slack Web API client codexbot uses, and direct messages to people."""
+"""The Slack Web API client codexbot uses, direct messages to people, and answers to a
+slash command's response_url: all within Slack's budgets (Retry-After honoured, one
+message a second in a channel)."""
 
 from __future__ import annotations
 
-from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from slack_sdk import WebClient, WebhookClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web import SlackResponse
 
 from sync.config import Settings
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
+Sleep = Callable[[float], None]
 
-def web_client(settings: Settings) -> WebClient:
-    client = WebClient(
+
+def web_client(settings: Settings, *, sleep: Sleep = time.sleep) -> WebClient:
+    """The client, retrying as slack_sdk does and pacing posts to a channel; `sleep`
+    waits between attempts and between posts."""
+    return PacedWebClient(
+        sleep,
         token=settings.slack.bot_token,
         base_url=settings.slack.api_url or DEFAULT_SLACK_API_URL,
         timeout=10,
+        retry_handlers=retry_handlers(sleep),
     )
-    # slack_sdk retries only connection errors by default; 429s carry Retry-After.
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
-    return client
+
+
+def retry_handlers(sleep: Sleep) -> list:
+    return [
+        # slack_sdk's default: one retry of a connection error, after a backoff.
+        _ConnectionErrorRetry(sleep),
+        # slack_sdk retries only connection errors by default; 429s carry Retry-After.
+        _RateLimitRetry(sleep, max_retry_count=3),
+    ]
+
+
+class PacedWebClient(WebClient):
+    """Slack takes about one message a second in a channel and refuses bursts: posts to
+    the same channel are spaced POST_INTERVAL apart, each caller waiting for its turn."""
+
+    POST_INTERVAL = 1.0
+
+    def __init__(self, sleep: Sleep, *args, clock: Callable[[], float] = time.monotonic, **kw):
+        super().__init__(*args, **kw)
+        self._sleep, self._clock = sleep, clock
+        self._turns: dict[str, float] = {}  # channel -> when its next post may go
+        self._turns_lock = threading.Lock()
+
+    def __deepcopy__(self, memo: dict) -> PacedWebClient:
+        # Bolt deep-copies each request for its lazy listeners: they must all share this
+        # client and its turns, not pace on copies.
+        return self
+
+    def chat_postMessage(self, **kwargs) -> SlackResponse:
+        self._wait_for_turn(str(kwargs.get("channel")))
+        return super().chat_postMessage(**kwargs)
+
+    def post_to_response_url(self, url: str, message: dict) -> None:
+        """One ephemeral answer to a slash command, honouring Retry-After as the client
+        does (Bolt's own `respond` retries connection errors only)."""
+        webhook = WebhookClient(url, timeout=10, retry_handlers=retry_handlers(self._sleep))
+        webhook.send_dict({"response_type": "ephemeral", "replace_original": False, **message})
+
+    def _wait_for_turn(self, channel: str) -> None:
+        with self._turns_lock:
+            now = self._clock()
+            turn = max(now, self._turns.get(channel, now))
+            self._turns[channel] = turn + self.POST_INTERVAL
+            if len(self._turns) > 10_000:  # forget channels whose turn has long passed
+                self._turns = {c: t for c, t in self._turns.items() if t > now}
+        if turn > now:
+            self._sleep(turn - now)
+
+
+# slack_sdk's retry handlers wait with a bare time.sleep in prepare_for_next_attempt and
+# take no other sleep. These are the stock handlers (same can_retry, counts, intervals and
+# jitter) with only that call made injectable, so tests retry without waiting. Each
+# prepare_for_next_attempt mirrors slack_sdk's (3.x), time.sleep aside.
+
+
+class _ConnectionErrorRetry(ConnectionErrorRetryHandler):
+    def __init__(self, sleep: Sleep, **options) -> None:
+        super().__init__(**options)
+        self.sleep = sleep
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        self.sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+        state.increment_current_attempt()
+
+
+class _RateLimitRetry(RateLimitErrorRetryHandler):
+    def __init__(self, sleep: Sleep, **options) -> None:
+        super().__init__(**options)
+        self.sleep = sleep
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:
+            raise error  # type: ignore[misc]
+        state.next_attempt_requested = True
+        retry_after = [v for k, v in response.headers.items() if k.lower() == "retry-after"]
+        # Retry-After's seconds (1 if Slack sent none), plus up to a second of jitter.
+        seconds = int(retry_after[0][0]) if retry_after else 1
+        self.sleep(seconds + random.random())
+        state.increment_current_attempt()
 
 
 def send_direct_message(client: WebClient, slack_user_id: str, message: dict) -> str:

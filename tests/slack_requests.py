@@ -16,6 +16,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
 from bot.server import create_http_server
+from bot.slack import web_client
 from sync.config import load_settings
 
 _ids = itertools.count(1)
@@ -35,10 +36,26 @@ def bot_settings(slack: FakeSlack, codex_base_url: str, secret_key: str):
     )
 
 
+class SleepRecorder(list):
+    """A sleep for the bot's Slack client: returns at once and records each delay asked for
+    (a Retry-After or a backoff), so retries cost a test no time and can be asserted."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+    def __deepcopy__(self, memo):
+        # Bolt deep-copies each request, its client and retry handlers too, for the lazy
+        # listeners: like time.sleep itself, the copy must be this very recorder.
+        return self
+
+
 @contextlib.contextmanager
-def running_bot(settings, slack: FakeSlack):
-    """The app in HTTP mode on a free loopback port, and a sender for it."""
-    server = create_http_server(build_app(settings), "127.0.0.1", 0, settings.slack.max_body_bytes)
+def running_bot(settings, slack: FakeSlack, sleep=None):
+    """The app in HTTP mode on a free loopback port, and a sender for it. Its Slack client
+    retries as in production but waits through `sleep` (by default, not at all)."""
+    client = web_client(settings, sleep=SleepRecorder() if sleep is None else sleep)
+    app = build_app(settings, client)
+    server = create_http_server(app, "127.0.0.1", 0, settings.slack.max_body_bytes)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     sender = SlackSender(f"http://127.0.0.1:{server.effective_port}", slack)

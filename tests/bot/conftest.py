@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from factories import person, store_usage, usage
 from fake_slack import FakeSlack
-from slack_requests import bot_settings, running_bot
+from slack_requests import SleepRecorder, bot_settings, running_bot
 
 from sync.clock import utc_today
 from sync.codex.simulator import Simulator
@@ -41,8 +41,14 @@ def settings(slack, simulator, sqlite_db):
 
 
 @pytest.fixture
-def bot(settings, slack):
-    with running_bot(settings, slack) as sender:
+def slept():
+    """The delays the bot's Slack client waited between retries (none of them for real)."""
+    return SleepRecorder()
+
+
+@pytest.fixture
+def bot(settings, slack, slept):
+    with running_bot(settings, slack, sleep=slept) as sender:
         yield sender
 
 

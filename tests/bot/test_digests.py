@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from factories import person, record_sync, store_usage, usage
 from freezegun import freeze_time
+from slack_requests import SleepRecorder
 
 from bot.digests import DigestDeliverer, digest_period_end
 from bot.slack import web_client
@@ -70,8 +71,10 @@ def team(sqlite_db, slack):
     return {"cleo": cleo, "max": max_, "ana": ana, "ben": ben, "cy": cy, "dee": dee}
 
 
-def deliverer(settings, slack, holder="replica-a"):
-    return DigestDeliverer(settings, web_client(settings), holder)
+def deliverer(settings, slack, holder="replica-a", sleep=None):
+    # The client retries as in production; its waits are recorded, not slept.
+    client = web_client(settings, sleep=SleepRecorder() if sleep is None else sleep)
+    return DigestDeliverer(settings, client, holder)
 
 
 MONDAY_NY_9AM = "2026-11-02 14:00:00"  # 09:00 in New York: Max's digest is due
@@ -136,14 +139,16 @@ def test_a_restart_between_composed_and_sent_sends_once(settings, slack, team):
     assert channels == ["DUMAX"]
 
 
-def test_a_slack_429_then_success_sends_once(settings, slack, team):
-    slack.fail_next("chat.postMessage", 429)
+def test_a_slack_429_then_success_sends_once(settings, slack, team, slept):
+    slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "30"})
     with freeze_time(ALL_DUE):
-        assert deliverer(settings, slack).deliver_due() == 3
+        assert deliverer(settings, slack, sleep=slept).deliver_due() == 3
     posts = slack.calls_to("chat.postMessage")
     assert len(posts) == 4  # the refused attempt, then one accepted post per manager
     assert posts[0].params == posts[1].params  # the same message, retried after Retry-After
     assert sorted(p.params["channel"] for p in posts[1:]) == ["DUBEN", "DUCLEO", "DUMAX"]
+    (waited,) = slept  # one wait, recorded rather than slept: Retry-After plus jitter
+    assert 30 <= waited < 31
 
 
 def test_slack_down_is_retried_with_backoff_until_it_answers(settings, slack, team):

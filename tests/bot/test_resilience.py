@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 import pytest
 from factories import person, record_sync
 from freezegun import freeze_time
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    default_retry_handlers,
+)
 
 from bot.digests import DigestDeliverer
 from bot.slack import web_client
@@ -45,15 +51,21 @@ def managers(sqlite_db, slack):
     return people
 
 
-def test_slack_down_or_rate_limited_during_digests_still_one_digest_each(settings, slack, managers):
-    deliverer = DigestDeliverer(settings, web_client(settings), "replica")
+def test_slack_down_or_rate_limited_during_digests_still_one_digest_each(
+    settings, slack, managers, slept
+):
+    # The client retries as in production; its waits are recorded, not slept.
+    deliverer = DigestDeliverer(settings, web_client(settings, sleep=slept), "replica")
     with freeze_time("2026-11-30 09:00:00") as clock:  # Monday 09:00 UTC
         record_sync()  # the week is synced: digests do not wait for data
         slack.go_down()
         assert deliverer.deliver_due() == 0
         assert {d.status for d in DigestDelivery.select()} == {"failed"}
+        # Each refused connection was retried once, after slack_sdk's backoff with jitter.
+        assert slept and all(0.5 <= seconds < 1.5 for seconds in slept)
+        backoffs = len(slept)
         slack.come_back()
-        slack.fail_next("chat.postMessage", 429)  # then rate limited, once
+        slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "30"})  # then once
         for _ in range(12):  # an hour of ticks
             clock.tick(dt.timedelta(minutes=5))
             deliverer.deliver_due()
@@ -62,6 +74,21 @@ def test_slack_down_or_rate_limited_during_digests_still_one_digest_each(setting
     assert sorted(set(posted)) == ["DUBOSS0", "DUBOSS1", "DUBOSS2"]
     assert len(posted) == 4
     assert DigestDelivery.select().where(DigestDelivery.status == "sent").count() == 3
+    (waited,) = slept[backoffs:]  # the 429's one wait: Retry-After, plus jitter
+    assert 30 <= waited < 31
+
+
+def test_the_slack_client_retries_as_slack_sdk_does_and_really_sleeps_by_default(settings):
+    connection, rate_limit = web_client(settings).retry_handlers
+    # slack_sdk's default handler, as it comes, then the 429 handler codexbot adds.
+    (stock,) = default_retry_handlers()
+    assert isinstance(connection, type(stock)) and isinstance(stock, ConnectionErrorRetryHandler)
+    assert connection.max_retry_count == stock.max_retry_count == 1
+    assert connection.interval_calculator is stock.interval_calculator
+    assert connection.error_types_to_do_retries == stock.error_types_to_do_retries
+    assert isinstance(rate_limit, RateLimitErrorRetryHandler)
+    assert rate_limit.max_retry_count == 3
+    assert connection.sleep is rate_limit.sleep is time.sleep
 
 
 def test_the_api_key_never_appears_in_logs_slack_calls_errors_or_database_bytes(
@@ -78,5 +105,9 @@ def test_the_api_key_never_appears_in_logs_slack_calls_errors_or_database_bytes(
     assert all(key not in call.raw for call in slack.calls)
     database.close()
     for path in tmp_path.glob("codexbot.db*"):  # the database, its WAL and shared memory
-        assert key.encode() not in path.read_bytes(), path.name
+        try:
+            stored = path.read_bytes()
+        except FileNotFoundError:  # SQLite removed it (a last connection closing): no key
+            continue
+        assert key.encode() not in stored, path.name
     assert any(tmp_path.glob("codexbot.db*"))

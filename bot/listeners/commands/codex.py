@@ -13,7 +13,7 @@ from bot.guard import listener
 from bot.identity import SlackPerson, identify
 from bot.messages import render_answer, render_message, render_view
 from bot.parsing import CodexCommand, parse_codex_command
-from bot.slack import send_direct_message
+from bot.slack import PacedWebClient, send_direct_message
 from bot.work import overflowing
 from sync.clock import utc_today
 from sync.notices import Notice
@@ -49,7 +49,7 @@ def acknowledge_codex(ack, command, client: WebClient, respond, context) -> None
 
 
 @listener
-def answer_codex(command, client: WebClient, respond, context) -> None:
+def answer_codex(command, client: PacedWebClient, respond, context) -> None:
     if overflowing():
         message = render_message("notice", notice=Notice("busy"))
         respond(response_type="ephemeral", replace_original=False, **message)
@@ -65,10 +65,10 @@ def answer_codex(command, client: WebClient, respond, context) -> None:
     else:
         person = identify(client, command["user_id"], context)
         answer = SUBCOMMANDS[parsed.name](parsed, person, client, context)
-    respond_within_budget(render_answer(answer), respond, client, command["user_id"])
+    respond_within_budget(render_answer(answer), command, client)
 
 
-def respond_within_budget(messages: list[dict], respond, client: WebClient, user_id: str):
+def respond_within_budget(messages: list[dict], command: dict, client: PacedWebClient) -> None:
     """Answer privately through the response_url, which Slack accepts RESPONSE_URL_USES
     posts to: a longer answer (a big team's digest preview) ends there with a note, and
     the rest goes to the asker's DM."""
@@ -79,9 +79,9 @@ def respond_within_budget(messages: list[dict], respond, client: WebClient, user
     else:
         rest = []
     for message in messages:
-        respond(response_type="ephemeral", replace_original=False, **message)
+        client.post_to_response_url(command["response_url"], message)
     for message in rest:
-        send_direct_message(client, user_id, message)
+        send_direct_message(client, command["user_id"], message)
 
 
 def _stats(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):

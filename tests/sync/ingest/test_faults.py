@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from cryptography.fernet import Fernet
 from factories import usage_dump
 from freezegun import freeze_time
@@ -58,6 +59,8 @@ def codexbot(*args, env):
     return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
 
 
+# Slow (~13 s): 41 real `codexbot sync` processes, 20 of them SIGKILLed mid-sync.
+@pytest.mark.slow
 def test_sync_killed_at_20_random_points_then_rerun_loses_and_doubles_nothing(tmp_path):
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     reference_url = f"sqlite:///{tmp_path / 'reference.db'}"

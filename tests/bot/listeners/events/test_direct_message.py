@@ -95,12 +95,14 @@ def test_an_email_match_is_remembered_so_slack_is_asked_once(bot, slack, org):
     assert len([c for c in slack.calls_to("users.info") if c.params["user"] == "UREP"]) == 1
 
 
-def test_a_rate_limited_post_is_retried_after_retry_after_and_sent_once(bot, slack, org):
-    slack.fail_next("chat.postMessage", 429)
+def test_a_rate_limited_post_is_retried_after_retry_after_and_sent_once(bot, slack, org, slept):
+    slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "30"})
     bot.dm("UREP", "usage")
     posts = slack.wait_for("chat.postMessage", 2)
     assert len(posts) == 2  # the refused one and the retry
     assert posts[0].params == posts[1].params
+    (waited,) = slept  # the client's one wait (not a real one): Retry-After, plus jitter
+    assert 30 <= waited < 31
 
 
 def test_a_second_slack_account_with_an_employees_email_is_not_that_employee(bot, slack, org):
