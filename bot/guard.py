@@ -1,17 +1,20 @@
 """Every listener runs inside this guard: its own database connection, closed afterwards
 (a broken connection is never reused), and "temporarily unavailable" instead of a stack
-trace when the database is down."""
+trace when the database is down or its schema is not this code's."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
+from collections.abc import Callable
 
 from peewee import InterfaceError, OperationalError
 
 from bot.connecting import API_KEY_BLOCK
 from bot.messages import render_field_errors, render_message
 from sync.notices import Notice
+from sync.store.database import schema_state
 from sync.store.models import database
 
 log = logging.getLogger(__name__)
@@ -19,11 +22,43 @@ log = logging.getLogger(__name__)
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
+class SchemaGate:
+    """Whether the database's schema is this code's, checked at most every RECHECK_SECONDS:
+    a database left behind (`database.auto_upgrade = false`) or moved ahead by a newer
+    replica is not served until it matches again."""
+
+    RECHECK_SECONDS = 30.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._checked_at: float | None = None
+        self._problem: Notice | None = None
+
+    def problem(self) -> Notice | None:
+        """None when the schema matches; else why not (worded in templates/_notices.j2).
+        Call it with a database connection open."""
+        now = self._clock()
+        if self._checked_at is None or now - self._checked_at >= self.RECHECK_SECONDS:
+            state = schema_state(database.obj)
+            self._problem = None
+            if state.current != state.needed:
+                kind = "schema_ahead" if state.current > state.needed else "schema_behind"
+                self._problem = Notice(kind, {"current": state.current, "needed": state.needed})
+            self._checked_at = now
+        return self._problem
+
+
+schema_gate = SchemaGate()
+
+
 def listener(function):
     @functools.wraps(function)
     def guarded(**kwargs):
         try:
             with database.connection_context():
+                if schema_gate.problem() is not None:
+                    _tell_unavailable(kwargs)
+                    return None
                 return function(**kwargs)
         except DATABASE_ERRORS as exc:
             log.error("database unavailable in %s: %s", function.__name__, type(exc).__name__)

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 from bot.admins import tell_admins
 from bot.digests import DigestDeliverer
+from bot.guard import schema_gate
 from sync.config import Settings
 from sync.ingest.scheduled import run_scheduled_sync
 from sync.notices import Notice
@@ -75,6 +76,9 @@ class Scheduler:
         @functools.wraps(job)
         def run():
             try:
+                with database.connection_context():
+                    if schema_gate.problem() is not None:
+                        return  # not this code's schema: nothing runs until it is
                 job()
             except Exception:
                 log.exception("scheduled job %s failed", job.__name__)

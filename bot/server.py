@@ -10,7 +10,8 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.guard import DATABASE_ERRORS
+from bot.guard import DATABASE_ERRORS, schema_gate
+from bot.rendering import words
 from sync.store.models import SyncRun, database
 
 log = logging.getLogger(__name__)
@@ -20,10 +21,13 @@ HEALTH_PATH = "/healthz"
 
 
 def health() -> tuple[int, dict]:
-    """Database reachability and the last sync's time and outcome."""
+    """Database reachability, its schema, and the last sync's time and outcome."""
     try:
         with database.connection_context():
             database.execute_sql("SELECT 1")
+            schema = schema_gate.problem()
+            if schema is not None:
+                return 503, {"database": "ok", "schema": words(schema)}
             last = SyncRun.select().order_by(SyncRun.id.desc()).first()
     except DATABASE_ERRORS as exc:
         return 503, {"database": "unreachable", "error": type(exc).__name__}

@@ -32,6 +32,9 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     url: str = "sqlite:///codexbot.db"
+    # Apply pending schema migrations at start. With false, an older database is left
+    # alone and codexbot refuses to serve until `codexbot db upgrade` has run.
+    auto_upgrade: bool = True
 
     @field_validator("url")
     @classmethod

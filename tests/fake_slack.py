@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
@@ -25,6 +26,10 @@ class Call:
     method: str
     params: dict
     headers: dict = field(default_factory=dict)
+    # When the fake received it (time.monotonic(), so a caller in this process can time
+    # an answer), and for a response_url call the path it was posted to.
+    received_at: float = field(default_factory=time.monotonic)
+    path: str | None = None
 
     @property
     def raw(self) -> str:
@@ -203,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.dumps(body).encode()
             content_type = "application/json"
         else:  # a response_url, as Bolt's respond() posts to it
-            fake.record(Call("response_url", params, headers))
+            fake.record(Call("response_url", params, headers, path=self.path))
             status, payload, extra, content_type = 200, b"ok", {}, "text/plain"
         self.send_response(status)
         self.send_header("Content-Type", content_type)

@@ -38,7 +38,11 @@ class Context:
         return self._settings
 
     def open_database(self):
-        return open_database(self.settings.database.url)
+        """The configured database, migrated first unless `database.auto_upgrade` is false
+        (then one that is behind is refused, naming `codexbot db upgrade`)."""
+        return open_database(
+            self.settings.database.url, upgrade=self.settings.database.auto_upgrade
+        )
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -260,6 +264,33 @@ def status(context: Context) -> None:
 
     context.open_database()
     click.echo(render("status.txt.j2", status=status_now(context.settings)), nl=False)
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The database's schema: its version, and upgrading it."""
+
+
+@db_group.command("status")
+@pass_context
+def db_status(context: Context) -> None:
+    """Print the schema version and the migrations still to apply (changes nothing)."""
+    from sync.store.database import connect_database, schema_state
+
+    state = schema_state(connect_database(context.settings.database.url))
+    click.echo(render("schema_status.txt.j2", state=state), nl=False)
+
+
+@db_group.command("upgrade")
+@pass_context
+def db_upgrade(context: Context) -> None:
+    """Apply the pending migrations, under a lock other replicas wait on."""
+    from sync.store.database import connect_database, migrate, schema_state
+
+    db = connect_database(context.settings.database.url)
+    before = schema_state(db)
+    migrate(db)
+    click.echo(render("schema_status.txt.j2", state=schema_state(db), before=before), nl=False)
 
 
 @cli.command("rotate-secret")

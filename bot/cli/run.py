@@ -7,6 +7,7 @@ import logging
 import click
 
 from bot.cli.commands import Context, cli, pass_context
+from sync.store.database import connect_database, migrate, schema_state
 
 log = logging.getLogger("codexbot")
 
@@ -31,7 +32,19 @@ def run(context: Context, http_mode: bool, host: str, port: int) -> None:
         raise click.ClickException(
             "HTTP mode needs SLACK_SIGNING_SECRET (slack.signing_secret) to verify requests."
         )
-    context.open_database()
+    db = connect_database(settings.database.url)
+    if settings.database.auto_upgrade:
+        migrate(db)
+    else:
+        # Served anyway: /healthz says 503 and why, Slack hears "temporarily unavailable",
+        # and it all comes up by itself once `codexbot db upgrade` has run.
+        state = schema_state(db)
+        if state.current != state.needed:
+            log.warning(
+                "schema version %s, this codexbot needs %s: run `codexbot db upgrade`",
+                state.current,
+                state.needed,
+            )
     app = build_app(settings)
     scheduler = Scheduler(settings, app.client)
     scheduler.start()

@@ -1,22 +1,66 @@
-"""Opening the database named by a URL and bringing its schema up to date."""
+"""Opening the database named by a URL, and bringing its schema up to date.
+
+Upgrades run under a database-wide lock (a PostgreSQL advisory lock, an exclusive SQLite
+transaction), so replicas starting together wait for one another and exactly one applies
+each migration. With `database.auto_upgrade = false`, a database behind this code is not
+touched: codexbot refuses to serve until `codexbot db upgrade` has run.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from peewee import Database
+from peewee import Database, PostgresqlDatabase
 from playhouse.db_url import connect
 
 from sync.clock import utc_timestamp
+from sync.notices import Problem
 from sync.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from sync.store.models import ALL_MODELS, SchemaVersion, database
 
+# Any constant both processes agree on: the key of the advisory lock schema changes take.
+SCHEMA_LOCK_KEY = 0x636F646578626F74  # "codexbot"
 
-def open_database(url: str) -> Database:
-    """Connect to `url`, bind the models to it and create or migrate the tables."""
+
+class SchemaMismatchError(Problem):
+    """The database's schema is not the one this code needs: `kind` says which way."""
+
+    def __init__(self, kind: str, current: int, needed: int) -> None:
+        self.kind = kind  # schema_behind or schema_ahead
+        super().__init__(current=current, needed=needed)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: int  # 0 for a database with no codexbot tables yet
+    needed: int
+    pending: list[tuple[int, str]]  # (version, what it changes) still to apply
+
+
+def open_database(url: str, *, upgrade: bool = True) -> Database:
+    """Connect to `url` and bind the models to it. With `upgrade`, create or migrate the
+    tables first; without, refuse (SchemaMismatchError) a schema that is not this code's."""
+    db = connect_database(url)
+    if upgrade:
+        migrate(db)
+    else:
+        state = schema_state(db)
+        if state.current != state.needed:
+            kind = "schema_ahead" if state.current > state.needed else "schema_behind"
+            raise SchemaMismatchError(kind, state.current, state.needed)
+    return db
+
+
+def connect_database(url: str) -> Database:
+    """Connect and bind the models, without looking at the schema."""
     db = connect(url)
     if db.__class__.__name__.startswith("Sqlite"):
+        _create_private(db.database)
         # Days are stored as ISO text, as sqlite3's default adapter did before it was
         # deprecated (Python 3.12): said once here rather than at every insert.
         sqlite3.register_adapter(dt.date, dt.date.isoformat)
@@ -27,28 +71,60 @@ def open_database(url: str) -> Database:
         )
     database.initialize(db)
     db.connect(reuse_if_open=True)
-    migrate(db)
     return db
 
 
+def schema_state(db: Database) -> SchemaState:
+    current = _current_version(db)
+    pending = [
+        (version, (MIGRATIONS[version].__doc__ or "").strip().splitlines()[0])
+        for version in range(max(current, 1) + 1, SCHEMA_VERSION + 1)
+        if current
+    ]
+    return SchemaState(current, SCHEMA_VERSION, pending)
+
+
 def migrate(db: Database) -> int:
-    with db.atomic():
-        if not SchemaVersion.table_exists():
+    """Create the tables (a new database) or apply the pending migrations, under the
+    schema lock; returns the version the database is at."""
+    with _schema_lock(db):
+        current = _current_version(db)
+        if current == 0:
             db.create_tables(ALL_MODELS)
             SchemaVersion.create(version=SCHEMA_VERSION, applied_at=utc_timestamp())
             return SCHEMA_VERSION
-        current = (
-            SchemaVersion.select(SchemaVersion.version)
-            .order_by(SchemaVersion.version.desc())
-            .scalar()
-            or 0
-        )
         if current > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"the database is at schema version {current}, newer than this codexbot "
-                f"({SCHEMA_VERSION}); upgrade codexbot"
-            )
+            raise SchemaMismatchError("schema_ahead", current, SCHEMA_VERSION)
         for version in range(current + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[version](db)
             SchemaVersion.create(version=version, applied_at=utc_timestamp())
     return SCHEMA_VERSION
+
+
+def _current_version(db: Database) -> int:
+    if not SchemaVersion.table_exists():
+        return 0
+    return (
+        SchemaVersion.select(SchemaVersion.version).order_by(SchemaVersion.version.desc()).scalar()
+        or 0
+    )
+
+
+@contextlib.contextmanager
+def _schema_lock(db: Database) -> Iterator[None]:
+    """One transaction that no other process can run beside: the others wait for it."""
+    if isinstance(db, PostgresqlDatabase):
+        with db.atomic():
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+            yield
+    else:
+        with db.atomic("EXCLUSIVE"):
+            yield
+
+
+def _create_private(path: str) -> None:
+    """The database holds names, emails, the reporting chain and who viewed whom: a new
+    file is created readable by its owner only (SQLite gives its -wal and -shm files the
+    database file's permissions)."""
+    if path and path != ":memory:" and not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))

@@ -103,6 +103,8 @@ SAMPLE_PARAMS = {
     "digests_late": {"period_end": dt.date(2026, 11, 1), "data_as_of": None, "missing": []},
     "forgotten": {"workspace_id": "0f8fad5b", "disconnected": True, "usage_rows": 12},
     "continued_in_dm": {"messages": 37},
+    "schema_behind": {"current": 2, "needed": 3},
+    "schema_ahead": {"current": 4, "needed": 3},
 }
 INTERNAL_ERROR = words(Notice("internal_error"))
 

@@ -4,21 +4,21 @@ in place and keeps every row, on both engines."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+import re
 
 import pytest
-from cryptography.fernet import Fernet
 from databases import POSTGRES_URL, drop_every_table, postgres_param
+from freezegun import freeze_time
+from old_schema import SECRET, create_version_1
+from peewee import PostgresqlDatabase
 from playhouse.db_url import connect
+from wording import raises_saying
 
 from sync.codex.connection import load_api_key
 from sync.store.claims import try_claim
-from sync.store.database import open_database
+from sync.store.database import SchemaMismatchError, open_database
 from sync.store.migrations import SCHEMA_VERSION
 from sync.store.models import ALL_MODELS, Claim, Connection, DigestDelivery, Employee, SchemaVersion
-
-SCHEMAS = Path(__file__).parent / "schema_v1"
-SECRET = Fernet.generate_key().decode()
 
 
 @pytest.fixture(params=["sqlite", postgres_param()])
@@ -30,56 +30,6 @@ def blank_url(request, tmp_path):
     drop_every_table(POSTGRES_URL)
     yield POSTGRES_URL
     drop_every_table(POSTGRES_URL)
-
-
-def create_version_1(url: str) -> None:
-    """The tables commit f327c5b created, with a little of everything in them."""
-    engine = "sqlite" if url.startswith("sqlite") else "postgresql"
-    raw = connect(url)
-    with raw.atomic():
-        lines = (SCHEMAS / f"{engine}.sql").read_text().splitlines()
-        for statement in "\n".join(x for x in lines if not x.startswith("--")).split(";\n"):
-            if statement.strip():
-                raw.execute_sql(statement)
-        rows = {
-            "schema_version": [("version", 1), ("applied_at", dt.datetime(2026, 11, 1))],
-            "employee": [
-                ("email", "ada@example.com"),
-                ("name", "Ada"),
-                ("role", "admin"),
-                ("digest_opt_out", False),
-                ("self_digest", True),
-            ],
-            "connection": [
-                ("id", 1),
-                ("workspace_id", "0f8fad5b-d9cb-469f-a165-70867728950e"),
-                ("api_key_encrypted", Fernet(SECRET).encrypt(b"sk-old-release-key").decode()),
-                ("key_last4", "-key"),
-                ("connected_at", dt.datetime(2026, 11, 1)),
-                ("active", True),
-            ],
-            "lease": [
-                ("name", "sync"),
-                ("holder", "other-host:1:abcd"),
-                ("expires_at", dt.datetime(2030, 1, 1)),
-            ],
-            "handled_event": [("event_id", "Ev1"), ("handled_at", dt.datetime(2026, 11, 1))],
-            "digest_delivery": [
-                ("kind", "manager"),
-                ("employee_id", 1),
-                ("period_end", dt.date(2026, 11, 1)),
-                ("status", "sent"),
-                ("attempts", 0),
-                ("claimed_at", dt.datetime(2026, 11, 2, 9)),
-            ],
-        }
-        for table, values in rows.items():
-            columns = ", ".join(f'"{name}"' for name, _ in values)
-            marks = ", ".join([raw.param] * len(values))
-            raw.execute_sql(
-                f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', [v for _, v in values]
-            )
-    raw.close()
 
 
 def test_a_version_1_database_is_migrated_in_place_and_keeps_its_data(blank_url):
@@ -111,5 +61,134 @@ def test_a_database_newer_than_this_code_is_refused(blank_url):
     db = open_database(blank_url)
     SchemaVersion.create(version=SCHEMA_VERSION + 1, applied_at=dt.datetime(2030, 1, 1))
     db.close()
-    with pytest.raises(RuntimeError, match="newer than this codexbot"):
+    with raises_saying(SchemaMismatchError, "newer than this codexbot"):
         open_database(blank_url)
+
+
+def structure(db) -> dict:
+    """Every table's columns (name, type, null), indexes (columns, unique), foreign keys
+    and CHECK constraints, as comparable values; names the engine chose are left out."""
+    tables = {}
+    for table in sorted(db.get_tables()):
+        columns = sorted(
+            (c.name, c.data_type.lower(), bool(c.null), bool(c.primary_key))
+            for c in db.get_columns(table)
+        )
+        indexes = sorted((tuple(i.columns), bool(i.unique)) for i in db.get_indexes(table))
+        keys = sorted((k.column, k.dest_table, k.dest_column) for k in db.get_foreign_keys(table))
+        tables[table] = {"columns": columns, "indexes": indexes, "foreign keys": keys}
+        tables[table]["checks"] = checks(db, table)
+    return tables
+
+
+def checks(db, table: str) -> list[str]:
+    if isinstance(db, PostgresqlDatabase):
+        query = (
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'c'"
+        )
+        return sorted(row[0] for row in db.execute_sql(query, (f'"{table}"',)).fetchall())
+    (sql,) = db.execute_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    return sorted(re.findall(r"CHECK \(([^)]*)\)", sql))
+
+
+def test_the_migrated_schema_is_the_one_a_new_database_gets(blank_url):
+    """Fails for any model change that ships without its migration."""
+    create_version_1(blank_url)
+    db = open_database(blank_url)
+    migrated = structure(db)
+    db.drop_tables(ALL_MODELS)
+    assert db.get_tables() == []
+    db.close()
+    db = open_database(blank_url)  # created new, at the head version
+    fresh = structure(db)
+    db.close()
+    assert migrated.keys() == fresh.keys()
+    for table in fresh:
+        assert migrated[table] == fresh[table], table
+
+
+def add_version_1_usage(url: str, today: dt.date) -> None:
+    """Known usage in version 1's shape: Bo reports to Ada and used the CLI every day of
+    the ten before `today` (1.5 credits a day) and the IDE once (3 credits); one sync ran."""
+    raw = connect(url)
+    with raw.atomic():
+
+        def insert(table, **values):
+            columns = ", ".join(f'"{name}"' for name in values)
+            marks = ", ".join([raw.param] * len(values))
+            raw.execute_sql(
+                f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', list(values.values())
+            )
+
+        insert(
+            "employee",
+            email="bo@example.com",
+            name="Bo",
+            manager_id=1,
+            role="employee",
+            digest_opt_out=False,
+            self_digest=False,
+        )
+        insert("codex_user", user_id="u-bo", email="bo@example.com")
+        usage = dict(threads=1, turns=2, input_tokens=100, output_tokens=50, total_tokens=150)
+        for n in range(1, 11):
+            insert(
+                "daily_usage",
+                codex_user_id="u-bo",
+                day=today - dt.timedelta(days=n),
+                client_id="CODEX_CLI",
+                credits=1.5,
+                sync_run=1,
+                **usage,
+            )
+        insert(
+            "daily_usage",
+            codex_user_id="u-bo",
+            day=today - dt.timedelta(days=2),
+            client_id="CODEX_IDE_VSCODE",
+            credits=3.0,
+            sync_run=1,
+            **usage,
+        )
+        started = dt.datetime.combine(today, dt.time(6))
+        insert(
+            "sync_run",
+            started_at=started,
+            finished_at=started + dt.timedelta(minutes=2),
+            window_start=today - dt.timedelta(days=10),
+            window_end=today,
+            pages=1,
+            rows=11,
+            outcome="ok",
+        )
+    raw.close()
+
+
+def test_answers_from_an_upgraded_database_are_the_known_figures(blank_url):
+    from sync.reports.periods import Period
+    from sync.reports.queries import stats_answer
+
+    today = dt.date(2026, 11, 25)
+    create_version_1(blank_url)
+    add_version_1_usage(blank_url, today)
+    db = open_database(blank_url)
+    try:
+        bo = Employee.get(Employee.email == "bo@example.com")
+        with freeze_time("2026-11-25 12:00:00"):
+            answer = stats_answer(bo, Period.ending_before(today, 7))
+    finally:
+        db.close()
+    assert answer.current.totals.credits == 7 * 1.5 + 3.0
+    assert {s: stats.credits for s, stats in answer.current.by_surface.items()} == {
+        "IDE": 3.0,
+        "CLI": 10.5,
+    }
+    assert answer.previous.totals.credits == 3 * 1.5
+    assert answer.data_as_of == dt.datetime(2026, 11, 25, 6, 2)
+    # The ledger came from the sync that ran: its days are covered, the days before it
+    # are said to be missing, not shown as zeros.
+    assert answer.current.missing == []
+    assert answer.previous.missing == [(dt.date(2026, 11, 11), dt.date(2026, 11, 14))]
