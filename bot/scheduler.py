@@ -39,9 +39,18 @@ class Scheduler:
         self.jobs.every(TICK_MINUTES).minutes.do(self._guarded(self.digest_tick))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Why this replica skips syncs, for /healthz; None while it can sync.
+        self.sync_skipped_because: Notice | None = None
 
     def sync_tick(self) -> None:
         outcome = run_scheduled_sync(self.settings, self.holder)
+        if outcome.skipped_because != self.sync_skipped_because:
+            if outcome.skipped_because is not None:
+                log.warning(
+                    "this replica cannot sync (%s); it leaves syncing to the others",
+                    outcome.skipped_because.kind,
+                )
+            self.sync_skipped_because = outcome.skipped_because
         if outcome.paused_because:
             paused = Notice("sync_paused", {"error": outcome.paused_because})
             tell_admins(self.client, self.settings, paused)

@@ -35,6 +35,8 @@ class DatabaseSettings(_Section):
     # Apply pending schema migrations at start. With false, an older database is left
     # alone and codexbot refuses to serve until `codexbot db upgrade` has run.
     auto_upgrade: bool = True
+    # PostgreSQL: connections this process keeps open for its threads (listeners, jobs).
+    pool_size: Annotated[int, Field(ge=2, le=200)] = 20
 
     @field_validator("url")
     @classmethod
@@ -117,6 +119,11 @@ class RetentionSettings(_Section):
     access_log_days: Annotated[int, Field(ge=1)] | None = None
 
 
+class LoggingSettings(_Section):
+    # "json": one JSON object a line (time, level, logger, message, exception).
+    format: Literal["text", "json"] = "text"
+
+
 class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     codex: CodexSettings = CodexSettings()
@@ -125,6 +132,7 @@ class Settings(_Section):
     sync: SyncSettings = SyncSettings()
     digest: DigestSettings = DigestSettings()
     retention: RetentionSettings = RetentionSettings()
+    logging: LoggingSettings = LoggingSettings()
 
 
 # Environment variable -> (section, key). Operators' scripts rely on these names.
@@ -138,6 +146,7 @@ ENVIRONMENT_OVERRIDES = {
     "SLACK_APP_TOKEN": ("slack", "app_token"),
     "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
     "SLACK_API_URL": ("slack", "api_url"),
+    "CODEXBOT_LOG_FORMAT": ("logging", "format"),
 }
 
 

@@ -40,8 +40,9 @@ class Context:
     def open_database(self):
         """The configured database, migrated first unless `database.auto_upgrade` is false
         (then one that is behind is refused, naming `codexbot db upgrade`)."""
+        database = self.settings.database
         return open_database(
-            self.settings.database.url, upgrade=self.settings.database.auto_upgrade
+            database.url, upgrade=database.auto_upgrade, pool_size=database.pool_size
         )
 
 

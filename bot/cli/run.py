@@ -32,7 +32,7 @@ def run(context: Context, http_mode: bool, host: str, port: int) -> None:
         raise click.ClickException(
             "HTTP mode needs SLACK_SIGNING_SECRET (slack.signing_secret) to verify requests."
         )
-    db = connect_database(settings.database.url)
+    db = connect_database(settings.database.url, settings.database.pool_size)
     if settings.database.auto_upgrade:
         migrate(db)
     else:

@@ -1,4 +1,5 @@
-"""The hourly sync as the scheduler runs it: on one replica, when due, paused on bad keys.
+"""The hourly sync as the scheduler runs it: on one replica, when due, paused when the API
+rejects the key (and only then).
 
 Whether a sync is due is read from the shared database (when the last one started), so
 the interval holds however many replicas tick; the lease makes sure only one runs at once.
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from sync.clock import utc_timestamp
 from sync.codex.client import InvalidApiKeyError, PlanAccessError, WorkspaceNotFoundError
-from sync.codex.connection import CodexConnectionError
+from sync.codex.connection import CodexConnectionError, load_api_key
 from sync.config import Settings
 from sync.ingest.job import SYNC_LEASE, SYNC_LEASE_SECONDS, SyncFailedError, run_sync
 from sync.notices import Notice
@@ -31,6 +32,9 @@ class ScheduledSyncOutcome:
     run: SyncRun | None = None
     # Set on the one run that paused syncing: the caller tells the admins, once.
     paused_because: Notice | None = None
+    # Set when this replica cannot read the stored key (no CODEXBOT_SECRET_KEY, or
+    # another one): it leaves the sync to replicas that can, and pauses nothing.
+    skipped_because: Notice | None = None
 
 
 def next_sync_at(interval_minutes: int) -> dt.datetime | None:
@@ -53,6 +57,10 @@ def run_scheduled_sync(settings: Settings, holder: str) -> ScheduledSyncOutcome:
     connection = Connection.get_or_none(Connection.id == 1)
     if connection is None or connection.sync_paused_reason:
         return ScheduledSyncOutcome(ran=False)
+    try:
+        load_api_key(settings.security.secret_key)
+    except CodexConnectionError as exc:  # this replica's secret, not the key, is wrong
+        return ScheduledSyncOutcome(ran=False, skipped_because=exc.notice)
     # Held across the "is it due?" check and the sync, so two replicas can't both decide yes.
     with held_claim(SYNC_LEASE, holder, SYNC_LEASE_SECONDS) as held:
         now = utc_timestamp()
@@ -65,8 +73,8 @@ def run_scheduled_sync(settings: Settings, holder: str) -> ScheduledSyncOutcome:
                 return _pause(connection, exc.notice, exc.run)
             log.info("sync failed, will retry at the next interval: %s", exc)
             return ScheduledSyncOutcome(ran=True, run=exc.run)
-        except CodexConnectionError as exc:
-            return _pause(connection, exc.notice, None)
+        except CodexConnectionError as exc:  # the connection changed under this sync
+            return ScheduledSyncOutcome(ran=False, skipped_because=exc.notice)
 
 
 def _pause(connection: Connection, reason: Notice, run: SyncRun | None) -> ScheduledSyncOutcome:

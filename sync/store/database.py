@@ -12,19 +12,25 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from peewee import Database, PostgresqlDatabase
-from playhouse.db_url import connect
+from peewee import Database, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import parse as parse_url
+from playhouse.pool import PooledPostgresqlDatabase
 
 from sync.clock import utc_timestamp
+from sync.config import DatabaseSettings
 from sync.notices import Problem
 from sync.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from sync.store.models import ALL_MODELS, SchemaVersion, database
 
 # Any constant both processes agree on: the key of the advisory lock schema changes take.
 SCHEMA_LOCK_KEY = 0x636F646578626F74  # "codexbot"
+DEFAULT_POOL_SIZE = DatabaseSettings().pool_size
+_pools: dict[str, PooledPostgresqlDatabase] = {}
+_pools_lock = threading.Lock()
 
 
 class SchemaMismatchError(Problem):
@@ -42,10 +48,12 @@ class SchemaState:
     pending: list[tuple[int, str]]  # (version, what it changes) still to apply
 
 
-def open_database(url: str, *, upgrade: bool = True) -> Database:
+def open_database(
+    url: str, *, upgrade: bool = True, pool_size: int = DEFAULT_POOL_SIZE
+) -> Database:
     """Connect to `url` and bind the models to it. With `upgrade`, create or migrate the
     tables first; without, refuse (SchemaMismatchError) a schema that is not this code's."""
-    db = connect_database(url)
+    db = connect_database(url, pool_size)
     if upgrade:
         migrate(db)
     else:
@@ -56,19 +64,36 @@ def open_database(url: str, *, upgrade: bool = True) -> Database:
     return db
 
 
-def connect_database(url: str) -> Database:
-    """Connect and bind the models, without looking at the schema."""
-    db = connect(url)
-    if db.__class__.__name__.startswith("Sqlite"):
-        _create_private(db.database)
+def connect_database(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
+    """Connect and bind the models, without looking at the schema.
+
+    PostgreSQL: a bounded pool of connections, one per thread while in use, shared by
+    every open_database of the same URL in this process (a new connection costs a few
+    milliseconds, and each listener and job takes one). SQLite: one file, written by
+    several processes at once; every write transaction begins IMMEDIATE, so a writer
+    waits for another (up to busy_timeout) rather than failing with "database is locked"
+    when its read transaction would have had to become a write.
+    """
+    if url.startswith("sqlite:///"):
+        path = parse_url(url)["database"]
+        _create_private(path)
         # Days are stored as ISO text, as sqlite3's default adapter did before it was
         # deprecated (Python 3.12): said once here rather than at every insert.
         sqlite3.register_adapter(dt.date, dt.date.isoformat)
-        # WAL lets the bot's readers run while a sync writes; foreign keys are off by default.
-        db.init(
-            db.database,
+        # WAL lets readers run while a sync writes; foreign keys are off by default.
+        db: Database = SqliteDatabase(
+            path,
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000},
+            lock_type="IMMEDIATE",
         )
+    else:
+        with _pools_lock:
+            if url not in _pools:
+                # Waits up to `timeout` seconds for a connection when all are in use.
+                _pools[url] = PooledPostgresqlDatabase(
+                    **parse_url(url), max_connections=pool_size, stale_timeout=300, timeout=10
+                )
+            db = _pools[url]
     database.initialize(db)
     db.connect(reuse_if_open=True)
     return db

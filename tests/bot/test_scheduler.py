@@ -158,3 +158,24 @@ def test_an_admin_leaving_next_month_is_still_alerted_one_who_left_is_not(
         Scheduler(shared_settings, web_client(shared_settings), "a").sync_tick()
     alerts = slack.calls_to("chat.postMessage")
     assert [a.params["channel"] for a in alerts] == ["DULEAVING"]
+
+
+def test_a_replica_without_the_secret_leaves_syncing_to_the_others_and_pauses_nothing(
+    shared_settings, simulator, slack
+):
+    store_connection(simulator.workspace_id, simulator.api_key, SECRET)
+    keyless = shared_settings.model_copy(deep=True)
+    keyless.security.secret_key = None
+    with freeze_time(START) as clock:
+        lost = Scheduler(keyless, web_client(keyless), "no-secret")
+        lost.sync_tick()
+        assert SyncRun.select().count() == 0
+        assert lost.sync_skipped_because.kind == "missing_secret_key"
+        assert Connection.get().sync_paused_reason is None  # the others go on
+        able = Scheduler(shared_settings, web_client(shared_settings), "with-secret")
+        able.sync_tick()
+        assert SyncRun.get().outcome == "ok"
+        clock.tick(dt.timedelta(hours=1))
+        lost.sync_tick()  # still skipping, still pausing nothing, telling nobody
+    assert Connection.get().sync_paused_reason is None
+    assert slack.calls_to("chat.postMessage") == []

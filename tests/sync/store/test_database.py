@@ -12,7 +12,7 @@ from databases import POSTGRES_URL, drop_every_table, postgres_param
 
 from sync.store.database import open_database
 from sync.store.migrations import SCHEMA_VERSION
-from sync.store.models import SchemaVersion
+from sync.store.models import SchemaVersion, SyncRun
 
 OPEN = "import sys; from sync.store.database import open_database; open_database(sys.argv[1])"
 
@@ -47,4 +47,42 @@ def test_a_new_sqlite_file_and_its_wal_and_shm_are_readable_by_their_owner_only(
     for name in ("codexbot.db", "codexbot.db-wal", "codexbot.db-shm"):
         mode = stat.S_IMODE(os.stat(tmp_path / name).st_mode)
         assert mode == 0o600, f"{name}: {oct(mode)}"
+    db.close()
+
+
+WRITER = """
+import sys
+from sync.store.claims import claim_once, held_claim
+from sync.store.database import open_database
+from sync.store.models import SyncRun, database
+import datetime as dt
+
+open_database(sys.argv[1])
+for n in range(150):
+    with held_claim("sync", sys.argv[2], 60) as held:
+        claim_once(f"slack-event:{sys.argv[2]}-{n}", 60)
+        with database.atomic():  # reads, then writes: the transaction must become a write
+            SyncRun.select().count()
+            run = SyncRun.create(
+                started_at=dt.datetime(2026, 11, 25), window_start=dt.date(2026, 11, 20),
+                window_end=dt.date(2026, 11, 25),
+            )
+            SyncRun.update(rows=n).where(SyncRun.id == run.id).execute()
+"""
+
+
+def test_two_replicas_writing_one_sqlite_file_wait_for_each_other_instead_of_failing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    open_database(url).close()
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, url, name], stderr=subprocess.PIPE, text=True
+        )
+        for name in ("replica-a", "replica-b")
+    ]
+    errors = [replica.communicate(timeout=120)[1] for replica in replicas]
+    assert "database is locked" not in "".join(errors)
+    assert [replica.returncode for replica in replicas] == [0, 0], errors
+    db = open_database(url)
+    assert SyncRun.select().count() == 300
     db.close()
