@@ -294,6 +294,27 @@ def db_upgrade(context: Context) -> None:
     click.echo(render("schema_status.txt.j2", state=schema_state(db), before=before), nl=False)
 
 
+@db_group.command("copy")
+@click.option("--to", "target_url", required=True, help="The empty, migrated database to fill.")
+@pass_context
+def db_copy(context: Context, target_url: str) -> None:
+    """Copy everything to another database (SQLite to PostgreSQL, say), history included.
+
+    Make the target first with `DATABASE_URL=<target> codexbot db upgrade`, and stop
+    codexbot while it copies.
+    """
+    from sync.store.copy import copy_database, rows_to_copy
+    from sync.store.database import connect_unbound
+
+    source = context.open_database()
+    target = connect_unbound(target_url)
+    with click.progressbar(
+        length=rows_to_copy(source), label="Copying rows", file=sys.stderr
+    ) as bar:
+        copied = copy_database(source, target, bar.update)
+    click.echo(render("copy_summary.txt.j2", copied=copied), nl=False)
+
+
 @cli.command("rotate-secret")
 @pass_context
 def rotate_secret_command(context: Context) -> None:

@@ -65,7 +65,15 @@ def open_database(
 
 
 def connect_database(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
-    """Connect and bind the models, without looking at the schema.
+    """Connect and bind the models, without looking at the schema (see connect_unbound)."""
+    db = connect_unbound(url, pool_size)
+    database.initialize(db)
+    db.connect(reuse_if_open=True)
+    return db
+
+
+def connect_unbound(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
+    """A database the models are not bound to (the target of a copy), connected.
 
     PostgreSQL: a bounded pool of connections, one per thread while in use, shared by
     every open_database of the same URL in this process (a new connection costs a few
@@ -94,7 +102,6 @@ def connect_database(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
                     **parse_url(url), max_connections=pool_size, stale_timeout=300, timeout=10
                 )
             db = _pools[url]
-    database.initialize(db)
     db.connect(reuse_if_open=True)
     return db
 
@@ -127,12 +134,12 @@ def migrate(db: Database) -> int:
 
 
 def _current_version(db: Database) -> int:
-    if not SchemaVersion.table_exists():
+    """The version `db` is at, read from `db` itself (it may not be the models' database)."""
+    table = SchemaVersion._meta.table_name
+    if not db.table_exists(table):
         return 0
-    return (
-        SchemaVersion.select(SchemaVersion.version).order_by(SchemaVersion.version.desc()).scalar()
-        or 0
-    )
+    row = db.execute_sql(f'SELECT MAX("version") FROM "{table}"').fetchone()
+    return row[0] or 0
 
 
 @contextlib.contextmanager
