@@ -105,6 +105,9 @@ SAMPLE_PARAMS = {
     "continued_in_dm": {"messages": 37},
     "schema_behind": {"current": 2, "needed": 3},
     "schema_ahead": {"current": 4, "needed": 3},
+    "copy_target_not_migrated": {"current": 0, "needed": 3},
+    "copy_target_not_empty": {"tables": "employee, daily_usage"},
+    "copy_count_mismatch": {"table": "daily_usage", "expected": 120},
 }
 INTERNAL_ERROR = words(Notice("internal_error"))
 
