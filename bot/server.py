@@ -1,4 +1,5 @@
-"""Serving the app: Socket Mode, or HTTP with Slack's requests at /slack/events and /healthz."""
+"""Serving the app: Socket Mode, or HTTP with Slack's requests at /slack/events, /healthz
+and /metrics."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.guard import DATABASE_ERRORS, schema_gate
 from bot.rendering import words
+from bot.scheduler import Scheduler
+from bot.telemetry import metrics, observe_slack_request
 from sync.store.models import SyncRun, database
 
 log = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 
-def health() -> tuple[int, dict]:
-    """Database reachability, its schema, and the last sync's time and outcome."""
+def health(scheduler: Scheduler | None = None) -> tuple[int, dict]:
+    """Database reachability, its schema, the last sync's time and outcome, and, for a
+    replica that cannot sync (its secret does not read the key), why."""
     try:
         with database.connection_context():
             database.execute_sql("SELECT 1")
@@ -35,20 +40,30 @@ def health() -> tuple[int, dict]:
     if last is not None:
         finished = last.finished_at.isoformat() + "Z" if last.finished_at else None
         last_sync = {"finished_at": finished, "outcome": last.outcome}
-    return 200, {"database": "ok", "last_sync": last_sync}
+    body: dict = {"database": "ok", "last_sync": last_sync}
+    if scheduler is not None and scheduler.sync_skipped_because is not None:
+        body["this_replica"] = words(scheduler.sync_skipped_because)
+    return 200, body
 
 
-def wsgi_application(app: App, max_body_bytes: int):
+def wsgi_application(app: App, max_body_bytes: int, scheduler: Scheduler | None = None):
     slack = SlackRequestHandler(app, path=SLACK_EVENTS_PATH)
 
     def application(environ, start_response):
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
-            status, body = health()
+            status, body = health(scheduler)
             return _json(start_response, status, body)
+        if environ.get("PATH_INFO") == METRICS_PATH and environ.get("REQUEST_METHOD") == "GET":
+            status, content_type, payload = metrics(environ.get("HTTP_ACCEPT"))
+            start_response(
+                f"{status} {_REASONS.get(status, 'Service Unavailable')}",
+                [("Content-Type", content_type), ("Content-Length", str(len(payload)))],
+            )
+            return [payload]
         refusal = _screen(environ, max_body_bytes)
         if refusal is not None:
             return _json(start_response, *refusal)
-        return slack(environ, start_response)
+        return observe_slack_request(slack, environ, start_response)
 
     return application
 
@@ -92,13 +107,15 @@ def _json(start_response, status: int, body: dict) -> list[bytes]:
     return [payload]
 
 
-def create_http_server(app: App, host: str, port: int, max_body_bytes: int):
+def create_http_server(
+    app: App, host: str, port: int, max_body_bytes: int, scheduler: Scheduler | None = None
+):
     """A waitress server (threaded, production-grade WSGI); `.run()` serves. Waitress
     itself also refuses a body over the limit, whatever the headers claim."""
     from waitress import create_server
 
     return create_server(
-        wsgi_application(app, max_body_bytes),
+        wsgi_application(app, max_body_bytes, scheduler),
         host=host,
         port=port,
         threads=8,

@@ -9,6 +9,7 @@ import sys
 import click
 
 from bot.rendering import render, words
+from bot.telemetry import JsonLogFormatter
 from sync.clock import utc_today
 from sync.codex.client import validate_connection
 from sync.codex.connection import InvalidWorkspaceIdError, parse_workspace_id, store_connection
@@ -27,14 +28,18 @@ OPERATOR_ERRORS = (ConfigError, DirectoryError, OrgImportError)
 
 
 class Context:
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, log_handler: logging.Handler | None = None):
         self.config_path = config_path
         self._settings: Settings | None = None
+        # The CLI's own log handler: `logging.format` is applied to it once settings load.
+        self.log_handler = log_handler
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
+            if self._settings.logging.format == "json" and self.log_handler is not None:
+                self.log_handler.setFormatter(JsonLogFormatter())
         return self._settings
 
     def open_database(self):
@@ -73,10 +78,12 @@ class OperatorErrors(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """codexbot: OpenAI Codex usage analytics for 1:1s."""
+    # Text until the settings are read; then JSON if `logging.format` says so (Context).
+    handler = logging.StreamHandler(sys.stderr)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     # httpx logs every request at INFO: one line a page is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -84,7 +91,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     # the Codex API key: they stay at INFO even with --verbose.
     for name in ("slack_sdk", "slack_bolt"):
         logging.getLogger(name).setLevel(logging.INFO)
-    ctx.obj = Context(config_path)
+    ctx.obj = Context(config_path, handler)
 
 
 # ---------------------------------------------------------------------------- simulator

@@ -54,7 +54,7 @@ def run(context: Context, http_mode: bool, host: str, port: int) -> None:
             log.info("codexbot running in Socket Mode")
             serve_socket_mode(app, app_token)
             return
-        server = create_http_server(app, host, port, slack.max_body_bytes)
+        server = create_http_server(app, host, port, slack.max_body_bytes, scheduler)
         log.info("codexbot listening on http://%s:%s/slack/events", host, port)
         server.run()
     finally:

@@ -29,6 +29,7 @@ from tenacity import (
 )
 
 from sync.codex.rows import UsageRecord, parse_rows
+from sync.codex.telemetry import API_RESPONSES
 from sync.notices import Problem
 
 _MAX_RETRY_AFTER_SECONDS = 60.0
@@ -193,6 +194,7 @@ class CodexAnalyticsClient:
             raise _TransientError("timed_out") from None
         except httpx.TransportError as exc:
             raise _TransientError("connection_failed", error=type(exc).__name__) from None
+        API_RESPONSES.labels(status=str(status)).inc()
         if status == 200:
             try:
                 return json.loads(content)
@@ -220,11 +222,17 @@ class CodexAnalyticsClient:
         progress at once; the body is also abandoned between chunks once past the
         deadline."""
         deadline = self._monotonic() + self._timeout_seconds
-        http, expired = self._http, threading.Event()
+        http, expired, finished = self._http, threading.Event(), threading.Lock()
 
         def expire() -> None:
-            expired.set()
-            http.close()
+            # Under the lock the request is either still running (close it) or finished
+            # (leave its connection be): never closed just after it returned.
+            with finished:
+                if not done.is_set():
+                    expired.set()
+                    http.close()
+
+        done = threading.Event()
 
         watchdog = threading.Timer(self._timeout_seconds, expire)
         watchdog.daemon = True
@@ -237,11 +245,14 @@ class CodexAnalyticsClient:
                     if self._monotonic() > deadline:
                         raise httpx.ReadTimeout("the whole request took too long")
                 return response.status_code, response.headers, b"".join(chunks)
-        except (httpx.TransportError, RuntimeError):
+        except (httpx.TransportError, RuntimeError, OSError):
+            # A socket closed under a read fails as any of these, depending on when.
             if expired.is_set():  # closed under it by the watchdog: that is a time-out
                 raise httpx.ReadTimeout("the whole request took too long") from None
             raise
         finally:
+            with finished:
+                done.set()
             watchdog.cancel()
             if expired.is_set():
                 self._http = self._connect()  # the next attempt needs a connection again

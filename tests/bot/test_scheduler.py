@@ -12,6 +12,7 @@ from slack_requests import bot_settings
 
 from bot.rendering import words
 from bot.scheduler import Scheduler
+from bot.server import health
 from bot.slack import web_client
 from sync.codex.connection import store_connection
 from sync.notices import Notice
@@ -179,3 +180,6 @@ def test_a_replica_without_the_secret_leaves_syncing_to_the_others_and_pauses_no
         lost.sync_tick()  # still skipping, still pausing nothing, telling nobody
     assert Connection.get().sync_paused_reason is None
     assert slack.calls_to("chat.postMessage") == []
+    # Its /healthz says why it does not sync; the others' say nothing of the kind.
+    assert "No secret key to encrypt the API key with" in health(lost)[1]["this_replica"]
+    assert "this_replica" not in health(able)[1]
