@@ -306,19 +306,20 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             body = _error_body(f"simulator error: {exc}", "server_error", None)
             status, headers = 500, {}
+        # Logged before the answer goes out: a client that has its answer finds it logged.
+        simulator._log("GET", self.path, status)
         if status == 200 and _quirks.TRICKLE in simulator.quirks:
             self._trickle(body, simulator.trickle_bytes, simulator.trickle_pause)
         else:
             self._send(status, body, headers)
-        simulator._log("GET", self.path, status)
 
     def _read_only(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
         body = _error_body(f"Method {self.command} not allowed", "invalid_request_error", None)
-        self._send(405, body, {"Allow": "GET"})
         self.server.simulator._log(self.command, self.path, 405)
+        self._send(405, body, {"Allow": "GET"})
 
     do_POST = do_PUT = do_PATCH = do_DELETE = _read_only
 
