@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -109,11 +110,20 @@ def connect_unbound(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
 def schema_state(db: Database) -> SchemaState:
     current = _current_version(db)
     pending = [
-        (version, (MIGRATIONS[version].__doc__ or "").strip().splitlines()[0])
+        (version, _first_sentence(MIGRATIONS[version].__doc__ or ""))
         for version in range(max(current, 1) + 1, SCHEMA_VERSION + 1)
         if current
     ]
     return SchemaState(current, SCHEMA_VERSION, pending)
+
+
+def _first_sentence(docstring: str) -> str:
+    """What a migration changes, for `codexbot db status`: its docstring's first sentence,
+    without the "Version N:" the listing already shows."""
+    text = " ".join(docstring.split())
+    text = re.sub(r"^Version \d+:\s*", "", text)
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
 
 
 def migrate(db: Database) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet, InvalidToken
@@ -102,6 +104,8 @@ def test_sync_prints_a_summary_and_log_lines_off_a_terminal(synced):
     assert result.exit_code == 0
     assert "Sync 2 finished" in result.output
     assert "unmatched (codexbot org unmatched)" in result.output
+    # The rate is whole rows a second, grouped: "1,234 rows/s", never "943.7 rows/s".
+    assert re.search(r"\(\d{1,3}(,\d{3})* rows/s\)", result.output), result.output
 
 
 def test_sync_failure_exits_non_zero_and_keeps_what_was_stored(synced, sim, tmp_path):
