@@ -22,7 +22,7 @@ from sync.reports.coverage import Coverage, DayRange
 from sync.reports.metrics import STAT_FIELDS, Stats
 from sync.reports.periods import Period
 from sync.reports.surfaces import SURFACE_ORDER, surface_of
-from sync.store.models import DailyUsage, Employee
+from sync.store.models import DailyUsage, Employee, Workspace
 
 
 @dataclass(frozen=True)
@@ -203,6 +203,9 @@ def stats_answers(
                 continue
             rows_by_employee[employee.id].append((day, client_id, counts))
         last_active = _last_active_days(coverage.workspace_id, owner_of, period.last_day)
+    with_account = set(user_ids)
+    if owner_of and coverage.workspace_id is not None and coverage.data_as_of is not None:
+        with_account = _with_account_in(coverage.workspace_id, owner_of)
     missing, missing_before = coverage.missing(period), coverage.missing(previous)
     return {
         employee.id: StatsAnswer(
@@ -211,7 +214,7 @@ def stats_answers(
             _period_usage(previous, rows_by_employee[employee.id], missing_before),
             coverage.data_as_of,
             last_active.get(employee.id),
-            has_codex_account=bool(user_ids.get(employee.id)),
+            has_codex_account=bool(user_ids.get(employee.id)) and employee.id in with_account,
         )
         for employee in employees
     }
@@ -281,6 +284,40 @@ class _Sums:
             total_tokens,
             self.pending,
         )
+
+
+def _with_account_in(workspace_id: str, owner_of: dict[str, Employee]) -> set[int]:
+    """The employees with a Codex account in the workspace. The API lists only users with
+    usage, so an account is known from usage: someone whose users appear only in another
+    workspace's usage (the one before a switch) has none in this one, which is said, not
+    shown as a row of zeros. Someone with no usage anywhere (retention deleted it) keeps
+    the account they were once seen with."""
+    everyone = {employee.id for employee in owner_of.values()}
+    others = [
+        other
+        for (other,) in Workspace.select(Workspace.workspace_id).tuples()
+        if other != workspace_id
+    ]
+    if not others:  # one workspace so far: the usual case, and nothing to read
+        return everyone
+
+    def seen_in(workspaces: list[str]) -> set[int]:
+        # Per workspace, so each lookup is a prefix of the primary key.
+        seen: set[int] = set()
+        for workspace in workspaces:
+            query = (
+                DailyUsage.select(DailyUsage.codex_user_id)
+                .where(
+                    DailyUsage.workspace_id == workspace,
+                    DailyUsage.codex_user_id.in_(list(owner_of)),
+                )
+                .distinct()
+                .tuples()
+            )
+            seen.update(owner_of[user_id].id for (user_id,) in query)
+        return seen
+
+    return (everyone - seen_in(others)) | seen_in([workspace_id])
 
 
 def _last_active_days(

@@ -145,6 +145,7 @@ def test_a_new_workspace_starts_its_own_history_and_answers_read_only_it(db, tmp
         # Answers read the new workspace only: the old one's usage is not shown as current.
         after = ask_stats_by_email(busiest.email, busiest.email, 30, dt.date(2026, 11, 3))
         assert after.current.totals.credits == 0
+        assert not after.has_codex_account  # seen only in the old workspace: said so
         # Forgetting the old workspace deletes its usage, and only its.
         new_rows = DailyUsage.select().where(DailyUsage.workspace_id == second.workspace_id)
         before = new_rows.count()

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from factories import WORKSPACE, person, store_usage, usage
+from freezegun import freeze_time
 
 from bot.rendering import render, sparkline
 from sync.notices import Notice
@@ -14,8 +15,8 @@ from sync.reports.digest import compose_digest, flags_for
 from sync.reports.periods import Period
 from sync.reports.queries import stats_answer
 from sync.reports.surfaces import CHATGPT, CLI, IDE, OTHER
-from sync.store.models import SyncRun
-from sync.store.workspaces import note_connected
+from sync.store.models import CodexUser, SyncRun
+from sync.store.workspaces import current_workspace_id, note_connected
 
 TODAY = dt.date(2026, 11, 25)  # a Wednesday
 WEEK = Period.ending_before(TODAY, 7)  # Nov 18 .. Nov 24
@@ -222,3 +223,29 @@ def test_team_rollups_sum_everyone_below_and_cut_archived_people(db):
     assert team_rollups([lead, solo], WEEK, WORKSPACE, load_org_chart()) == rollups
     # Another workspace's usage is not this one's.
     assert team_rollups([lead], WEEK, "another-workspace")[lead.id].credits == 0
+
+
+def test_after_a_workspace_switch_someone_seen_only_in_the_old_one_has_no_account(db):
+    only_before, both, never_used = (
+        person(f"{name}@example.com") for name in ("only-before", "both", "never-used")
+    )
+    with freeze_time("2026-11-25 08:00", tick=True) as clock:
+        store_usage(
+            [
+                usage("u-before", day(9), email="only-before@example.com", credits=5.0),
+                usage("u-both", day(9), email="both@example.com"),
+            ],
+            workspace="old-workspace",
+        )
+        CodexUser.create(user_id="u-never", email="never-used@example.com")
+        clock.tick(dt.timedelta(hours=1))
+        store_usage([usage("u-both", day(2), email="both@example.com")])  # the switch
+        assert current_workspace_id() == WORKSPACE
+        gone = stats_answer(only_before, WEEK)
+        assert not gone.has_codex_account  # said so, not a row of zeros
+        assert "No Codex account matches only-before@example.com" in render(
+            "stats.txt.j2", answer=gone
+        )
+        assert stats_answer(both, WEEK).has_codex_account
+        # Known, with usage nowhere (say, retention deleted it): still an account.
+        assert stats_answer(never_used, WEEK).has_codex_account
