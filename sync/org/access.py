@@ -8,6 +8,10 @@ archived people see nothing. Peers, one's own manager and other branches are pri
 Archiving is decided here and nowhere else. Someone whose `archived_on` is day D is
 archived from D onwards (a date still in the future is not archived yet), and D is still
 their day: activity up to and including D is theirs, later activity is nobody's.
+
+Access is lost on archiving, and also, at once, when Slack reports the person's account
+deactivated (before the directory says they left): `has_access` is the viewer's side of
+every check. Their history is untouched by the latter: it still counts for their manager.
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ class _Archivable(Protocol):
     def archived_on(self) -> dt.date | None: ...
 
 
+class _Viewing(_Archivable, Protocol):
+    @property
+    def slack_deactivated_at(self) -> dt.datetime | None: ...
+
+
 def is_archived(person: _Archivable, day: dt.date | None = None) -> bool:
     """Archived on `day` (a UTC day, default today): from `archived_on` onwards."""
     return person.archived_on is not None and person.archived_on <= (day or utc_today())
@@ -37,6 +46,17 @@ def is_archived(person: _Archivable, day: dt.date | None = None) -> bool:
 def archived_where(day: dt.date, people=Employee) -> Expression:
     """is_archived(person, day) as a SQL condition on `people` (Employee or an alias)."""
     return people.archived_on.is_null(False) & (people.archived_on <= day)
+
+
+def has_access(person: _Viewing, day: dt.date | None = None) -> bool:
+    """Whether `person` may see anything on `day`: not archived, and their Slack account
+    not deactivated."""
+    return not is_archived(person, day) and person.slack_deactivated_at is None
+
+
+def access_where(day: dt.date, people=Employee) -> Expression:
+    """has_access(person, day) as a SQL condition on `people`."""
+    return ~archived_where(day, people) & people.slack_deactivated_at.is_null()
 
 
 def activity_counts(person: _Archivable, day: dt.date) -> bool:
@@ -58,9 +78,10 @@ def is_admin(
     """Admins are employees with role admin, plus the emails the config lists.
 
     A config admin need not be in the directory yet: someone has to connect Codex and
-    import the org first. An archived employee is never an admin.
+    import the org first. Someone who lost access (archived, Slack account deactivated)
+    is never an admin, whatever the config lists.
     """
-    if employee is not None and is_archived(employee, day):
+    if employee is not None and not has_access(employee, day):
         return False
     emails = _normalized(admin_emails)
     if employee is not None and (employee.is_admin or employee.email in emails):
@@ -84,7 +105,7 @@ def admins(admin_emails: Collection[str] = (), day: dt.date | None = None) -> Ad
         Employee.select()
         .where(
             ((Employee.role == ROLE_ADMIN) | Employee.email.in_(sorted(emails)))
-            & ~archived_where(day)
+            & access_where(day)
         )
         .order_by(Employee.email)
     )
@@ -115,7 +136,7 @@ def may_view(
     admin_emails: Collection[str] = (),
     day: dt.date | None = None,
 ) -> bool:
-    if viewer is None or is_archived(viewer, day):
+    if viewer is None or not has_access(viewer, day):
         return False
     if viewer.id == target.id or is_admin(viewer, admin_emails=admin_emails, day=day):
         return True
@@ -124,23 +145,24 @@ def may_view(
 
 def team_of(manager: Employee, day: dt.date | None = None) -> list[Employee]:
     """The people a manager's team views show: everyone below them, archived people
-    included (their history before leaving still counts); nobody for an archived manager."""
-    return [] if is_archived(manager, day) else reporting_chain(manager)
+    included (their history before leaving still counts); nobody for a manager who lost
+    access."""
+    return reporting_chain(manager) if has_access(manager, day) else []
 
 
 def digest_recipients(day: dt.date) -> list[Employee]:
-    """Managers who get a 1:1-prep digest: not archived on `day`, with at least one direct
-    report who is not archived on `day` either."""
+    """Managers who get a 1:1-prep digest: with access on `day`, and at least one direct
+    report who is not archived on `day`."""
     report = Employee.alias()
     has_reports = report.select(report.id).where(
         (report.manager == Employee.id) & (report.id != Employee.id) & ~archived_where(day, report)
     )
-    return list(Employee.select().where(~archived_where(day), fn.EXISTS(has_reports)))
+    return list(Employee.select().where(access_where(day), fn.EXISTS(has_reports)))
 
 
 def self_digest_recipients(day: dt.date) -> list[Employee]:
-    """People who asked for a summary of their own usage and are not archived on `day`."""
-    return list(Employee.select().where(Employee.self_digest, ~archived_where(day)))
+    """People who asked for a summary of their own usage and have access on `day`."""
+    return list(Employee.select().where(Employee.self_digest, access_where(day)))
 
 
 def digest_subjects(manager: Employee, first_day: dt.date) -> list[Employee]:

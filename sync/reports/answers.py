@@ -23,7 +23,7 @@ from sync.codex.connection import (
 from sync.config import API_HISTORY_DAYS, Settings
 from sync.ingest.scheduled import next_sync_at
 from sync.notices import Notice
-from sync.org.access import Viewer, is_archived, may_view, team_of
+from sync.org.access import Viewer, has_access, may_view, team_of
 from sync.org.access_log import DEFAULT_LOOKBACK_DAYS, View, record_views, views_of
 from sync.org.directory import count_unmatched_codex_users, find_employee
 from sync.reports.coverage import Coverage, DayRange
@@ -155,7 +155,7 @@ def stats_for(
 
 def digest_for(manager: Employee, today: dt.date, period_days: int) -> Digest | None:
     """A manager's digest, shown now (a preview); logged as a view of each report."""
-    if is_archived(manager, today):
+    if not has_access(manager, today):
         return None
     digest = compose_digest(manager, today, period_days)
     record_views(manager, [entry.answer.employee for entry in digest.entries], "digest")
@@ -246,7 +246,7 @@ _DIGEST_PREFERENCES = {
 def ask_digest(viewer: Viewer, action: str, today: dt.date, settings: Settings) -> Digest | Notice:
     """`/codex digest preview|on|off|me on|me off`."""
     employee = viewer.employee
-    if employee is None or is_archived(employee, today):
+    if employee is None or not has_access(employee, today):
         return NOT_IN_DIRECTORY
     if action == "preview":
         digest = digest_for(employee, today, settings.digest.period_days)
@@ -346,7 +346,7 @@ def ask_home(viewer: Viewer, today: dt.date) -> Home:
         answer = stats_for(employee, employee, period, surface="home")
         if answer:
             team = team_for(employee, period, HOME_TEAM_ROWS, surface="home")
-    archived = employee is not None and is_archived(employee, today)
+    archived = employee is not None and not has_access(employee, today)
     return Home(answer, team, archived)
 
 
@@ -367,7 +367,7 @@ def ask_in_direct_message(
     if viewer.employee is None:
         return NOT_IN_DIRECTORY
     if wants_access_log:
-        if is_archived(viewer.employee):  # archived people see nothing, viewers included
+        if not has_access(viewer.employee):  # nor do they see who viewed them
             return REFUSED
         views = views_of(viewer.employee, DEFAULT_LOOKBACK_DAYS)
         return AccessLogAnswer(viewer.employee, own=True, views=views, days=DEFAULT_LOOKBACK_DAYS)

@@ -24,8 +24,10 @@ from sync.store.models import (
     Connection,
     DailyUsage,
     DigestDelivery,
+    DirectoryChange,
     EmailAlias,
     Employee,
+    OrgSource,
     SyncedDay,
     SyncRun,
     Workspace,
@@ -43,6 +45,8 @@ COPIED = (
     Connection,
     DigestDelivery,
     AccessLog,
+    DirectoryChange,
+    OrgSource,
 )
 BATCH_ROWS = 5000
 

@@ -144,8 +144,41 @@ def _datetime(value) -> dt.datetime:
     return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _directory_kept_current(db: Database) -> None:
+    """Version 4: the directory keeps itself current: people gain a department, the
+    identity provider's id and when Slack deactivated their account; its changes are
+    recorded, and the HRIS file last imported is remembered."""
+
+    class Frozen(Model):  # this version's tables as they are created here, whatever comes later
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    class DirectoryChange(Frozen):
+        changed_at = DateTimeField(index=True)
+        actor = CharField()
+        action = CharField()
+        subject = CharField(null=True)
+        detail = TextField(null=True)
+
+    class OrgSource(Frozen):
+        path = CharField(primary_key=True)
+        fingerprint = CharField()
+        imported_at = DateTimeField()
+
+    migrator = SchemaMigrator.from_database(db)
+    migrate(
+        migrator.add_column("employee", "department", CharField(null=True)),
+        migrator.add_column("employee", "external_id", CharField(null=True)),
+        migrator.add_index("employee", ("external_id",), unique=True),
+        migrator.add_column("employee", "slack_deactivated_at", DateTimeField(null=True)),
+    )
+    db.create_tables([DirectoryChange, OrgSource], safe=False)
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _claims_replace_leases_and_handled_events,
     3: _usage_per_workspace_and_coverage,
+    4: _directory_kept_current,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

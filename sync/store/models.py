@@ -48,6 +48,12 @@ class Employee(BaseModel):
     archived_on = DateField(null=True)
     slack_user_id = CharField(null=True, unique=True)
     timezone = CharField(null=True)
+    department = CharField(null=True)
+    # The identity provider's id for this person (SCIM `externalId`), when it sent one.
+    external_id = CharField(null=True, unique=True)
+    # When Slack reported the person's account deactivated: they lose every view at once,
+    # before the directory archives them; their history stays theirs.
+    slack_deactivated_at = DateTimeField(null=True)
     # Preferences set from Slack (/codex digest ...); the org import never touches them.
     digest_opt_out = BooleanField(default=False)
     self_digest = BooleanField(default=False)
@@ -219,6 +225,28 @@ class AccessLog(BaseModel):
         indexes = ((("target", "viewed_at"), False), (("viewed_at",), False))
 
 
+class DirectoryChange(BaseModel):
+    """One change to the org directory: who made it (an identity provider over SCIM, an
+    HRIS file, Slack, an admin), what it was and whom it concerned, for `/codex org
+    history`. `detail` names the fields changed and their new values, never a secret."""
+
+    id = AutoField()
+    changed_at = DateTimeField(index=True)
+    actor = CharField()
+    action = CharField()
+    subject = CharField(null=True)  # the email of the person concerned
+    detail = TextField(null=True)
+
+
+class OrgSource(BaseModel):
+    """The HRIS file an `[org] source` names, as last imported: it is imported again at a
+    sync only when its content changed."""
+
+    path = CharField(primary_key=True)
+    fingerprint = CharField()  # SHA-256 of the file's bytes
+    imported_at = DateTimeField()
+
+
 ALL_MODELS = [
     SchemaVersion,
     Employee,
@@ -232,4 +260,6 @@ ALL_MODELS = [
     Claim,
     DigestDelivery,
     AccessLog,
+    DirectoryChange,
+    OrgSource,
 ]

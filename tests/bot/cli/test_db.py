@@ -24,7 +24,17 @@ from sync.reports.queries import stats_answer
 from sync.store.copy import COPIED
 from sync.store.database import open_database
 from sync.store.migrations import SCHEMA_VERSION
-from sync.store.models import Connection, DigestDelivery, Employee, database
+from sync.store.models import (
+    ALL_MODELS,
+    Claim,
+    Connection,
+    DigestDelivery,
+    DirectoryChange,
+    Employee,
+    OrgSource,
+    SchemaVersion,
+    database,
+)
 
 
 def first_release(tmp_path) -> str:
@@ -125,8 +135,16 @@ def filled_source(tmp_path) -> str:
         status="sent",
         claimed_at=dt.datetime(2026, 11, 23, 9),
     )
+    DirectoryChange.create(
+        changed_at=dt.datetime(2026, 11, 21, 9), actor="scim", action="updated", subject=rep.email
+    )
+    OrgSource.create(path="/srv/people.csv", fingerprint="0" * 64, imported_at=dt.datetime.now())
     database.close()
     return url
+
+
+def test_the_copy_takes_every_table_but_the_schema_version_and_lapsing_claims():
+    assert set(COPIED) == set(ALL_MODELS) - {SchemaVersion, Claim}
 
 
 def test_copy_moves_everything_to_an_empty_database_and_answers_stay_the_same(

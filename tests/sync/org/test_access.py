@@ -5,7 +5,16 @@ import datetime as dt
 import pytest
 from freezegun import freeze_time
 
-from sync.org.access import is_admin, is_archived, may_view
+from sync.org.access import (
+    activity_counts,
+    admins,
+    digest_recipients,
+    has_access,
+    is_admin,
+    is_archived,
+    may_view,
+    team_of,
+)
 from sync.org.chart import direct_reports, reporting_chain
 from sync.store.models import ROLE_ADMIN, Employee
 
@@ -13,7 +22,9 @@ from sync.store.models import ROLE_ADMIN, Employee
 #
 #   ceo ─┬─ vp ─┬─ mgr ─┬─ rep1          admin      (role admin, no manager)
 #        │      │       └─ rep2          (rep1 and rep2 are peers)
-#        │      └─ archived ── former    (archived used to manage former)
+#        │      ├─ archived ── former    (archived used to manage former)
+#        │      └─ gone ── kept          (Slack deactivated gone's account; the
+#        │                                directory has not caught up)
 #        └─ stranger                     (another branch)
 #
 # Names sort differently from creation order, so ordering by name is visible.
@@ -28,21 +39,25 @@ ORG = [
     ("stranger", "Tom Stranger", "ceo"),
     ("archived", "Sam Archived", "vp"),
     ("former", "Rob Former", "archived"),
+    ("gone", "Pat Deactivated", "vp"),
+    ("kept", "Oli Kept", "gone"),
 ]
 
 # Rows are viewers, columns targets: Y may view, . may not.
 MATRIX = """
-            ceo  vp  mgr  rep1  rep2  admin  stranger  archived  former
-ceo          Y   Y   Y    Y     Y     .      Y         Y         Y
-vp           .   Y   Y    Y     Y     .      .         Y         Y
-mgr          .   .   Y    Y     Y     .      .         .         .
-rep1         .   .   .    Y     .     .      .         .         .
-rep2         .   .   .    .     Y     .      .         .         .
-admin        Y   Y   Y    Y     Y     Y      Y         Y         Y
-stranger     .   .   .    .     .     .      Y         .         .
-archived     .   .   .    .     .     .      .         .         .
-former       .   .   .    .     .     .      .         .         Y
-nobody       .   .   .    .     .     .      .         .         .
+            ceo  vp  mgr  rep1  rep2  admin  stranger  archived  former  gone  kept
+ceo          Y   Y   Y    Y     Y     .      Y         Y         Y       Y     Y
+vp           .   Y   Y    Y     Y     .      .         Y         Y       Y     Y
+mgr          .   .   Y    Y     Y     .      .         .         .       .     .
+rep1         .   .   .    Y     .     .      .         .         .       .     .
+rep2         .   .   .    .     Y     .      .         .         .       .     .
+admin        Y   Y   Y    Y     Y     Y      Y         Y         Y       Y     Y
+stranger     .   .   .    .     .     .      Y         .         .       .     .
+archived     .   .   .    .     .     .      .         .         .       .     .
+former       .   .   .    .     .     .      .         .         Y       .     .
+gone         .   .   .    .     .     .      .         .         .       .     .
+kept         .   .   .    .     .     .      .         .         .       .     Y
+nobody       .   .   .    .     .     .      .         .         .       .     .
 """
 
 
@@ -66,6 +81,7 @@ def org(db) -> dict[str, Employee]:
             manager=people[manager] if manager else None,
             role=ROLE_ADMIN if key == "admin" else "employee",
             archived_on=dt.date(2024, 6, 30) if key == "archived" else None,
+            slack_deactivated_at=dt.datetime(2025, 1, 2, 9, 0) if key == "gone" else None,
         )
     return people
 
@@ -150,6 +166,8 @@ def names(employees: list[Employee]) -> list[str]:
         (
             "ceo",
             [
+                "Oli Kept",
+                "Pat Deactivated",
                 "Rob Former",
                 "Sam Archived",
                 "Tom Stranger",
@@ -159,7 +177,18 @@ def names(employees: list[Employee]) -> list[str]:
                 "Yann Vice",
             ],
         ),
-        ("vp", ["Rob Former", "Sam Archived", "Vera Report", "Wanda Report", "Xavi Manager"]),
+        (
+            "vp",
+            [
+                "Oli Kept",
+                "Pat Deactivated",
+                "Rob Former",
+                "Sam Archived",
+                "Vera Report",
+                "Wanda Report",
+                "Xavi Manager",
+            ],
+        ),
         ("mgr", ["Vera Report", "Wanda Report"]),
         ("archived", ["Rob Former"]),
         ("rep1", []),
@@ -174,7 +203,7 @@ def test_reporting_chain_is_everyone_below_ordered_by_name(org, manager, expecte
     ("manager", "expected"),
     [
         ("ceo", ["Tom Stranger", "Yann Vice"]),
-        ("vp", ["Sam Archived", "Xavi Manager"]),
+        ("vp", ["Pat Deactivated", "Sam Archived", "Xavi Manager"]),
         ("mgr", ["Vera Report", "Wanda Report"]),
         ("rep2", []),
     ],
@@ -198,3 +227,15 @@ def test_is_admin_by_role_config_or_email_outside_the_directory(org):
     assert is_admin(None, "Setup@Example.com", admin_emails=["setup@example.com"])
     assert not is_admin(None, "someone@example.com", admin_emails=["setup@example.com"])
     assert not is_admin(org["archived"], admin_emails=["archived@example.com"])
+    assert not is_admin(org["gone"], admin_emails=["gone@example.com"])
+
+
+def test_a_deactivated_slack_account_loses_access_but_keeps_its_history(org):
+    gone = org["gone"]
+    assert not has_access(gone) and not is_archived(gone)
+    assert team_of(gone) == []  # sees no team, though still their manager on paper
+    assert activity_counts(gone, dt.date(2025, 3, 1))  # their usage still counts
+    Employee.update(role=ROLE_ADMIN).where(Employee.id == gone.id).execute()
+    assert "gone@example.com" not in [e.email for e in admins().employees]
+    assert "gone@example.com" not in [e.email for e in digest_recipients(dt.date(2025, 3, 1))]
+    assert "vp@example.com" in [e.email for e in digest_recipients(dt.date(2025, 3, 1))]
