@@ -119,6 +119,42 @@ class RetentionSettings(_Section):
     access_log_days: Annotated[int, Field(ge=1)] | None = None
 
 
+# The org CSV's columns (sync/org/importer.py COLUMNS); a mapping names each as an HRIS
+# export calls it.
+ORG_COLUMNS = ("email", "name", "manager_email", "role", "archived_on", "slack_user_id", "timezone")
+
+
+class OrgSettings(_Section):
+    # An HRIS export (CSV) imported again at each sync when its content changed, all or
+    # nothing, as `codexbot org import` does. Unset: the directory changes only by hand,
+    # SCIM or Slack.
+    source: str | None = None
+    # True: people listed before and missing from a newer file are archived from that day.
+    archive_missing: bool = False
+    # Our column name -> the file's header, e.g. manager_email = "Manager Email".
+    columns: dict[str, str] = {}
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(ORG_COLUMNS))
+        if unknown:
+            raise ValueError(
+                f"unknown column {', '.join(unknown)} (known: {', '.join(ORG_COLUMNS)})"
+            )
+        headers = [header.strip() for header in value.values()]
+        if any(not header for header in headers):
+            raise ValueError("a column is mapped to an empty header")
+        if len(set(headers)) != len(headers):
+            raise ValueError("two columns are mapped to the same header")
+        return value
+
+
+class ScimSettings(_Section):
+    # The bearer token the identity provider sends to /scim/v2. Unset: no SCIM endpoint.
+    bearer_token: Annotated[str, Field(min_length=16)] | None = None
+
+
 class LoggingSettings(_Section):
     # "json": one JSON object a line (time, level, logger, message, exception).
     format: Literal["text", "json"] = "text"
@@ -133,6 +169,8 @@ class Settings(_Section):
     digest: DigestSettings = DigestSettings()
     retention: RetentionSettings = RetentionSettings()
     logging: LoggingSettings = LoggingSettings()
+    org: OrgSettings = OrgSettings()
+    scim: ScimSettings = ScimSettings()
 
 
 # Environment variable -> (section, key). Operators' scripts rely on these names.
@@ -147,6 +185,7 @@ ENVIRONMENT_OVERRIDES = {
     "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
     "SLACK_API_URL": ("slack", "api_url"),
     "CODEXBOT_LOG_FORMAT": ("logging", "format"),
+    "SCIM_BEARER_TOKEN": ("scim", "bearer_token"),
 }
 
 

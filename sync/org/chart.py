@@ -3,7 +3,8 @@ above someone. Every walk of the tree is here; who may see what is decided in ac
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TypeVar
 
 from peewee import SQL, chunked
 
@@ -15,6 +16,31 @@ MAX_CHAIN_DEPTH = 64
 
 # {manager id: [direct report ids]}: the whole tree, read once by runs that walk many teams.
 OrgChart = dict[int, list[int]]
+
+
+Person = TypeVar("Person", bound=Hashable)
+
+
+def manager_loops(
+    manager_of: Mapping[Person, Person | None], starts: Iterable[Person]
+) -> list[list[Person]]:
+    """Every loop reachable by walking up `manager_of` (person -> their manager) from
+    `starts`, each reported once: every change to who manages whom (an import, SCIM) is
+    checked with it before it is made."""
+    done: set[Person] = set()
+    loops = []
+    for start in starts:
+        path: list[Person] = []
+        position: dict[Person, int] = {}
+        node: Person | None = start
+        while node is not None and node not in done and node not in position:
+            position[node] = len(path)
+            path.append(node)
+            node = manager_of.get(node)
+        if node is not None and node in position:
+            loops.append(path[position[node] :])
+        done.update(path)
+    return loops
 
 
 def load_org_chart() -> OrgChart:

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sync.config import ORG_COLUMNS
+from sync.org.chart import manager_loops
 from sync.org.directory import is_valid_email, normalize_email
 from sync.store.models import ROLE_EMPLOYEE, ROLES, Employee, database
 
-COLUMNS = ("email", "name", "manager_email", "role", "archived_on", "slack_user_id", "timezone")
+COLUMNS = ORG_COLUMNS
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -212,7 +214,7 @@ def _check_against_directory(columns, rows: list[_Row], existing: dict, problems
         owner = slack_owner.get(slack_id)
         if owner and owner != row.email and owner not in in_file:
             problems.add(row.line, f"Slack user {slack_id} already belongs to {owner}")
-    for cycle in _cycles(manager_of, in_file):
+    for cycle in manager_loops(manager_of, in_file):
         lines = [in_file[email].line for email in cycle if email in in_file]
         if not lines:  # an old loop among people absent from the file is not this file's doing
             continue
@@ -221,24 +223,6 @@ def _check_against_directory(columns, rows: list[_Row], existing: dict, problems
             problems.add(line, f"{cycle[0]} is listed as their own manager")
         else:
             problems.add(line, "the manager chain loops: " + " -> ".join([*cycle, cycle[0]]))
-
-
-def _cycles(manager_of: dict[str, str | None], starts) -> list[list[str]]:
-    """Every loop reachable by walking up from `starts`, each reported once."""
-    done: set[str] = set()
-    cycles = []
-    for start in starts:
-        path: list[str] = []
-        position: dict[str, int] = {}
-        node = start
-        while node is not None and node not in done and node not in position:
-            position[node] = len(path)
-            path.append(node)
-            node = manager_of.get(node)
-        if node is not None and node in position:
-            cycles.append(path[position[node] :])
-        done.update(path)
-    return cycles
 
 
 def _apply(columns, rows: list[_Row], existing: dict[str, Employee]) -> ImportSummary:
