@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -124,5 +125,12 @@ def create_http_server(
     )
 
 
-def serve_socket_mode(app: App, app_token: str) -> None:
-    SocketModeHandler(app, app_token).start()
+def serve_socket_mode(app: App, app_token: str, stop: threading.Event | None = None) -> None:
+    """Connects to Slack over Socket Mode (slack_sdk's built-in client) and serves until
+    `stop` is set, by default for good; then closes the connection and its threads."""
+    handler = SocketModeHandler(app, app_token)
+    handler.connect()
+    try:
+        (stop or threading.Event()).wait()
+    finally:
+        handler.close()

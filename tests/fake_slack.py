@@ -44,6 +44,9 @@ class FakeSlack:
         self.failures: dict[str, list[tuple[int, dict, dict]]] = {}
         self._condition = threading.Condition()
         self._ts = itertools.count(1)
+        # Where apps.connections.open sends a Socket Mode client (tests/socket_mode_server.py);
+        # while None, the method is unknown here, as it always was.
+        self.socket_mode_url: str | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.fake = self
         self._thread = threading.Thread(
@@ -163,6 +166,8 @@ class FakeSlack:
                 {"ok": True, "user_id": BOT_USER_ID, "bot_id": "BCODEX", "team_id": TEAM_ID},
                 {},
             )
+        if method == "apps.connections.open" and self.socket_mode_url is not None:
+            return 200, {"ok": True, "url": self.socket_mode_url}, {}
         if method == "users.info":
             user = self.users.get(params.get("user"))
             if user is None:
