@@ -1,6 +1,7 @@
 """Every listener runs inside this guard: its own database connection, closed afterwards
 (a broken connection is never reused), and "temporarily unavailable" instead of a stack
-trace when the database is down or its schema is not this code's."""
+trace when the database is down or its schema is not this code's. Work the pool had no
+room for (bot/work.py) only says the bot is busy: it runs without the database."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from peewee import InterfaceError, OperationalError
 
 from bot.connecting import API_KEY_BLOCK
 from bot.messages import render_field_errors, render_message
+from bot.work import overflowing
 from sync.notices import Notice
 from sync.store.database import schema_state
 from sync.store.models import database
@@ -52,8 +54,22 @@ schema_gate = SchemaGate()
 
 
 def listener(function):
+    """A listener that, when the pool has no room (bot/work.py), only says it is busy: it
+    then runs without opening the database."""
+    return _guarded(function, busy_without_database=True)
+
+
+def essential_listener(function):
+    """A listener whose work must happen even in a burst (an account deactivated): when
+    the pool has no room it still runs, database and all, on the busy thread."""
+    return _guarded(function, busy_without_database=False)
+
+
+def _guarded(function, busy_without_database: bool):
     @functools.wraps(function)
     def guarded(**kwargs):
+        if busy_without_database and overflowing():
+            return function(**kwargs)
         try:
             with database.connection_context():
                 if schema_gate.problem() is not None:

@@ -81,7 +81,7 @@ class SlackSettings(_Section):
     # Threads for the slow work behind Slack's requests (answers, DMs, the Home tab), and
     # how many requests may wait for one before people are told the bot is busy.
     workers: Annotated[int, Field(ge=1, le=64)] = 8
-    queued_work: Annotated[int, Field(ge=0)] = 200
+    queued_work: Annotated[int, Field(ge=0)] = 1000
     # Slack's own requests are a few kilobytes: a larger body is refused (413) unread.
     max_body_bytes: Annotated[int, Field(ge=4096)] = 1024 * 1024
 

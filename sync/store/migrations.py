@@ -147,7 +147,8 @@ def _datetime(value) -> dt.datetime:
 def _directory_kept_current(db: Database) -> None:
     """Version 4: the directory keeps itself current: people gain a department, the
     identity provider's id and when Slack deactivated their account; its changes are
-    recorded, and the HRIS file last imported is remembered."""
+    recorded, and the HRIS file last imported is remembered. Sync runs are indexed by
+    workspace and outcome, which every answer's "data as of" reads."""
 
     class Frozen(Model):  # this version's tables as they are created here, whatever comes later
         class Meta:
@@ -172,6 +173,7 @@ def _directory_kept_current(db: Database) -> None:
         migrator.add_column("employee", "external_id", CharField(null=True)),
         migrator.add_index("employee", ("external_id",), unique=True),
         migrator.add_column("employee", "slack_deactivated_at", DateTimeField(null=True)),
+        migrator.add_index("sync_run", ("workspace_id", "outcome", "finished_at")),
     )
     db.create_tables([DirectoryChange, OrgSource], safe=False)
 

@@ -157,6 +157,11 @@ class SyncRun(BaseModel):
     # without a token.
     warning = TextField(null=True)
 
+    class Meta:
+        # Every answer reads its workspace's last successful sync ("data as of"): an hourly
+        # sync adds 8,760 runs a year, which an answer must not scan.
+        indexes = ((("workspace_id", "outcome", "finished_at"), False),)
+
 
 class Connection(BaseModel):
     """The single Codex connection for the workspace; the key is stored encrypted."""

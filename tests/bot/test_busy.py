@@ -11,7 +11,7 @@ from slack_requests import running_bot
 from bot.work import WorkPool, overflowing
 
 
-def test_work_beyond_the_pool_and_queue_runs_at_once_marked_as_overflow():
+def test_work_beyond_the_pool_and_queue_runs_on_its_own_thread_marked_as_overflow():
     pool = WorkPool(workers=1, queue=1)
     release = threading.Event()
     seen = []
@@ -21,12 +21,33 @@ def test_work_beyond_the_pool_and_queue_runs_at_once_marked_as_overflow():
         release.wait(5)
 
     running, waiting = pool.submit(work, "running"), pool.submit(work, "waiting")
-    overflow = pool.submit(lambda: overflowing())  # no room: run here, marked
-    assert overflow.done() and overflow.result() is True
+    # No room: not queued behind them, and not run in the caller's (the request's) thread.
+    overflow = pool.submit(lambda: (overflowing(), threading.current_thread()))
+    marked, thread = overflow.result(5)
+    assert marked is True and thread is not threading.current_thread()
     release.set()
     running.result(5), waiting.result(5)
     assert sorted(seen) == [("running", False), ("waiting", False)]
     assert pool.submit(lambda: overflowing()).result(5) is False  # room again
+    pool.shutdown()
+
+
+def test_overflow_beyond_its_own_queue_is_dropped_and_counted_never_run_in_the_caller():
+    pool = WorkPool(workers=1, queue=0, overflow_queue=0)
+    release = threading.Event()
+    caller = threading.current_thread()
+    ran_in = []
+
+    def work():
+        ran_in.append(threading.current_thread())
+        release.wait(5)
+
+    running, busy = pool.submit(work), pool.submit(work)  # the worker, then the busy thread
+    dropped = pool.submit(work)
+    assert dropped.done() and dropped.result() is None and pool.dropped == 1
+    release.set()
+    running.result(5), busy.result(5)
+    assert len(ran_in) == 2 and caller not in ran_in
     pool.shutdown()
 
 

@@ -26,14 +26,18 @@ log = logging.getLogger(__name__)
 RESPONSE_URL_USES = 5
 
 
-@listener
 def acknowledge_codex(ack, command, client: WebClient, respond, context) -> None:
-    # Acknowledge first, always: Slack shows an error after 3 s without one.
+    # Acknowledge first, always: Slack shows an error after 3 s without one. Only
+    # `connect` needs more here, so no other acknowledgement touches the database.
     ack()
     parsed = parse_codex_command(command.get("text", ""))
-    if parsed.name != "connect" or parsed.problem:
-        return
-    # The modal opens here rather than in the lazy listener: its trigger id lives 3 s.
+    if parsed.name == "connect" and not parsed.problem:
+        open_connect_modal(command=command, client=client, respond=respond, context=context)
+
+
+@listener
+def open_connect_modal(command, client: WebClient, respond, context) -> None:
+    # Here rather than in the lazy listener: the modal's trigger id lives 3 s.
     settings = context["settings"]
     person = identify(client, command["user_id"], context)
     refusal = answers.ask_connect(person.viewer, settings.slack.admin_emails)

@@ -6,11 +6,12 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 from databases import POSTGRES_URL, drop_every_table, postgres_param
 
-from sync.store.database import open_database
+from sync.store.database import connect_unbound, open_database
 from sync.store.migrations import SCHEMA_VERSION
 from sync.store.models import SchemaVersion, SyncRun
 
@@ -85,4 +86,49 @@ def test_two_replicas_writing_one_sqlite_file_wait_for_each_other_instead_of_fai
     assert [replica.returncode for replica in replicas] == [0, 0], errors
     db = open_database(url)
     assert SyncRun.select().count() == 300
+    db.close()
+
+
+def test_threads_of_one_process_take_turns_at_sqlite_writes_without_its_busy_handler(tmp_path):
+    # With SQLite's busy handler off (busy_timeout 0), a second writer fails at once with
+    # "database is locked" unless the process makes it wait its turn.
+    db = connect_unbound(f"sqlite:///{tmp_path / 'turns.db'}")
+    assert db.execute_sql("PRAGMA synchronous").fetchone() == (1,)  # NORMAL: no fsync a commit
+    db.execute_sql('CREATE TABLE "t" ("n" INTEGER)')
+    db.close()
+    holding, outcome = threading.Event(), {}
+
+    def second_writer():
+        db.connect(reuse_if_open=True)
+        db.execute_sql("PRAGMA busy_timeout = 0")
+        holding.wait(5)
+        try:
+            with db.atomic():
+                db.execute_sql('INSERT INTO "t" VALUES (2)')
+            outcome["second"] = "written"
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
+            outcome["second"] = repr(exc)
+        finally:
+            db.close()
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    db.connect(reuse_if_open=True)
+    with db.atomic():
+        db.execute_sql('INSERT INTO "t" VALUES (1)')
+        holding.set()
+        # Commit only once the second writer waits for its turn (or has already failed).
+        waiting = threading.Event()
+        for _ in range(1000):
+            frame = sys._current_frames().get(thread.ident)
+            names = set()
+            while frame is not None:
+                names.add(frame.f_code.co_name)
+                frame = frame.f_back
+            if "begin" in names or not thread.is_alive():
+                break
+            waiting.wait(0.005)
+    thread.join(5)
+    assert outcome == {"second": "written"}
+    assert [n for (n,) in db.execute_sql('SELECT "n" FROM "t" ORDER BY "n"')] == [1, 2]
     db.close()
