@@ -19,7 +19,7 @@ test: $(STAMP) lint typecheck bench-smoke
 
 # The four benchmarks of bench/ at full size (minutes; see bench/RESULTS.md). They run on
 # a temporary SQLite file, or on DATABASE_URL when it names a database of their own.
-BENCH_SCRIPTS := ingest backfill stats_latency digests
+BENCH_SCRIPTS := ingest backfill stats_latency digests slack_load
 
 bench: $(STAMP)
 	@for name in $(BENCH_SCRIPTS); do $(BIN)/python bench/$$name.py || exit 1; done
