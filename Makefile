@@ -17,7 +17,7 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck bench-smoke
 	$(BIN)/pytest -q -n auto --dist loadscope
 
-# The four benchmarks of bench/ at full size (minutes; see bench/RESULTS.md). They run on
+# The benchmarks of bench/ at full size (minutes; see bench/RESULTS.md). They run on
 # a temporary SQLite file, or on DATABASE_URL when it names a database of their own.
 BENCH_SCRIPTS := ingest backfill stats_latency digests slack_load
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -58,16 +60,25 @@ def _slack_profile(client: WebClient, slack_user_id: str, installation: Installa
         # An unknown or foreign user is simply nobody we know; say so, don't fail.
         log.info("users.info for %s failed: %s", slack_user_id, exc.response.get("error"))
         return {}
-    # Guests and people from other teams or organisations (Slack Connect, whatever its
-    # is_stranger says) are never matched by email: an address alone must not hand them an
-    # employee's view, or make them an admin. The directory's slack_user_id can still name
-    # a guest explicitly.
+    if user.get("deleted"):
+        return {}
+    return {"email": matchable_email(user, installation)}
+
+
+def matchable_email(user: Mapping[str, Any], installation: Installation) -> str | None:
+    """The email a Slack user object (users.info, a user_change event) may be matched to
+    an employee by, or None. Guests and people from other teams or organisations (Slack
+    Connect, whatever its is_stranger says) never are: an address alone must not hand them
+    an employee's view, or make them an admin. The directory's slack_user_id can still
+    name a guest explicitly."""
     outsider = (
         user.get("is_restricted")
         or user.get("is_ultra_restricted")
         or user.get("is_stranger")
         or not installation.admits_user(user)
     )
-    if user.get("is_bot") or user.get("deleted") or outsider:
-        return {}
-    return {"email": user.get("profile", {}).get("email")}
+    if user.get("is_bot") or outsider:
+        return None
+    profile = user.get("profile")
+    email = profile.get("email") if isinstance(profile, Mapping) else None
+    return email if isinstance(email, str) else None

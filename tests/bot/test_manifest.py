@@ -22,7 +22,12 @@ def test_manifest_declares_the_command_scopes_and_events_the_bot_needs():
         "users:read.email",
     }
     settings = manifest["settings"]
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"message.im", "app_home_opened"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "message.im",
+        "app_home_opened",
+        "user_change",  # a deactivated account loses every view at once
+        "team_join",
+    }
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is True
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
