@@ -19,6 +19,12 @@ from sync.reports.answers import (
     TeamUsage,
 )
 from sync.reports.digest import Digest
+from sync.reports.directory_admin import (
+    DirectoryAnswer,
+    DirectoryHistory,
+    DirectoryOverview,
+    UnmatchedUsage,
+)
 from sync.reports.queries import StatsAnswer
 
 MESSAGE_BLOCK_LIMIT = 50
@@ -35,11 +41,14 @@ _ANSWER_TEMPLATES: dict[type, tuple[str, str]] = {
     AccessLogAnswer: ("access_log", "log"),
     Status: ("status", "status"),
     ForgetConfirmation: ("forget_confirmation", "confirmation"),
+    DirectoryOverview: ("org", "overview"),
+    UnmatchedUsage: ("org_unmatched", "unmatched"),
+    DirectoryHistory: ("org_history", "history"),
     Notice: ("notice", "notice"),
 }
 
 
-def render_answer(answer: Answer) -> list[dict]:
+def render_answer(answer: Answer | DirectoryAnswer) -> list[dict]:
     """The messages for what a deciding function (sync/reports/answers.py) returned."""
     if isinstance(answer, Digest):  # a long digest becomes several messages, not a cut one
         return render_messages("digest", digest=answer)

@@ -1,5 +1,5 @@
-"""Serving the app: Socket Mode, or HTTP with Slack's requests at /slack/events, /healthz
-and /metrics."""
+"""Serving the app: Socket Mode, or HTTP with Slack's requests at /slack/events, /healthz,
+/metrics and, for identity providers, SCIM at /scim/v2 (bot/scim_endpoint.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from bot.guard import DATABASE_ERRORS, schema_gate
 from bot.rendering import words
 from bot.scheduler import Scheduler
+from bot.scim_endpoint import ScimEndpoint, is_scim_path
 from bot.telemetry import metrics, observe_slack_request
 from sync.store.models import SyncRun, database
 
@@ -47,10 +48,18 @@ def health(scheduler: Scheduler | None = None) -> tuple[int, dict]:
     return 200, body
 
 
-def wsgi_application(app: App, max_body_bytes: int, scheduler: Scheduler | None = None):
+def wsgi_application(
+    app: App,
+    max_body_bytes: int,
+    scheduler: Scheduler | None = None,
+    scim: ScimEndpoint | None = None,
+):
     slack = SlackRequestHandler(app, path=SLACK_EVENTS_PATH)
+    scim = scim or ScimEndpoint(None)  # without a token: 404 under /scim
 
     def application(environ, start_response):
+        if is_scim_path(environ.get("PATH_INFO", "")):
+            return scim(environ, start_response)
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
             status, body = health(scheduler)
             return _json(start_response, status, body)
@@ -109,14 +118,19 @@ def _json(start_response, status: int, body: dict) -> list[bytes]:
 
 
 def create_http_server(
-    app: App, host: str, port: int, max_body_bytes: int, scheduler: Scheduler | None = None
+    app: App,
+    host: str,
+    port: int,
+    max_body_bytes: int,
+    scheduler: Scheduler | None = None,
+    scim: ScimEndpoint | None = None,
 ):
     """A waitress server (threaded, production-grade WSGI); `.run()` serves. Waitress
     itself also refuses a body over the limit, whatever the headers claim."""
     from waitress import create_server
 
     return create_server(
-        wsgi_application(app, max_body_bytes, scheduler),
+        wsgi_application(app, max_body_bytes, scheduler, scim),
         host=host,
         port=port,
         threads=8,

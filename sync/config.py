@@ -119,9 +119,18 @@ class RetentionSettings(_Section):
     access_log_days: Annotated[int, Field(ge=1)] | None = None
 
 
-# The org CSV's columns (sync/org/importer.py COLUMNS); a mapping names each as an HRIS
-# export calls it.
-ORG_COLUMNS = ("email", "name", "manager_email", "role", "archived_on", "slack_user_id", "timezone")
+# The org CSV's columns (sync/org/org_csv.py); a mapping names each as an HRIS export
+# calls it.
+ORG_COLUMNS = (
+    "email",
+    "name",
+    "manager_email",
+    "role",
+    "archived_on",
+    "slack_user_id",
+    "timezone",
+    "department",
+)
 
 
 class OrgSettings(_Section):
@@ -129,9 +138,11 @@ class OrgSettings(_Section):
     # nothing, as `codexbot org import` does. Unset: the directory changes only by hand,
     # SCIM or Slack.
     source: str | None = None
-    # True: people listed before and missing from a newer file are archived from that day.
+    # True: people in the directory and missing from a newer file are archived from that
+    # day, except config admins and people provisioned over SCIM (sync/org/importer.py).
     archive_missing: bool = False
-    # Our column name -> the file's header, e.g. manager_email = "Manager Email".
+    # Our column name -> the file's header, e.g. manager_email = "Manager Email"; headers
+    # match whatever their case and surrounding spaces. Columns nobody maps are ignored.
     columns: dict[str, str] = {}
 
     @field_validator("columns")

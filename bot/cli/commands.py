@@ -87,9 +87,10 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     )
     # httpx logs every request at INFO: one line a page is noise, not news.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # Slack's libraries log whole payloads at DEBUG, and the connect modal's payload holds
-    # the Codex API key: they stay at INFO even with --verbose.
-    for name in ("slack_sdk", "slack_bolt"):
+    # Slack's libraries log whole payloads at DEBUG (the connect modal's holds the Codex API
+    # key), and peewee logs every query's parameters (emails from SCIM bodies): they stay
+    # at INFO even with --verbose.
+    for name in ("slack_sdk", "slack_bolt", "peewee"):
         logging.getLogger(name).setLevel(logging.INFO)
     ctx.obj = Context(config_path, handler)
 
@@ -164,14 +165,39 @@ def org() -> None:
 
 @org.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Print what the import would change; change nothing.")
 @pass_context
-def org_import(context: Context, csv_file: str) -> None:
-    """Import or update employees from CSV_FILE (all or nothing)."""
-    from sync.org.importer import import_org_csv
+def org_import(context: Context, csv_file: str, dry_run: bool) -> None:
+    """Import or update employees from CSV_FILE (all or nothing).
 
+    Headers are read through [org.columns]; with [org] archive_missing, importing the
+    [org] source file archives the people it no longer lists.
+    """
+    from sync.org.history import ACTOR_CLI
+    from sync.org.importer import import_org_csv
+    from sync.org.source import archive_policy, is_source_file
+
+    settings = context.settings
     context.open_database()
-    summary = import_org_csv(csv_file)
-    click.echo(f"Imported {csv_file}: {summary.created} created, {summary.updated} updated.")
+    try:
+        plan = import_org_csv(
+            csv_file,
+            columns=settings.org.columns,
+            archive_missing=archive_policy(settings, csv_file),
+            actor=ACTOR_CLI,
+            dry_run=dry_run,
+        )
+    except OrgImportError as exc:
+        refusal = render("org_import_refused.txt.j2", file=csv_file, problems=exc.problems)
+        raise click.ClickException(refusal.rstrip()) from None
+    summary = render(
+        "org_import.txt.j2",
+        plan=plan,
+        dry_run=dry_run,
+        archive_missing=settings.org.archive_missing,
+        is_source=is_source_file(settings, csv_file),
+    )
+    click.echo(summary, nl=False)
 
 
 @org.command("alias")
@@ -349,6 +375,7 @@ def sync_command(context: Context, days: int | None) -> None:
     """Run one sync now: a backfill the first time, then the trailing window."""
     from bot.cli.console import run_sync_with_progress, sync_summary
     from sync.ingest.job import SyncFailedError
+    from sync.org.source import source_state
 
     context.open_database()
     try:
@@ -357,7 +384,8 @@ def sync_command(context: Context, days: int | None) -> None:
         raise click.ClickException(
             f"sync stopped: {words(exc)} ({exc.run.rows} rows stored before it stopped are kept)"
         ) from None
-    click.echo(sync_summary(run), nl=False)
+    source = context.settings.org.source
+    click.echo(sync_summary(run, source_state(source) if source else None), nl=False)
 
 
 # ---------------------------------------------------------------------------- answers

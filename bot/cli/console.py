@@ -12,6 +12,7 @@ from bot.rendering import render
 from sync.config import Settings
 from sync.ingest.job import run_sync
 from sync.notices import Notice
+from sync.org.source import SourceState
 from sync.store.models import CodexUser, SyncRun
 
 log = logging.getLogger("codexbot")
@@ -47,12 +48,14 @@ def run_sync_with_progress(settings: Settings, days: int | None) -> SyncRun:
             bar.__exit__(None, None, None)
 
 
-def sync_summary(run: SyncRun) -> str:
+def sync_summary(run: SyncRun, org_source: SourceState | None = None) -> str:
+    """The summary of `run`; with `org_source`, what that sync did with the org file."""
     codex_users = CodexUser.select().count()
     rate = run.rows / run.duration_seconds if run.duration_seconds else None
     return render(
         "sync_summary.txt.j2",
         run=run,
+        org_source=org_source,
         rate=rate,
         codex_users=codex_users,
         matched=codex_users - (run.unmatched_users or 0),

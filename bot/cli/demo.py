@@ -47,8 +47,8 @@ def run_demo(settings: Settings, database_url: str, *, employees: int, days: int
         with tempfile.TemporaryDirectory() as scratch:
             org_csv = Path(scratch) / "org.csv"
             write_org_csv(sim.org, org_csv)
-            summary = import_org_csv(org_csv)
-        _say(f"Imported the org directory: {summary.created} people")
+            plan = import_org_csv(org_csv)
+        _say(f"Imported the org directory: {plan.counts.added} people")
 
         validate_connection(sim.base_url, sim.api_key, sim.workspace_id)
         info = store_connection(sim.workspace_id, sim.api_key, secret_key, "demo")

@@ -21,6 +21,7 @@ def run(context: Context, http_mode: bool, host: str, port: int) -> None:
     """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
     from bot.app import build_app
     from bot.scheduler import Scheduler
+    from bot.scim_endpoint import SCIM_PATH, ScimEndpoint
     from bot.server import create_http_server, serve_socket_mode
 
     settings = context.settings
@@ -52,10 +53,15 @@ def run(context: Context, http_mode: bool, host: str, port: int) -> None:
     try:
         if app_token:
             log.info("codexbot running in Socket Mode")
+            if settings.scim.bearer_token:
+                log.warning("SCIM is served in HTTP mode only (codexbot run --http): not here")
             serve_socket_mode(app, app_token)
             return
-        server = create_http_server(app, host, port, slack.max_body_bytes, scheduler)
+        scim = ScimEndpoint(settings.scim.bearer_token)
+        server = create_http_server(app, host, port, slack.max_body_bytes, scheduler, scim)
         log.info("codexbot listening on http://%s:%s/slack/events", host, port)
+        if scim.enabled:
+            log.info("SCIM provisioning at http://%s:%s%s", host, port, SCIM_PATH)
         server.run()
     finally:
         scheduler.stop()

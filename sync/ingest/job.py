@@ -2,7 +2,8 @@
 
 The first sync backfills (90 days by default, the API's maximum); later ones re-read a
 trailing window, because published days are revised as late usage arrives. Each page is
-committed on its own, so a failure midway keeps every page already stored.
+committed on its own, so a failure midway keeps every page already stored. Each sync
+first imports the `[org] source` file when it changed (sync/org/source.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sync.config import API_HISTORY_DAYS, Settings
 from sync.ingest.writer import delete_unreported_usage, upsert_usage
 from sync.notices import Notice, Problem
 from sync.org.directory import count_unmatched_codex_users
+from sync.org.source import import_org_source
 from sync.store.claims import held_claim, unique_holder
 from sync.store.models import SyncRun
 from sync.store.retention import apply_retention
@@ -166,6 +168,7 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
     rejected: Counter[str] = Counter()
     timed_out = False
     try:
+        _read_org_source(settings)
         with client:
             for page in client.iter_usage_pages(window.start, window.end, codex.page_size):
                 upsert_usage(page.records, run.id, workspace_id)
@@ -220,6 +223,15 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
         "sync %s: %s rows in %s pages, %.1fs", run.id, run.rows, run.pages, run.duration_seconds
     )
     return run
+
+
+def _read_org_source(settings: Settings) -> None:
+    """The HRIS file first, so this sync's matched and unmatched users count its people.
+    Whatever the file does, the usage sync goes on."""
+    try:
+        import_org_source(settings)
+    except Exception:
+        log.exception("reading the org file %s failed; the sync goes on", settings.org.source)
 
 
 def _finish(

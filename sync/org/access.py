@@ -104,8 +104,7 @@ def admins(admin_emails: Collection[str] = (), day: dt.date | None = None) -> Ad
     employees = list(
         Employee.select()
         .where(
-            ((Employee.role == ROLE_ADMIN) | Employee.email.in_(sorted(emails)))
-            & access_where(day)
+            ((Employee.role == ROLE_ADMIN) | Employee.email.in_(sorted(emails))) & access_where(day)
         )
         .order_by(Employee.email)
     )

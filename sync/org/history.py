@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from peewee import chunked
 
 from sync.clock import utc_timestamp
 from sync.store.models import DirectoryChange
@@ -41,6 +43,7 @@ SLACK_DEACTIVATED = "slack account deactivated"
 SLACK_REACTIVATED = "slack account reactivated"
 RELINKED = "slack account relinked"
 IMPORTED = "file imported"  # one row per import, besides a row per person changed
+REFUSED = "file refused"  # an [org] source file that changed nothing: its problems, counted
 
 
 def record_change(
@@ -57,8 +60,35 @@ def record_change(
         actor=actor,
         action=action,
         subject=subject,
-        detail=json.dumps(dict(detail), sort_keys=True, default=str) if detail else None,
+        detail=_stored(detail),
     )
+
+
+def record_changes(
+    actor: str,
+    changes: Iterable[tuple[str, str | None, Mapping[str, object] | None]],
+    *,
+    at: dt.datetime | None = None,
+) -> None:
+    """Record many (action, subject, detail) changes at once, as record_change does each:
+    an import of thousands of people writes its history in a few statements."""
+    at = at or utc_timestamp()
+    rows = [
+        {
+            "changed_at": at,
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "detail": _stored(detail),
+        }
+        for action, subject, detail in changes
+    ]
+    for batch in chunked(rows, 500):
+        DirectoryChange.insert_many(batch).execute()
+
+
+def _stored(detail: Mapping[str, object] | None) -> str | None:
+    return json.dumps(dict(detail), sort_keys=True, default=str) if detail else None
 
 
 @dataclass(frozen=True)
@@ -84,6 +114,32 @@ def recent_changes(limit: int = 20) -> list[Change]:
 def last_change() -> Change | None:
     changes = recent_changes(1)
     return changes[0] if changes else None
+
+
+def last_change_by(actor: str, actions: Iterable[str]) -> Change | None:
+    """`actor`'s latest change among `actions`."""
+    row = (
+        DirectoryChange.select()
+        .where(DirectoryChange.actor == actor, DirectoryChange.action.in_(list(actions)))
+        .order_by(DirectoryChange.id.desc())
+        .first()
+    )
+    if row is None:
+        return None
+    return Change(row.changed_at, row.actor, row.action, row.subject, _detail(row.detail))
+
+
+def last_change_of(actor: str) -> Change | None:
+    """`actor`'s latest change of any kind."""
+    row = (
+        DirectoryChange.select()
+        .where(DirectoryChange.actor == actor)
+        .order_by(DirectoryChange.id.desc())
+        .first()
+    )
+    if row is None:
+        return None
+    return Change(row.changed_at, row.actor, row.action, row.subject, _detail(row.detail))
 
 
 def _detail(text: str | None) -> dict[str, object]:

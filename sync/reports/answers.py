@@ -26,6 +26,7 @@ from sync.notices import Notice
 from sync.org.access import Viewer, has_access, may_view, team_of
 from sync.org.access_log import DEFAULT_LOOKBACK_DAYS, View, record_views, views_of
 from sync.org.directory import count_unmatched_codex_users, find_employee
+from sync.org.source import SourceState, source_state
 from sync.reports.coverage import Coverage, DayRange
 from sync.reports.digest import Digest, compose_digest
 from sync.reports.periods import STATS_PERIOD_DAYS, Period
@@ -76,6 +77,7 @@ class Status:
     next_sync: dt.datetime | None
     unmatched: int
     missing: list[DayRange]  # days of the last 90 that no sync has read
+    org_source: SourceState | None = None  # the [org] source file's last import, if one is set
 
     @property
     def last_run_error(self) -> Notice | None:
@@ -303,6 +305,7 @@ def status_now(settings: Settings) -> Status:
         next_sync=next_sync_at(settings.sync.interval_minutes),
         unmatched=count_unmatched_codex_users(),
         missing=coverage.missing(history) if last_run is not None else [],
+        org_source=source_state(settings.org.source) if settings.org.source else None,
     )
 
 

@@ -244,12 +244,13 @@ class DirectoryChange(BaseModel):
 
 
 class OrgSource(BaseModel):
-    """The HRIS file an `[org] source` names, as last imported: it is imported again at a
-    sync only when its content changed."""
+    """The HRIS file an `[org] source` names, as last read: it is imported again at a
+    sync only when its content changed. Whether that read imported it or refused it, and
+    why, is in the directory's history (sync/org/source.py)."""
 
     path = CharField(primary_key=True)
-    fingerprint = CharField()  # SHA-256 of the file's bytes
-    imported_at = DateTimeField()
+    fingerprint = CharField()  # SHA-256 of the file's bytes; empty when it could not be read
+    imported_at = DateTimeField()  # when that content was read
 
 
 ALL_MODELS = [

@@ -1,5 +1,6 @@
-"""The access matrix, run through every surface that shows stats: `/codex stats`, `/codex
-team`, DMs, the Home tab, digests (preview and delivered) and the CLI.
+"""The access matrix, run through every surface that shows stats: `/codex stats` (by mention
+and by email), `/codex team`, DMs, the Home tab, digests (preview and delivered) and the CLI;
+and `/codex org`, for admins only.
 
 The expected answers come from a table written here, independently of sync/access.py: each
 (viewer, target) pair gets a relation (self, report, skip-level, manager, peer, ...), and
@@ -22,11 +23,14 @@ from freezegun import freeze_time
 
 from bot.cli import cli
 from bot.digests import DigestDeliverer
+from bot.rendering import words
 from bot.slack import web_client
 from sync.clock import utc_today
+from sync.reports.directory_admin import ADMINS_ONLY
 from sync.store.models import Employee, database
 
 ARCHIVED_DAYS_AGO = 40
+ORG_REFUSAL = words(ADMINS_ONLY)
 
 # key: (name, manager, role). Names share no word with each other or with any template.
 PEOPLE = {
@@ -113,6 +117,10 @@ def allowed(viewer: str, target: str) -> bool:
 
 def active(viewer: str) -> bool:
     return viewer in PEOPLE and viewer not in ARCHIVED
+
+
+def is_admin(viewer: str) -> bool:
+    return active(viewer) and PEOPLE[viewer][2] == "admin"
 
 
 def reporting_line(viewer: str) -> set[str]:
@@ -236,10 +244,19 @@ def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, vie
         assert answers[-1]["response_type"] == "ephemeral"
         return answers[-1]
 
-    # /codex stats @target 30d, for every target.
+    # /codex stats @target 30d, for every target, and the same by their email.
     for target in TARGETS:
         answer = command(f"stats <@{slack_id(target)}|{target}> 30d")
         check_stats_answer(matrix, "slash", viewer, target, answer["text"], rendered(answer))
+        answer = command(f"stats {email(target).upper()} 30d")
+        check_stats_answer(matrix, "slash email", viewer, target, answer["text"], rendered(answer))
+
+    # /codex org ...: the directory for admins, one refusal for everyone else.
+    for text in ("org", "org unmatched", "org history"):
+        answer = command(text)
+        matrix.check(text, viewer, "-", rendered(answer))
+        if (answer["text"] == ORG_REFUSAL) == is_admin(viewer):
+            matrix.wrong.append((text, viewer, "-", answer["text"][:80]))
 
     # A DM naming anyone answers about its sender, and only them.
     for n, target in enumerate(TARGETS, start=1):
@@ -290,7 +307,7 @@ def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, vie
     assert dms[-1].params["channel"] == "DUSENTINEL"
     assert len(responses) == len(answers) + 1 and len(dms) == len(TARGETS) + 1
     assert len(slack.calls_to("views.publish")) == 1
-    assert matrix.cells == len(PEOPLE) * (2 * len(TARGETS) + 3)
+    assert matrix.cells == len(PEOPLE) * (3 * len(TARGETS) + 3 + 3)
     assert (matrix.required > 0) == active(viewer)  # nothing to show is right for them
     matrix.assert_clean()
 

@@ -4,6 +4,7 @@ through a template."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
@@ -17,8 +18,10 @@ from bot.slack import PacedWebClient, send_direct_message
 from bot.work import overflowing
 from sync.clock import utc_today
 from sync.notices import Notice
-from sync.reports import answers
+from sync.org.directory import find_employee
+from sync.reports import answers, directory_admin
 from sync.reports.periods import Period
+from sync.store.models import Employee
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ def answer_codex(command, client: PacedWebClient, respond, context) -> None:
     if parsed.name == "connect" and not parsed.problem:
         return  # answered by the modal, opened in the acknowledgement
     if parsed.problem and parsed.name in ("help", "connect"):
-        answer: answers.Answer = answers.Help(parsed.problem)
+        answer: answers.Answer | directory_admin.DirectoryAnswer = answers.Help(parsed.problem)
     elif parsed.problem:
         # Unreadable text is answered the same way whoever sends it: no lookup needed.
         answer = Notice("bad_command", {"problem": parsed.problem})
@@ -88,11 +91,27 @@ def respond_within_budget(messages: list[dict], command: dict, client: PacedWebC
         send_direct_message(client, command["user_id"], message)
 
 
+def _named(
+    parsed: CodexCommand, client: WebClient, context: BoltContext
+) -> Callable[[], Employee | None]:
+    """How to find the person a command names, by a mention or by their directory email
+    (ignoring case); called only once the asker may ask about someone."""
+
+    def find() -> Employee | None:
+        if parsed.target_email is not None:
+            return find_employee(parsed.target_email)
+        assert parsed.target_user_id is not None  # the parser names a person one way or the other
+        return identify(client, parsed.target_user_id, context).employee
+
+    return find
+
+
 def _stats(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
-    def find_target():
-        if parsed.target_user_id and parsed.target_user_id != person.slack_user_id:
-            return identify(client, parsed.target_user_id, context).employee
-        return person.employee
+    names_someone = parsed.target_email is not None or parsed.target_user_id not in (
+        None,
+        person.slack_user_id,
+    )
+    find_target = _named(parsed, client, context) if names_someone else lambda: person.employee
 
     period = Period.ending_before(utc_today(), parsed.days)
     admin_emails = context["settings"].slack.admin_emails
@@ -109,13 +128,24 @@ def _digest(parsed: CodexCommand, person: SlackPerson, client: WebClient, contex
 
 
 def _audit(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
-    target_user_id = parsed.target_user_id
-    assert target_user_id is not None  # the parser refuses an audit without one
-
-    def find_target():
-        return identify(client, target_user_id, context).employee
-
+    find_target = _named(parsed, client, context)
     return answers.ask_audit(person.viewer, find_target, context["settings"].slack.admin_emails)
+
+
+def _org(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
+    settings = context["settings"]
+    admin_emails = settings.slack.admin_emails
+    if parsed.action == "unmatched":
+        return directory_admin.ask_unmatched(person.viewer, admin_emails)
+    if parsed.action == "history":
+        return directory_admin.ask_directory_history(person.viewer, admin_emails)
+    if parsed.action == "alias":
+        assert parsed.codex_email is not None  # the parser refuses an alias without one
+        find_person = _named(parsed, client, context)
+        return directory_admin.ask_alias(
+            person.viewer, parsed.codex_email, find_person, admin_emails
+        )
+    return directory_admin.ask_directory(person.viewer, settings)
 
 
 def _status(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
@@ -136,6 +166,7 @@ SUBCOMMANDS = {
     "audit": _audit,
     "digest": _digest,
     "help": _help,
+    "org": _org,
     "stats": _stats,
     "team": _team,
     "status": _status,

@@ -17,7 +17,7 @@ from sync.org.directory import (
     normalize_email,
     unmatched_codex_users,
 )
-from sync.org.importer import ImportSummary, OrgImportError, import_org_csv
+from sync.org.importer import ImportCounts, OrgImportError, import_org_csv
 from sync.store.models import CodexUser, DailyUsage, EmailAlias, Employee
 from sync.store.workspaces import note_connected
 
@@ -53,9 +53,9 @@ def test_import_creates_people_with_their_manager_links(db, tmp_path):
         + "ceo@example.com,Cleo Chief,,employee,2030-01-31,,America/New_York\n",
     )
 
-    summary = import_org_csv(path)
+    plan = import_org_csv(path)
 
-    assert summary == ImportSummary(created=3, updated=0, unchanged=0)
+    assert plan.counts == ImportCounts(added=3)
     assert manager_email_of("rita@example.com") == "max@example.com"
     assert manager_email_of("max@example.com") == "ceo@example.com"
     assert manager_email_of("ceo@example.com") is None
@@ -73,9 +73,9 @@ def test_import_creates_people_with_their_manager_links(db, tmp_path):
 
 
 def test_import_reads_a_text_file_object_with_only_the_email_column_required(db):
-    summary = import_org_csv(io.StringIO("\ufeffEmail\nsolo@example.com\n"))
+    plan = import_org_csv(io.StringIO("\ufeffEmail\nsolo@example.com\n"))
 
-    assert summary.created == 1
+    assert plan.counts.added == 1
     solo = find_employee("solo@example.com")
     assert (solo.name, solo.role, solo.manager_id, solo.slack_user_id) == (
         "",
@@ -99,7 +99,7 @@ def test_reimport_updates_in_place_and_leaves_absent_people_alone(db, tmp_path):
     outsider = Employee.create(email="outsider@example.com", name="Out", manager=None)
     ids_before = {e.email: e.id for e in Employee.select()}
 
-    summary = import_org_csv(
+    plan = import_org_csv(
         write_csv(
             tmp_path,
             HEADER
@@ -110,7 +110,9 @@ def test_reimport_updates_in_place_and_leaves_absent_people_alone(db, tmp_path):
         )
     )
 
-    assert summary == ImportSummary(created=1, updated=2, unchanged=1)
+    assert plan.counts == ImportCounts(
+        added=1, updated=1, manager_changed=1, restored=1, unchanged=1
+    )
     assert {e.email: e.id for e in Employee.select() if e.email in ids_before} == ids_before
     vp = find_employee("vp@example.com")
     assert (vp.name, vp.role) == ("Victor", "admin")
@@ -158,11 +160,9 @@ def test_an_old_loop_among_people_absent_from_the_file_does_not_block_it(db, tmp
     b = Employee.create(email="b@example.com", manager=a)
     Employee.update(manager=b).where(Employee.id == a.id).execute()
 
-    summary = import_org_csv(
-        write_csv(tmp_path, "email,manager_email\nc@example.com,a@example.com\n")
-    )
+    plan = import_org_csv(write_csv(tmp_path, "email,manager_email\nc@example.com,a@example.com\n"))
 
-    assert summary.created == 1
+    assert plan.counts.added == 1
     assert manager_email_of("c@example.com") == "a@example.com"
 
 
@@ -218,7 +218,11 @@ BAD_FILES = {
     "too many fields": (HEADER + VALID + "x@example.com,X,,,,,,extra\n", 3, "has 8 fields"),
     "too few fields": (HEADER + VALID + "x@example.com,X\n", 3, "has 2 fields"),
     "broken quoting": (HEADER + VALID + 'x@example.com,"X"y,,,,,\n', 3, "malformed"),
-    "unknown column": ("email,name,team\n" + "new@example.com,N,T\n", 1, "unknown column 'team'"),
+    "column twice": (
+        "email,name,Name\n" + "new@example.com,N,T\n",
+        1,
+        "column 'Name' appears twice",
+    ),
     "no email column": ("name,role\n" + "New,admin\n", 1, "no email column"),
     "empty file": ("", 1, "the file is empty"),
     "not UTF-8": ((HEADER + VALID + "x@example.com,Zo\xeb,,,,,\n").encode("latin-1"), 3, "UTF-8"),
