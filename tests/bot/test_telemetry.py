@@ -7,19 +7,13 @@ import datetime as dt
 import io
 import json
 import logging
-import os
-import queue
-import socket
-import subprocess
-import sys
-import threading
 
 import httpx
 import pytest
 from click.testing import CliRunner
 from factories import WORKSPACE, person
-from fake_slack import SIGNING_SECRET, FakeSlack
 from prometheus_client.parser import text_string_to_metric_families
+from running_process import codexbot_run_http
 
 from bot.cli import cli
 from bot.server import METRICS_PATH
@@ -213,43 +207,12 @@ def test_a_bad_log_format_fails_naming_its_key(tmp_path):
 
 @pytest.mark.slow
 def test_codexbot_run_logs_json_lines_and_serves_metrics(tmp_path):
-    slack = FakeSlack().start()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "CODEXBOT_LOG_FORMAT": "json",
-    }
-    command = [sys.executable, "-c", "from bot.cli import main; main()", "run", "--http"]
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(x) for x in process.stderr], daemon=True).start()
-    try:
-        while "listening on" not in (line := lines.get(timeout=60)):  # never hangs the suite
-            pass
-        entry = json.loads(line)
+    with codexbot_run_http(tmp_path, CODEXBOT_LOG_FORMAT="json") as bot:
+        entry = json.loads(bot.listening_line)
         assert set(entry) == {"time", "level", "logger", "message"}
         assert entry["level"] == "INFO" and entry["logger"] == "codexbot"
-        assert entry["message"] == f"codexbot listening on http://127.0.0.1:{port}/slack/events"
-        response = httpx.get(f"http://127.0.0.1:{port}{METRICS_PATH}", timeout=10)
+        assert entry["message"] == f"codexbot listening on {bot.base_url}/slack/events"
+        response = httpx.get(f"{bot.base_url}{METRICS_PATH}", timeout=10)
         assert response.status_code == 200
         names = {family.name for family in text_string_to_metric_families(response.text)}
         assert {"codexbot_slack_requests", "codexbot_last_successful_sync_age_seconds"} <= names
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        slack.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
