@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sync.clock import utc_today
 from sync.codex.connection import (
@@ -23,7 +23,7 @@ from sync.codex.connection import (
 from sync.config import API_HISTORY_DAYS, Settings
 from sync.ingest.scheduled import next_sync_at
 from sync.notices import Notice
-from sync.org.access import Viewer, has_access, may_view, team_of
+from sync.org.access import Viewer, has_access, is_archived, may_view, team_of
 from sync.org.access_log import DEFAULT_LOOKBACK_DAYS, View, record_views, views_of
 from sync.org.directory import count_unmatched_codex_users, find_employee
 from sync.org.source import SourceState, source_state
@@ -54,6 +54,9 @@ class TeamUsage:
     active_people: int
     data_as_of: dt.datetime | None
     missing: list[DayRange]  # days of the period no sync has read
+    # People of the team who have left (archived by now), by employee id: said beside
+    # their name, so nobody reads a leaver as someone who stopped using Codex.
+    left_on: dict[int, dt.date] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,11 @@ def team_for(
         active_people=sum(1 for a in ranked if a.current.active_days),
         data_as_of=coverage.data_as_of,
         missing=coverage.missing(period),
+        left_on={
+            a.employee.id: a.employee.archived_on
+            for a in ranked[:shown]
+            if a.employee.archived_on is not None and is_archived(a.employee)
+        },
     )
 
 

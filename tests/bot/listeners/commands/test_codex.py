@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+
+from bot.rendering import format_day
+from sync.clock import utc_today
 
 
 def ephemeral_answer(slack, count=1):
@@ -88,6 +92,10 @@ def test_team_lists_the_reporting_chain_by_credits(bot, slack, org):
     for name in ("Max Manager", "Remy Report", "Pia Peer", "Sol Stranger"):
         assert name in lines
     assert "Ada Admin" not in lines
+    # A leaver is listed with their history, marked as gone: not a drop in usage.
+    left = format_day(utc_today() - dt.timedelta(days=40))
+    assert f"*Arlo Archived* (left on {left})" in lines
+    assert "*Max Manager*  " in lines  # the others carry no mark
     bot.command("UREP", "team")
     assert "Nobody reports to you" in ephemeral_answer(slack, 2)["text"]
 
