@@ -136,3 +136,28 @@ def send_direct_message(client: WebClient, slack_user_id: str, message: dict) ->
     """Post `message` ({"text", "blocks"}) in the DM with a person; returns the message ts."""
     channel = client.conversations_open(users=slack_user_id)["channel"]["id"]
     return client.chat_postMessage(channel=channel, **message)["ts"]
+
+
+def send_file_to_direct_message(
+    client: WebClient,
+    slack_user_id: str,
+    *,
+    filename: str,
+    content: bytes,
+    title: str,
+    alt_text: str | None = None,
+    comment: str | None = None,
+) -> str:
+    """Upload a file (a chart, an export) into the DM with a person, the way Slack allows
+    now (files_upload_v2: an upload URL, the bytes, then the share); returns its file id,
+    which an image block can show with `"slack_file": {"id": ...}`."""
+    channel = client.conversations_open(users=slack_user_id)["channel"]["id"]
+    uploaded = client.files_upload_v2(
+        channel=channel,
+        filename=filename,
+        content=content,
+        title=title,
+        alt_txt=alt_text,
+        initial_comment=comment,
+    )
+    return str(uploaded["file"]["id"])

@@ -18,7 +18,7 @@ BOT_USER_ID = "UCODEXBOT"
 TEAM_ID = "T1"
 # The app under test and the requests the tests sign share this secret, as with Slack.
 SIGNING_SECRET = "test-signing-secret"
-JSON_FIELDS = ("blocks", "view", "attachments", "errors")
+JSON_FIELDS = ("blocks", "view", "attachments", "errors", "files")
 
 
 @dataclass
@@ -44,6 +44,10 @@ class FakeSlack:
         self.failures: dict[str, list[tuple[int, dict, dict]]] = {}
         self._condition = threading.Condition()
         self._ts = itertools.count(1)
+        # Files uploaded through files_upload_v2's three steps, by file id: filename,
+        # length and alt_txt as announced, the bytes uploaded, then title and channel.
+        self.files: dict[str, dict] = {}
+        self._file_ids = itertools.count(1)
         # Where apps.connections.open sends a Socket Mode client (tests/socket_mode_server.py);
         # while None, the method is unknown here, as it always was.
         self.socket_mode_url: str | None = None
@@ -178,6 +182,32 @@ class FakeSlack:
                 if user["profile"].get("email", "").lower() == params.get("email", "").lower():
                     return 200, {"ok": True, "user": user}, {}
             return 200, {"ok": False, "error": "users_not_found"}, {}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._file_ids):08d}"
+            self.files[file_id] = {
+                "filename": params.get("filename"),
+                "length": int(params.get("length") or 0),
+                "alt_txt": params.get("alt_txt"),
+                "data": None,
+            }
+            upload_url = f"{self.base_url}/upload/{file_id}"
+            return 200, {"ok": True, "upload_url": upload_url, "file_id": file_id}, {}
+        if method == "files.completeUploadExternal":
+            listed = params.get("files") or []
+            unknown = [f for f in listed if self.files.get(f.get("id"), {}).get("data") is None]
+            if not listed or unknown:
+                return 200, {"ok": False, "error": "invalid_arguments"}, {}
+            for entry in listed:
+                self.files[entry["id"]].update(
+                    title=entry.get("title"),
+                    channel=params.get("channel_id"),
+                    initial_comment=params.get("initial_comment"),
+                )
+            shared = [
+                {"id": f["id"], "title": f.get("title"), "name": self.files[f["id"]]["filename"]}
+                for f in listed
+            ]
+            return 200, {"ok": True, "files": shared}, {}
         if method == "conversations.open":
             return 200, {"ok": True, "channel": {"id": "D" + params.get("users", "")}}, {}
         if method in ("chat.postMessage", "chat.postEphemeral"):
@@ -197,6 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         fake: FakeSlack = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
+        if self.path.startswith("/upload/"):  # files_upload_v2's second step: the bytes
+            self._receive_upload(fake, self.rfile.read(length))
+            return
         raw = self.rfile.read(length).decode()
         if self.headers.get("Content-Type", "").startswith("application/json"):
             params = json.loads(raw or "{}")
@@ -220,5 +253,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         for name, value in extra.items():
             self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _receive_upload(self, fake: FakeSlack, data: bytes) -> None:
+        file_id = self.path.removeprefix("/upload/")
+        known = fake.files.get(file_id)
+        fake.record(Call("upload", {"file_id": file_id, "bytes": len(data)}, path=self.path))
+        ok = known is not None and known["length"] == len(data)
+        if ok:
+            known["data"] = data
+        payload = f"OK - {len(data)}".encode() if ok else b"bad upload"
+        self.send_response(200 if ok else 400)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

@@ -24,9 +24,11 @@ from sync.store.models import (
     Connection,
     DailyUsage,
     DigestDelivery,
+    DigestSchedule,
     DirectoryChange,
     EmailAlias,
     Employee,
+    OneOnOne,
     OrgSource,
     SyncedDay,
     SyncRun,
@@ -47,6 +49,8 @@ COPIED = (
     AccessLog,
     DirectoryChange,
     OrgSource,
+    DigestSchedule,
+    OneOnOne,
 )
 BATCH_ROWS = 5000
 

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from peewee import (
+    AutoField,
     BigIntegerField,
     CharField,
     CompositeKey,
@@ -19,6 +20,7 @@ from peewee import (
     DateField,
     DateTimeField,
     DoubleField,
+    ForeignKeyField,
     IntegerField,
     Model,
     TextField,
@@ -178,9 +180,42 @@ def _directory_kept_current(db: Database) -> None:
     db.create_tables([DirectoryChange, OrgSource], safe=False)
 
 
+def _digests_timed_to_one_on_ones(db: Database) -> None:
+    """Version 5: managers choose their own digest day and time and set 1:1 slots per
+    report; people gain the time zone Slack's profile gives."""
+
+    class Frozen(Model):  # this version's tables as they are created here, whatever comes later
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    class Employee(Frozen):  # only what the foreign keys below need
+        id = AutoField()
+
+    class DigestSchedule(Frozen):
+        manager = ForeignKeyField(Employee, primary_key=True, on_delete="CASCADE")
+        weekday = IntegerField()
+        time = CharField()
+
+    class OneOnOne(Frozen):
+        id = AutoField()
+        manager = ForeignKeyField(Employee, on_delete="CASCADE")
+        report = ForeignKeyField(Employee, on_delete="CASCADE")
+        weekday = IntegerField()
+        time = CharField()
+
+        class Meta:
+            indexes = ((("manager", "report"), True),)
+
+    migrator = SchemaMigrator.from_database(db)
+    migrate(migrator.add_column("employee", "slack_timezone", CharField(null=True)))
+    db.create_tables([DigestSchedule, OneOnOne], safe=False)
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _claims_replace_leases_and_handled_events,
     3: _usage_per_workspace_and_coverage,
     4: _directory_kept_current,
+    5: _digests_timed_to_one_on_ones,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

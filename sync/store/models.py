@@ -54,6 +54,8 @@ class Employee(BaseModel):
     # When Slack reported the person's account deactivated: they lose every view at once,
     # before the directory archives them; their history stays theirs.
     slack_deactivated_at = DateTimeField(null=True)
+    # The time zone Slack's profile gives (`tz`): used when the directory names none.
+    slack_timezone = CharField(null=True)
     # Preferences set from Slack (/codex digest ...); the org import never touches them.
     digest_opt_out = BooleanField(default=False)
     self_digest = BooleanField(default=False)
@@ -215,6 +217,29 @@ class DigestDelivery(BaseModel):
         indexes = ((("kind", "employee", "period_end"), True),)
 
 
+class DigestSchedule(BaseModel):
+    """A manager's own digest day and time, in their time zone (`/codex digest schedule`);
+    without one, the [digest] settings apply."""
+
+    manager = ForeignKeyField(Employee, primary_key=True, on_delete="CASCADE", backref="+")
+    weekday = IntegerField()  # 0 is Monday
+    time = CharField()  # "HH:MM"
+
+
+class OneOnOne(BaseModel):
+    """A manager's weekly 1:1 slot with one report, in the manager's time zone: that
+    report's section of the digest arrives as its own DM a lead time before each one."""
+
+    id = AutoField()
+    manager = ForeignKeyField(Employee, on_delete="CASCADE", backref="+")
+    report = ForeignKeyField(Employee, on_delete="CASCADE", backref="+")
+    weekday = IntegerField()  # 0 is Monday
+    time = CharField()  # "HH:MM"
+
+    class Meta:
+        indexes = ((("manager", "report"), True),)
+
+
 class AccessLog(BaseModel):
     """Who looked at whose stats, where and when: people can ask who viewed theirs."""
 
@@ -268,4 +293,6 @@ ALL_MODELS = [
     AccessLog,
     DirectoryChange,
     OrgSource,
+    DigestSchedule,
+    OneOnOne,
 ]
