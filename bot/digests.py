@@ -1,5 +1,7 @@
-"""Delivering digests by DM: at the configured local time, once per person and period,
-and only on complete data.
+"""Delivering digests by DM: at each person's digest time (their own, else the configured
+one) on their own clock, once per person and period, and only on complete data; and each
+1:1 slot's prep a lead time before it, once per occurrence. When each is due is decided in
+sync/reports/schedules.py.
 
 A send is claimed first and recorded as sent when Slack accepts the message, so a restart
 or a second replica never sends twice; a failed send is retried with backoff. A digest
@@ -12,31 +14,42 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Callable
+from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.admins import tell_admins
+from bot.chart_delivery import upload_digest_chart
+from bot.identity import learn_slack_time_zone
 from bot.messages import render_message, render_messages
 from bot.slack import send_direct_message
 from sync.clock import utc_now
-from sync.config import DigestSettings, Settings
+from sync.config import Settings
 from sync.notices import Notice
 from sync.org.access import digest_recipients, self_digest_recipients
 from sync.org.access_log import record_views
 from sync.org.chart import OrgChart, load_org_chart
+from sync.org.time_zones import time_zone_of
 from sync.reports.coverage import Coverage
 from sync.reports.digest import compose_digest
-from sync.reports.periods import Period
+from sync.reports.periods import LocalToday, Period
 from sync.reports.queries import stats_answer
+from sync.reports.schedules import (
+    OneOnOnePrep,
+    WeeklySlot,
+    digest_period_end,
+    one_on_one_preps_due,
+    own_digest_slots,
+)
 from sync.store.claims import claim_once, held_claim, release, try_claim, unique_holder
 from sync.store.models import DigestDelivery, Employee
 
 log = logging.getLogger(__name__)
 
 DIGEST_LEASE = "digest"
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # How long one send may take; a claim older than this belongs to a process that died.
 STALE_CLAIM = dt.timedelta(minutes=10)
 MAX_RETRY_DELAY = dt.timedelta(hours=1)
@@ -45,18 +58,10 @@ WAITING_DAYS = 7
 LATE_NOTICE_CLAIM_SECONDS = 30 * 24 * 3600
 
 
-def digest_period_end(local_now: dt.datetime, digest: DigestSettings) -> dt.date | None:
-    """The last day a digest due at `local_now` covers, or None when none is due.
-
-    Due on the configured weekday from the configured time until that day ends, so a
-    replica that restarts at 11:00 still sends the 09:00 digest.
-    """
-    hour, minute = (int(part) for part in digest.time.split(":"))
-    if local_now.weekday() != WEEKDAYS.index(digest.day):
-        return None
-    if (local_now.hour, local_now.minute) < (hour, minute):
-        return None
-    return local_now.date() - dt.timedelta(days=1)
+def one_on_one_kind(report_id: int) -> str:
+    """The delivery kind of the preps for one report's 1:1s: with the manager as the
+    employee and the 1:1's day as the period end, one delivery per occurrence."""
+    return f"{DigestDelivery.KIND_ONE_ON_ONE}:{report_id}"
 
 
 class DigestDeliverer:
@@ -64,7 +69,9 @@ class DigestDeliverer:
         self.settings = settings
         self.client = client
         self.holder = holder
-        self._slack_timezones: dict[str, str | None] = {}
+        # People whose Slack time zone this replica asked for already (Slack may have none).
+        self._asked_slack: set[int] = set()
+        self._own_slots: dict[int, WeeklySlot] = {}
         self._coverage: Coverage | None = None
         self._chart: OrgChart | None = None
 
@@ -79,6 +86,7 @@ class DigestDeliverer:
             # Read once for the whole run: every period due now or still waiting.
             self._coverage = Coverage.load(now.date() - self._coverage_span(), now.date())
             self._chart = load_org_chart()
+            self._own_slots = own_digest_slots()
             sent = 0
             for manager in digest_recipients(now.date()):
                 if not manager.digest_opt_out:
@@ -87,6 +95,9 @@ class DigestDeliverer:
                 sent += self._deliver_if_due(employee, DigestDelivery.KIND_SELF, now)
             for waiting in _waiting(now.date() - dt.timedelta(days=WAITING_DAYS)):
                 sent += int(self.deliver(waiting.employee, waiting.kind, waiting.period_end, now))
+            lead = dt.timedelta(minutes=self.settings.digest.one_on_one_lead_minutes)
+            for prep in one_on_one_preps_due(now, lead, self._timezone_of):
+                sent += int(self.deliver_one_on_one(prep, now))
             self._tell_admins_if_late(now)
             return sent
 
@@ -96,7 +107,8 @@ class DigestDeliverer:
 
     def _deliver_if_due(self, employee: Employee, kind: str, now: dt.datetime) -> int:
         local_now = now.astimezone(self._timezone_of(employee))
-        period_end = digest_period_end(local_now, self.settings.digest)
+        slot = self._own_slots.get(employee.id) or WeeklySlot.default(self.settings.digest)
+        period_end = digest_period_end(local_now, slot)
         if period_end is None:
             return 0
         return int(self.deliver(employee, kind, period_end, now))
@@ -105,6 +117,39 @@ class DigestDeliverer:
         """Send one digest unless it was sent already, is being sent, is backing off after
         a failure, or its period is not fully synced yet (then it waits); True if this call
         sent it."""
+        return self._send_once(
+            employee,
+            kind,
+            period_end,
+            now,
+            lambda user_id: self.compose(employee, kind, period_end, user_id),
+            wait_for_sync=True,
+        )
+
+    def deliver_one_on_one(self, prep: OneOnOnePrep, now: dt.datetime) -> bool:
+        """Send one 1:1's prep unless it was sent already, is being sent or is backing off.
+        It never waits for data: after the 1:1 it is no use, and missing days are said."""
+        return self._send_once(
+            prep.manager,
+            one_on_one_kind(prep.report.id),
+            prep.day,
+            now,
+            lambda user_id: self.compose_one_on_one(prep),
+            wait_for_sync=False,
+        )
+
+    def _send_once(
+        self,
+        employee: Employee,
+        kind: str,
+        period_end: dt.date,
+        now: dt.datetime,
+        compose: Callable[[str], tuple[list[dict], list[Employee]]],
+        *,
+        wait_for_sync: bool,
+    ) -> bool:
+        """Claimed, sent and recorded once per (kind, employee, period_end); `compose`
+        gets the recipient's Slack user id."""
         now = now.replace(tzinfo=None)
         key = (kind, employee.id, period_end)
         if not _due(_delivery(*key), now):
@@ -119,7 +164,7 @@ class DigestDeliverer:
             if not _due(delivery, now):  # finished by another replica just before the claim
                 return False
             delivery = delivery or _new_delivery(*key)
-            if not self._period_synced(period_end, now):
+            if wait_for_sync and not self._period_synced(period_end, now):
                 delivery.status = DigestDelivery.STATUS_WAITING
                 delivery.claimed_at = now
                 delivery.next_attempt_at = None
@@ -127,7 +172,7 @@ class DigestDeliverer:
                 return False
             try:
                 user_id = self._slack_user_id(employee)
-                messages, shown = self.compose(employee, kind, period_end)
+                messages, shown = compose(user_id)
                 timestamps = [send_direct_message(self.client, user_id, m) for m in messages]
             except (SlackApiError, SlackClientError, OSError, LookupError) as exc:
                 _record_failure(delivery, exc, now)
@@ -142,16 +187,42 @@ class DigestDeliverer:
         finally:
             release(claim, attempt)
 
-    def compose(self, employee: Employee, kind: str, period_end: dt.date):
-        """The messages to send, and the people whose stats they show."""
+    def compose(
+        self, employee: Employee, kind: str, period_end: dt.date, slack_user_id: str | None = None
+    ):
+        """The messages to send, and the people whose stats they show; with the DM's user
+        id, a manager's digest shows its chart (uploaded into that DM first)."""
         today = period_end + dt.timedelta(days=1)
         days = self.settings.digest.period_days
         if kind == DigestDelivery.KIND_SELF:
             answer = stats_answer(employee, Period.ending_before(today, days))
+            answer = replace(answer, time_zone=self._timezone_of(employee).key)
             return [render_message("stats", answer=answer)], []
-        digest = compose_digest(employee, today, days, self._coverage, self._chart)
+        zone = self._timezone_of(employee).key
+        digest = compose_digest(employee, today, days, self._coverage, self._chart, time_zone=zone)
         shown = [entry.answer.employee for entry in digest.entries]
-        return render_messages("digest", digest=digest), shown
+        shared_chart = None
+        if slack_user_id is not None:
+            shared_chart = upload_digest_chart(self.client, employee, slack_user_id, digest)
+        return render_messages("digest", digest=digest, shared_chart=shared_chart), shown
+
+    def compose_one_on_one(self, prep: OneOnOnePrep):
+        """The prep of one 1:1: that report's section of the digest, over the complete days
+        before it on the manager's clock, and the one person it shows."""
+        zone = self._timezone_of(prep.manager)
+        today = LocalToday.at(prep.due_at, zone).complete_before
+        days = self.settings.digest.period_days
+        digest = compose_digest(
+            prep.manager,
+            today,
+            days,
+            self._coverage,
+            self._chart,
+            reports=[prep.report],
+            time_zone=zone.key,
+        )
+        message = render_message("one_on_one_prep", digest=digest, prep=prep)
+        return [message], [prep.report]
 
     def _period_synced(self, period_end: dt.date, now: dt.datetime) -> bool:
         coverage = self._coverage or Coverage.load(now.date() - self._coverage_span(), now.date())
@@ -180,25 +251,12 @@ class DigestDeliverer:
                 tell_admins(self.client, self.settings, late)
 
     def _timezone_of(self, employee: Employee) -> ZoneInfo:
-        """The directory's time zone, else Slack's, else the configured default."""
-        for name in (employee.timezone, self._slack_timezone(employee)):
-            if name:
-                try:
-                    return ZoneInfo(name)
-                except (ZoneInfoNotFoundError, ValueError):
-                    continue
-        return ZoneInfo(self.settings.digest.timezone)
-
-    def _slack_timezone(self, employee: Employee) -> str | None:
-        if not employee.slack_user_id:
-            return None
-        if employee.slack_user_id not in self._slack_timezones:
-            try:
-                user = self.client.users_info(user=employee.slack_user_id)["user"]
-                self._slack_timezones[employee.slack_user_id] = user.get("tz")
-            except (SlackApiError, SlackClientError, OSError):
-                return None
-        return self._slack_timezones[employee.slack_user_id]
+        """Whose clock a digest keeps (sync/org/time_zones.py), asking Slack once for the
+        zone of someone the directory gives none and whose Slack zone is not stored yet."""
+        if employee.id not in self._asked_slack:
+            self._asked_slack.add(employee.id)
+            learn_slack_time_zone(self.client, employee)
+        return time_zone_of(employee, self.settings.digest.timezone)
 
     def _slack_user_id(self, employee: Employee) -> str:
         if employee.slack_user_id:

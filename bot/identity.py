@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.installation import Installation
 from sync.org.access import Viewer, is_admin
 from sync.org.directory import find_employee, normalize_email
+from sync.org.time_zones import remember_slack_time_zone
 from sync.store.models import Employee
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,21 @@ def identify(client: WebClient, slack_user_id: str, context) -> SlackPerson:
         elif employee is not None:
             employee.slack_user_id = slack_user_id
             employee.save(only=[Employee.slack_user_id])
+            remember_slack_time_zone(employee, profile.get("tz"))
     return SlackPerson(slack_user_id, email, employee, is_admin(employee, email, admin_emails))
+
+
+def learn_slack_time_zone(client: WebClient, employee: Employee) -> None:
+    """Ask Slack for the time zone of someone the directory gives none and Slack's has not
+    been stored for yet (people linked before codexbot kept it); stored for next time."""
+    if employee.timezone or employee.slack_timezone or not employee.slack_user_id:
+        return
+    try:
+        user = client.users_info(user=employee.slack_user_id)["user"]
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.info("users.info for %s failed: %s", employee.slack_user_id, exc)
+        return
+    remember_slack_time_zone(employee, user.get("tz"))
 
 
 def _slack_profile(client: WebClient, slack_user_id: str, installation: Installation) -> dict:
@@ -62,7 +77,7 @@ def _slack_profile(client: WebClient, slack_user_id: str, installation: Installa
         return {}
     if user.get("deleted"):
         return {}
-    return {"email": matchable_email(user, installation)}
+    return {"email": matchable_email(user, installation), "tz": user.get("tz")}
 
 
 def matchable_email(user: Mapping[str, Any], installation: Installation) -> str | None:

@@ -25,7 +25,9 @@ from sync.reports.directory_admin import (
     DirectoryOverview,
     UnmatchedUsage,
 )
+from sync.reports.organisation import OrganisationUsage
 from sync.reports.queries import StatsAnswer
+from sync.reports.schedules import DigestScheduleAnswer
 
 MESSAGE_BLOCK_LIMIT = 50
 VIEW_BLOCK_LIMIT = 100
@@ -38,6 +40,8 @@ FIELD_ERROR_LIMIT = 150
 _ANSWER_TEMPLATES: dict[type, tuple[str, str]] = {
     StatsAnswer: ("stats", "answer"),
     TeamUsage: ("team", "team"),
+    OrganisationUsage: ("organisation", "organisation"),
+    DigestScheduleAnswer: ("digest_schedule", "schedule"),
     AccessLogAnswer: ("access_log", "log"),
     Status: ("status", "status"),
     ForgetConfirmation: ("forget_confirmation", "confirmation"),

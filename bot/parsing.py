@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from sync.notices import Notice
 from sync.org.directory import is_valid_email, normalize_email
-from sync.reports.periods import MAX_PERIOD_DAYS, STATS_PERIOD_DAYS, TEAM_PERIOD_DAYS, Period
+from sync.reports.exports import EXPORT_PERIOD_DAYS
+from sync.reports.periods import (
+    MAX_PERIOD_DAYS,
+    STATS_PERIOD_DAYS,
+    TEAM_PERIOD_DAYS,
+    LocalToday,
+    Period,
+)
+from sync.reports.schedules import WeeklySlot, parse_time_of_day, parse_weekday
 
 # With should_escape on, Slack sends "@alice" as "<@U123ABC|alice>" ("|alice" may be missing).
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -18,6 +27,7 @@ _DAYS = re.compile(r"^(\d{1,2})\s*d(?:ays?)?$")
 SUBCOMMANDS = (
     "stats",
     "team",
+    "export",
     "digest",
     "audit",
     "org",
@@ -27,6 +37,12 @@ SUBCOMMANDS = (
     "help",
 )
 DIGEST_ACTIONS = ("preview", "on", "off", "me on", "me off")
+# `/codex digest` alone lists the asker's schedule; these change it.
+DIGEST_SCHEDULE_USAGE = ("schedule DAY HH:MM", "schedule default")
+ONE_ON_ONE_USAGE = ("1on1 @person DAY HH:MM", "1on1 @person off")
+ONE_ON_ONE_WORDS = ("1on1", "1:1", "one-on-one")
+# The digest actions about when digests arrive (sync/reports/schedules.py answers them).
+SCHEDULE_ACTIONS = ("show", "schedule", "1on1")
 ORG_ACTIONS = ("overview", "unmatched", "alias", "history")  # "overview" is `/codex org` alone
 
 
@@ -40,6 +56,10 @@ class CodexCommand:
     action: str | None = None
     target_email: str | None = None  # ...or by their directory email (lower-cased)
     codex_email: str | None = None  # for org alias: the Codex account's email
+    whole_team: bool = False  # for export: the asker's team rather than one person
+    # For digest schedule and 1on1: the day and time asked for; None resets or removes.
+    slot: WeeklySlot | None = None
+    everyone: bool = False  # for team and export (`all`): the whole organisation, admins only
 
 
 def parse_codex_command(text: str) -> CodexCommand:
@@ -61,17 +81,13 @@ def parse_codex_command(text: str) -> CodexCommand:
     if name == "org":
         return _parse_org(rest)
     if name == "team":
-        days, problem = _parse_days(rest, TEAM_PERIOD_DAYS)
-        if problem is None and len(rest) > 1:
-            problem = Notice("one_period_for_team")
-        return CodexCommand("team", days=days, problem=problem)
+        return _with_everyone(
+            rest, lambda words: _person_and_period("team", words, TEAM_PERIOD_DAYS, TEAM_USAGE)
+        )
+    if name == "export":
+        return _parse_export(rest)
     if name == "digest":
-        action = " ".join(rest).lower()
-        if action not in DIGEST_ACTIONS:
-            return CodexCommand(
-                "digest", problem=Notice("digest_actions", {"actions": DIGEST_ACTIONS})
-            )
-        return CodexCommand("digest", action=action)
+        return _parse_digest(rest)
     if name == "disconnect" and [w.lower() for w in rest] == ["forget"]:
         return CodexCommand(name, action="forget")
     if rest:
@@ -79,15 +95,94 @@ def parse_codex_command(text: str) -> CodexCommand:
     return CodexCommand(name)
 
 
+def _parse_digest(words: list[str]) -> CodexCommand:
+    """`/codex digest` (the asker's schedule), `... schedule DAY HH:MM|default`,
+    `... 1on1 @person DAY HH:MM|off`, or one of DIGEST_ACTIONS."""
+    if not words:
+        return CodexCommand("digest", action="show")
+    head, rest = words[0].lower(), words[1:]
+    if head == "schedule":
+        if [word.lower() for word in rest] == ["default"]:
+            return CodexCommand("digest", action="schedule")
+        slot = _weekly_slot(rest)
+        if slot is None:
+            usage = Notice("digest_usage", {"forms": DIGEST_SCHEDULE_USAGE})
+            return CodexCommand("digest", problem=usage)
+        return CodexCommand("digest", action="schedule", slot=slot)
+    if head in ONE_ON_ONE_WORDS:
+        usage = Notice("digest_usage", {"forms": ONE_ON_ONE_USAGE})
+        people = [person for word in rest if (person := _person(word))]
+        others = [word for word in rest if not _person(word)]
+        off = [word.lower() for word in others] == ["off"]
+        slot = None if off else _weekly_slot(others)
+        if len(people) != 1 or (slot is None and not off):
+            return CodexCommand("digest", problem=usage)
+        named = _naming("digest", people[0])
+        return replace(named, action="1on1", slot=slot)
+    action = " ".join(words).lower()
+    if action not in DIGEST_ACTIONS:
+        forms = DIGEST_ACTIONS + DIGEST_SCHEDULE_USAGE + ONE_ON_ONE_USAGE
+        return CodexCommand("digest", problem=Notice("digest_actions", {"actions": forms}))
+    return CodexCommand("digest", action=action)
+
+
+def _weekly_slot(words: list[str]) -> WeeklySlot | None:
+    """ "thursday 14:00" (or "thu 14:00"): a weekday, then a 24-hour time."""
+    if len(words) != 2:
+        return None
+    weekday, time = parse_weekday(words[0]), parse_time_of_day(words[1])
+    if weekday is None or time is None:
+        return None
+    return WeeklySlot.of(weekday, time)
+
+
 def _parse_stats(words: list[str]) -> CodexCommand:
+    return _person_and_period("stats", words, STATS_PERIOD_DAYS, Notice("one_mention_for_stats"))
+
+
+TEAM_USAGE = Notice("one_period_for_team")
+EXPORT_USAGE = Notice("export_usage")
+
+
+def _parse_export(words: list[str]) -> CodexCommand:
+    """`/codex export [@person|team|all] [7d|30d|90d]`."""
+    return _with_everyone(words, _parse_export_of_someone)
+
+
+def _parse_export_of_someone(words: list[str]) -> CodexCommand:
+    whole_team = [word for word in words if word.lower() == "team"]
+    rest = [word for word in words if word.lower() != "team"]
+    parsed = _person_and_period("export", rest, EXPORT_PERIOD_DAYS, EXPORT_USAGE)
+    names_someone = parsed.target_user_id is not None or parsed.target_email is not None
+    if parsed.problem is None and (len(whole_team) > 1 or (whole_team and names_someone)):
+        parsed = replace(parsed, problem=EXPORT_USAGE)
+    return replace(parsed, whole_team=bool(whole_team))
+
+
+def _with_everyone(words: list[str], parse: Callable[[list[str]], CodexCommand]) -> CodexCommand:
+    """`all` (the whole organisation) beside what `parse` reads: nothing else but a period."""
+    everyone = [word for word in words if word.lower() == "all"]
+    parsed = parse([word for word in words if word.lower() != "all"])
+    if not everyone:
+        return parsed
+    names_someone = parsed.target_user_id is not None or parsed.target_email is not None
+    if parsed.problem is None and (len(everyone) > 1 or names_someone or parsed.whole_team):
+        parsed = replace(parsed, problem=TEAM_USAGE if parsed.name == "team" else EXPORT_USAGE)
+    return replace(parsed, everyone=True)
+
+
+def _person_and_period(
+    name: str, words: list[str], allowed: tuple[int, ...], too_many: Notice
+) -> CodexCommand:
+    """A command naming at most one person (by mention or email) and one period."""
     people = [person for word in words if (person := _person(word))]
     others = [word for word in words if not _person(word)]
-    days, problem = _parse_days(others, STATS_PERIOD_DAYS)
+    days, problem = _parse_days(others, allowed)
     if problem is None and (len(people) > 1 or len(others) > 1):
-        problem = Notice("one_mention_for_stats")
-    parsed = _naming("stats", people[0]) if people else CodexCommand("stats")
+        problem = too_many
+    parsed = _naming(name, people[0]) if people else CodexCommand(name)
     return CodexCommand(
-        "stats",
+        name,
         target_user_id=parsed.target_user_id,
         target_email=parsed.target_email,
         days=days,
@@ -184,33 +279,40 @@ _ACCESS_LOG_WORDS = re.compile(r"\bwho\b.*\b(viewed|view|looked|seen|saw|checked
 @dataclass(frozen=True)
 class DirectMessageRequest:
     wants_help: bool
-    period: Period
+    words: str = ""  # what the sender wrote, lower-cased, spaces collapsed
     wants_access_log: bool = False
 
+    def period(self, today: LocalToday) -> Period:
+        """The period the words name, on the sender's own calendar: the deciding function
+        knows whose today it is."""
+        return period_from_words(self.words, today)
 
-def parse_direct_message(text: str, today: dt.date) -> DirectMessageRequest:
+
+def parse_direct_message(text: str) -> DirectMessageRequest:
     """A DM is always about the sender; only the period is read from the words."""
     words = " ".join((text or "").lower().split())
-    default = Period.ending_before(today, 7)
     if _ACCESS_LOG_WORDS.search(words):
-        return DirectMessageRequest(False, default, wants_access_log=True)
+        return DirectMessageRequest(False, words, wants_access_log=True)
     if _HELP_WORDS.search(words):
-        return DirectMessageRequest(True, default)
-    return DirectMessageRequest(False, period_from_words(words, today))
+        return DirectMessageRequest(True, words)
+    return DirectMessageRequest(False, words)
 
 
-def period_from_words(words: str, today: dt.date) -> Period:
+def period_from_words(words: str, today: LocalToday) -> Period:
+    """Calendar words (today, this week, this month) end on the asker's today, still
+    filling in; a number of days is that many complete days."""
+    day = today.day
     if "today" in words:
-        return Period(today, today)
+        return Period(day, day)
     if "yesterday" in words:
-        return Period.ending_before(today, 1)
+        return Period.ending_before(day, 1)
     if "this week" in words:
-        return Period(today - dt.timedelta(days=today.weekday()), today)
+        return Period(day - dt.timedelta(days=day.weekday()), day)
     if "this month" in words:
-        return Period(today.replace(day=1), today)
+        return Period(day.replace(day=1), day)
     match = re.search(r"\b(\d{1,2})\s*d(?:ays?)?\b", words)
     if match and 1 <= int(match.group(1)) <= MAX_PERIOD_DAYS:
-        return Period.ending_before(today, int(match.group(1)))
+        return today.last_days(int(match.group(1)))
     if "month" in words:
-        return Period.ending_before(today, 30)
-    return Period.ending_before(today, 7)
+        return today.last_days(30)
+    return today.last_days(7)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -67,8 +68,19 @@ def format_day_ranges(ranges) -> str:
     return ", ".join(parts)
 
 
-def format_timestamp(moment: dt.datetime | None) -> str:
-    return "never synced" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+def format_timestamp(moment: dt.datetime | None, time_zone: str = "UTC") -> str:
+    """A moment (naive means UTC, as stored) on the reader's clock, saying whose."""
+    if moment is None:
+        return "never synced"
+    if time_zone == "UTC":
+        return f"{moment:%Y-%m-%d %H:%M} UTC"
+    local = moment.replace(tzinfo=moment.tzinfo or dt.UTC).astimezone(ZoneInfo(time_zone))
+    return f"{local:%Y-%m-%d %H:%M} {local:%Z} ({time_zone})"
+
+
+def format_clock(moment: dt.datetime) -> str:
+    """An aware moment as its own clock reads it: "Fri 27 Nov 16:00"."""
+    return f"{moment:%a %-d %b %H:%M}"
 
 
 def credits_by_surface(by_surface: dict) -> str:
@@ -122,6 +134,7 @@ def environment() -> Environment:
         days=format_days,
         share=format_share,
         timestamp=format_timestamp,
+        clock=format_clock,
         sparkline=sparkline,
         credits_by_surface=credits_by_surface,
         mrkdwn=escape_mrkdwn,

@@ -1,4 +1,5 @@
-"""`codexbot run`'s background jobs: the hourly sync and the digests.
+"""`codexbot run`'s background jobs: the hourly sync and the digests (weekly ones and each
+1:1's prep, bot/digests.py).
 
 Both tick every minute with `schedule`; whether there is work is read from the shared
 database, and a lease picks the one replica that does it, so several replicas and

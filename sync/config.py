@@ -102,6 +102,9 @@ class DigestSettings(_Section):
     time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
     period_days: Annotated[int, Field(ge=1, le=45)] = 7
     timezone: str = "UTC"
+    # How long before a manager's 1:1 slot (`/codex digest 1on1`) that report's prep
+    # arrives; at most a day, so the prep is about the days before that 1:1.
+    one_on_one_lead_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
 
     @field_validator("timezone")
     @classmethod

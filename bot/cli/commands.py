@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -413,6 +414,71 @@ def stats(context: Context, email: str, viewer_email: str, days: str) -> None:
     click.echo(render("stats.txt.j2", answer=answer), nl=False)
 
 
+@cli.command("export")
+@click.argument("target", required=False)
+@click.option("--as", "viewer_email", required=True, help="Who is asking (access is checked).")
+@click.option(
+    "--team",
+    "whole_team",
+    is_flag=True,
+    help="Everyone below VIEWER_EMAIL (for an admin with nobody below them: everyone).",
+)
+@click.option(
+    "--all", "everyone", is_flag=True, help="Everyone in the directory (VIEWER_EMAIL: an admin)."
+)
+@click.option(
+    "--days",
+    type=click.Choice([str(days) for days in STATS_PERIOD_DAYS]),
+    default=str(STATS_PERIOD_DAYS[0]),
+    show_default=True,
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="The CSV file to write; it appears only once complete.",
+)
+@pass_context
+def export_command(
+    context: Context,
+    target: str | None,
+    viewer_email: str,
+    whole_team: bool,
+    everyone: bool,
+    days: str,
+    out_path: Path,
+) -> None:
+    """Write Codex usage as CSV, one line per person, UTC day and surface, as VIEWER_EMAIL
+    may see it: TARGET's (an email), everyone below them with --team, everyone with --all,
+    else their own. Streamed, so any size; each person in it is logged as viewed by
+    VIEWER_EMAIL. The same file `/codex export` sends to a DM."""
+    from bot.exporting import write_export_file
+    from sync.org.access import Viewer
+    from sync.org.directory import find_employee
+    from sync.reports.exports import ask_export
+    from sync.reports.periods import Period
+
+    if (target is not None) + whole_team + everyone > 1:
+        raise click.UsageError("Give one of TARGET, --team and --all.")
+    context.open_database()
+    export = ask_export(
+        Viewer(find_employee(viewer_email), viewer_email),
+        None if target is None else lambda: find_employee(target),
+        Period.ending_before(utc_today(), int(days)),
+        context.settings.slack.admin_emails,
+        whole_team=whole_team,
+        everyone=everyone,
+    )
+    if isinstance(export, Notice):
+        raise click.ClickException(words(export))
+    try:
+        lines = write_export_file(export, out_path)
+    except OSError as exc:  # a folder that is not there, a full disk: said, not a traceback
+        raise click.ClickException(f"could not write {out_path}: {exc.strerror}") from None
+    click.echo(render("export.txt.j2", export=export, lines=lines, path=out_path), nl=False)
+
+
 @cli.group()
 def digest() -> None:
     """1:1-prep digests for managers."""
@@ -452,9 +518,19 @@ def digest_preview(context: Context, manager_email: str) -> None:
     show_default=True,
     help="The demo's own database; a SQLite demo file is started afresh.",
 )
+@click.option(
+    "--out",
+    default="codexbot-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the Slack messages (Block Kit JSON) and charts (PNG) it would send go.",
+)
 @pass_context
-def demo(context: Context, employees: int, days: int, seed: int, database_url: str) -> None:
-    """Simulator, org import, connect, 90-day sync, a digest and a stats answer: no accounts."""
+def demo(
+    context: Context, employees: int, days: int, seed: int, database_url: str, out: Path
+) -> None:
+    """Simulator, org import, connect, 90-day sync, a digest and a stats answer: no accounts.
+    Also writes what Slack would show into --out, with a Block Kit Builder link for each."""
     from bot.cli.demo import run_demo
 
-    run_demo(context.settings, database_url, employees=employees, days=days, seed=seed)
+    run_demo(context.settings, database_url, employees=employees, days=days, seed=seed, out=out)

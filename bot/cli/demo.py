@@ -1,36 +1,62 @@
 """`codexbot demo`: the whole data path on the embedded defaults, with no accounts.
 
 It starts the simulator on a free loopback port, imports the simulated org, connects,
-syncs, and prints what a manager and a stats question would get.
+syncs, and prints what a manager and a stats question would get. It also writes what
+Slack would show them (the stats answer, the team answer, the digest and the Home tab as
+Block Kit JSON, and the charts as PNG) into a folder, with a Block Kit Builder link for
+each message, so a newcomer sees the Slack side without a workspace.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 from cryptography.fernet import Fernet
 
+from bot.charts import Chart, digest_chart, stats_chart, team_chart
 from bot.cli.console import run_sync_with_progress, sync_summary
+from bot.messages import render_message, render_messages, render_view
 from bot.rendering import render
 from sync.clock import utc_today
 from sync.codex.client import validate_connection
 from sync.codex.connection import store_connection
 from sync.codex.simulator import Simulator, write_org_csv
 from sync.config import Settings
-from sync.org.access import digest_recipients, is_archived
+from sync.org.access import Viewer, digest_recipients, is_archived
+from sync.org.access_log import record_views
 from sync.org.chart import direct_reports
 from sync.org.importer import import_org_csv
-from sync.reports.answers import ask_digest_preview_by_email, ask_stats_by_email
+from sync.reports.answers import (
+    ask_digest_preview_by_email,
+    ask_home,
+    ask_stats_by_email,
+    team_for,
+)
+from sync.reports.digest import Digest
 from sync.reports.periods import Period
-from sync.reports.queries import stats_answers
+from sync.reports.queries import StatsAnswer, stats_answers
 from sync.store.database import open_database
 from sync.store.models import Employee, database
 
+BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
+STATS_DAYS = 30
 
-def run_demo(settings: Settings, database_url: str, *, employees: int, days: int, seed: int):
+
+def run_demo(
+    settings: Settings,
+    database_url: str,
+    *,
+    employees: int,
+    days: int,
+    seed: int,
+    out: Path = Path("codexbot-demo"),
+):
 
     if database_url.startswith("sqlite:///"):
         _remove_sqlite_file(database_url.removeprefix("sqlite:///"))
@@ -66,10 +92,50 @@ def run_demo(settings: Settings, database_url: str, *, employees: int, days: int
         click.echo(render("digest.txt.j2", digest=digest))
         report = _busiest_report(manager)
         _say(f"{manager.display_name} asks: codexbot stats {report.email} --as {manager.email}")
-        answer = ask_stats_by_email(manager.email, report.email, 30, today)
+        answer = ask_stats_by_email(manager.email, report.email, STATS_DAYS, today)
         click.echo(render("stats.txt.j2", answer=answer))
+        assert digest is not None and answer is not None  # the manager is in the directory
+        _say(f"What Slack would show {manager.display_name}, written into {out}/")
+        click.echo(render("demo_slack.txt.j2", written=_write_slack_side(out, digest, answer)))
     _say(f"Done. The data stays in {database_url}; try `codexbot --help`.")
     database.close()
+
+
+def _write_slack_side(out: Path, digest: Digest, answer: StatsAnswer) -> list[tuple[str, str]]:
+    """The digest's manager's messages, Home tab and charts, as files in `out`; for each
+    file, its path and a Block Kit Builder link (for a PNG, what it shows)."""
+    manager, today = digest.manager, digest.period.last_day + dt.timedelta(days=1)
+    team = team_for(manager, Period.ending_before(today, STATS_DAYS))
+    home = ask_home(Viewer(manager, manager.email), today)
+    slack_side: dict[str, dict] = {
+        "stats": render_message("stats", answer=answer),
+        "team": render_message("team", team=team),
+    }
+    for n, message in enumerate(render_messages("digest", digest=digest)):
+        slack_side["digest" if n == 0 else f"digest-{n + 1}"] = message
+    charts: dict[str, Chart | None] = {"stats": stats_chart(answer), "digest": digest_chart(digest)}
+    if home.team is not None:
+        charts["home-team"] = team_chart(home.team, home=True)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, message in slack_side.items():
+        # What the Builder takes: the blocks alone ("text" is the notification's).
+        written.append(_write_json(out / f"{name}.json", {"blocks": message["blocks"]}))
+    written.append(_write_json(out / "home.json", render_view("home", home=home)))
+    for name, chart in charts.items():
+        if chart is not None:
+            path = out / f"{name}.png"
+            path.write_bytes(chart.png)
+            # Drawn as the manager would see it in Slack: a view of everyone it shows.
+            record_views(manager, chart.people, "chart")
+            written.append((str(path), chart.title))
+    return written
+
+
+def _write_json(path: Path, payload: dict) -> tuple[str, str]:
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return str(path), BLOCK_KIT_BUILDER + quote(text, safe="")
 
 
 def _say(text: str) -> None:

@@ -142,6 +142,15 @@ def may_view(
     return viewer.id in manager_ids_above(target)
 
 
+def manages(manager: Employee, report: Employee, day: dt.date | None = None) -> bool:
+    """Whether `manager` is above `report` in the reporting chain (directly or higher) and
+    both are still here on `day`: who may set a 1:1 with someone and get its prep by DM.
+    Being an admin is not being someone's manager."""
+    if manager.id == report.id or not has_access(manager, day) or not has_access(report, day):
+        return False
+    return manager.id in manager_ids_above(report)
+
+
 def team_of(manager: Employee, day: dt.date | None = None) -> list[Employee]:
     """The people a manager's team views show: everyone below them, archived people
     included (their history before leaving still counts); nobody for a manager who lost

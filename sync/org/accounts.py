@@ -9,6 +9,8 @@ to Slack, it only keeps the directory's link (`slack_user_id`) and access honest
   (a renamed address after the directory caught up); one that matches nobody leaves the
   link alone: the directory may name the account explicitly, and an address alone never
   takes access away or hands it over.
+- The profile's time zone is kept (`slack_timezone`) for whoever holds the account: it is
+  their clock where the directory names none.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sync.org.history import (
     SLACK_REACTIVATED,
     record_change,
 )
+from sync.org.time_zones import remember_slack_time_zone
 from sync.store.models import Employee, database
 
 
@@ -34,6 +37,9 @@ class AccountState:
     account_id: str
     email: str | None
     deactivated: bool
+    # The profile's time zone (`tz`), kept for the person whose directory entry names
+    # none (sync/org/time_zones.py); None says nothing about it.
+    time_zone: str | None = None
 
 
 def apply_account_state(state: AccountState, now: dt.datetime) -> list[str]:
@@ -56,10 +62,15 @@ def apply_account_state(state: AccountState, now: dt.datetime) -> list[str]:
             person.save(only=[Employee.slack_deactivated_at])
             actions.append(SLACK_REACTIVATED)
             record_change(ACTOR_SLACK, SLACK_REACTIVATED, person.email, at=now)
+        holder = person
         if linked is not None and email and email != linked.email:
             moved_to = _relink(linked, email, state, now)
             if moved_to is not None:
                 actions.append(RELINKED)
+                holder = moved_to
+        # Not the directory's history: where someone's laptop is set is no change of who
+        # works here, and travel would drown the changes that are.
+        remember_slack_time_zone(holder, state.time_zone)
         return actions
 
 

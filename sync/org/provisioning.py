@@ -22,9 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from functools import cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from peewee import SQL, Expression, fn
 
@@ -41,6 +39,7 @@ from sync.org.history import (
     UPDATED,
     record_change,
 )
+from sync.org.time_zones import known_time_zones
 from sync.store.models import DirectoryChange, Employee
 
 # The directory's text columns are VARCHAR(255) on PostgreSQL.
@@ -219,12 +218,6 @@ def _normalized(wanted: Provided) -> Provided:
         department=text(wanted.department),
         external_id=text(wanted.external_id),
     )
-
-
-@cache
-def known_time_zones() -> frozenset[str]:
-    """The IANA time zones a person may have (Europe/Paris, UTC, ...)."""
-    return frozenset(available_timezones())
 
 
 def _check(wanted: Provided, person: Employee | None) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from sync.clock import utc_today
+from sync.clock import utc_now, utc_today
 from sync.codex.connection import (
     ConnectionInfo,
     connection_info,
@@ -25,12 +25,16 @@ from sync.ingest.scheduled import next_sync_at
 from sync.notices import Notice
 from sync.org.access import Viewer, has_access, is_archived, may_view, team_of
 from sync.org.access_log import DEFAULT_LOOKBACK_DAYS, View, record_views, views_of
+from sync.org.chart import reporting_chain
 from sync.org.directory import count_unmatched_codex_users, find_employee
 from sync.org.source import SourceState, source_state
+from sync.org.time_zones import time_zone_of
 from sync.reports.coverage import Coverage, DayRange
 from sync.reports.digest import Digest, compose_digest
-from sync.reports.periods import STATS_PERIOD_DAYS, Period
+from sync.reports.organisation import OrganisationUsage, organisation_usage
+from sync.reports.periods import STATS_PERIOD_DAYS, LocalToday, Period
 from sync.reports.queries import StatsAnswer, stats_answer, stats_answers
+from sync.reports.schedules import DigestScheduleAnswer
 from sync.store.claims import claim_once
 from sync.store.models import Employee, SyncRun
 from sync.store.workspaces import (
@@ -42,6 +46,9 @@ from sync.store.workspaces import (
 
 # Slack retries an event it thinks went unanswered within minutes; a day is plenty.
 EVENT_CLAIM_SECONDS = 24 * 3600
+
+# The period a request names, on the asker's own calendar (bot/parsing.py reads it).
+PeriodFor = Callable[[LocalToday], Period]
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,10 @@ class TeamUsage:
     # People of the team who have left (archived by now), by employee id: said beside
     # their name, so nobody reads a leaver as someone who stopped using Codex.
     left_on: dict[int, dt.date] = field(default_factory=dict)
+    # Whose reporting line this is, when not the viewer's own (`/codex team @manager`).
+    manager: Employee | None = None
+    # Everyone in the reporting line, `rows` first: what a team chart sums (bot/charts.py).
+    members: tuple[StatsAnswer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,8 @@ Answer = (
     | Home
     | Help
     | ForgetConfirmation
+    | OrganisationUsage
+    | DigestScheduleAnswer
     | Notice
 )
 
@@ -147,13 +160,15 @@ def stats_for(
     admin_emails: Collection[str] = (),
     *,
     surface: str,
+    time_zone: str = "UTC",
 ) -> StatsAnswer | None:
     """`target`'s stats if `viewer` may see them; None alike for "no such person" and
     "not allowed", so a refusal never reveals whether someone exists or has data.
-    Every answer about someone else goes into the access log."""
+    Every answer about someone else goes into the access log. `time_zone`: the viewer's,
+    which the answer's times are shown in."""
     if viewer is None or target is None or not may_view(viewer, target, admin_emails):
         return None
-    answer = stats_answer(target, period)
+    answer = replace(stats_answer(target, period), time_zone=time_zone)
     record_views(viewer, [target], surface)
     return answer
 
@@ -168,10 +183,20 @@ def digest_for(manager: Employee, today: dt.date, period_days: int) -> Digest | 
 
 
 def team_for(
-    viewer: Employee, period: Period, shown: int = 900, *, surface: str = "team"
+    viewer: Employee,
+    period: Period,
+    shown: int = 900,
+    *,
+    surface: str = "team",
+    manager: Employee | None = None,
 ) -> TeamUsage | None:
-    """Everyone in `viewer`'s reporting chain, by credits; None for someone with no reports."""
-    chain = team_of(viewer)
+    """Everyone in `viewer`'s reporting chain, by credits, or in `manager`'s (whom the
+    caller checked `viewer` may view: then so may they everyone below); None for someone
+    with no reports."""
+    if manager is not None and manager.id != viewer.id:
+        chain = reporting_chain(manager)
+    else:
+        manager, chain = None, team_of(viewer)
     if not chain:
         return None
     coverage = Coverage.load(period.previous.first_day, utc_today())
@@ -195,6 +220,8 @@ def team_for(
             for a in ranked[:shown]
             if a.employee.archived_on is not None and is_archived(a.employee)
         },
+        manager=manager,
+        members=tuple(ranked),
     )
 
 
@@ -204,15 +231,46 @@ def team_for(
 def ask_stats(
     viewer: Viewer,
     find_target: Callable[[], Employee | None],
-    period: Period,
+    period_for: PeriodFor,
     admin_emails: Collection[str],
     surface: str,
+    default_time_zone: str = "UTC",
 ) -> StatsAnswer | Notice:
-    """Someone's stats; `find_target` is only called for a viewer in the directory."""
+    """Someone's stats, for the period `period_for` names on the asker's calendar;
+    `find_target` is only called for a viewer in the directory."""
     if viewer.employee is None:
         return NOT_IN_DIRECTORY
-    answer = stats_for(viewer.employee, find_target(), period, admin_emails, surface=surface)
+    zone = time_zone_of(viewer.employee, default_time_zone)
+    period = period_for(LocalToday.at(utc_now(), zone))
+    target = find_target()
+    answer = stats_for(
+        viewer.employee, target, period, admin_emails, surface=surface, time_zone=zone.key
+    )
     return REFUSED if answer is None else answer
+
+
+def ask_stats_chart(
+    viewer: Viewer,
+    target_id: int,
+    period: Period,
+    admin_emails: Collection[str],
+    default_time_zone: str = "UTC",
+) -> StatsAnswer | Notice:
+    """The "Send chart to my DM" button of a stats answer: the same person and days,
+    access checked again (a button is pressed later, and can be crafted). Not logged
+    here: the chart is, once Slack has taken it (bot/chart_delivery.py)."""
+    employee = viewer.employee
+    if employee is None:
+        return NOT_IN_DIRECTORY
+    target = Employee.get_or_none(Employee.id == target_id)
+    if (
+        period.days not in STATS_PERIOD_DAYS
+        or target is None
+        or not may_view(employee, target, admin_emails)
+    ):
+        return REFUSED
+    zone = time_zone_of(employee, default_time_zone)
+    return replace(stats_answer(target, period), time_zone=zone.key)
 
 
 def ask_stats_by_email(
@@ -230,11 +288,45 @@ def ask_stats_by_email(
     )
 
 
-def ask_team(viewer: Viewer, period: Period) -> TeamUsage | Notice:
-    if viewer.employee is None:
+def ask_team(
+    viewer: Viewer,
+    period: Period,
+    admin_emails: Collection[str] = (),
+    find_manager: Callable[[], Employee | None] | None = None,
+    *,
+    everyone: bool = False,
+) -> TeamUsage | OrganisationUsage | Notice:
+    """`/codex team [@manager|all]`: the viewer's reporting line, or the named manager's
+    for whoever may view that manager (refused as a stats mention is otherwise); for an
+    admin asking for `all`, or with nobody below them, the whole organisation rolled up
+    by branch."""
+    employee = viewer.employee
+    if employee is None:
         return NOT_IN_DIRECTORY
-    team = team_for(viewer.employee, period)
+    if everyone:
+        if not viewer.is_admin(admin_emails):
+            return Notice("admins_only", {"action": "organisation"})
+        return _organisation(employee, period)
+    if find_manager is not None:
+        manager = find_manager()
+        if manager is None or not may_view(employee, manager, admin_emails):
+            return REFUSED
+        team = team_for(employee, period, manager=manager)
+        if team is None and manager.id != employee.id:
+            return Notice("no_team_of", {"name": manager.display_name})
+    else:
+        team = team_for(employee, period)
+        if team is None and viewer.is_admin(admin_emails):
+            return _organisation(employee, period)
     return Notice("no_team") if team is None else team
+
+
+def _organisation(viewer: Employee, period: Period) -> OrganisationUsage:
+    """The organisation by branch; its named people are logged as viewed (a branch of one,
+    or a lone person at the top, is that person's own figures)."""
+    organisation = organisation_usage(period)
+    record_views(viewer, organisation.named, "team")
+    return organisation
 
 
 def ask_digest_preview_by_email(
@@ -260,7 +352,9 @@ def ask_digest(viewer: Viewer, action: str, today: dt.date, settings: Settings) 
         return NOT_IN_DIRECTORY
     if action == "preview":
         digest = digest_for(employee, today, settings.digest.period_days)
-        return NOT_IN_DIRECTORY if digest is None else digest
+        if digest is None:
+            return NOT_IN_DIRECTORY
+        return replace(digest, time_zone=time_zone_of(employee, settings.digest.timezone).key)
     if not settings.digest.enabled:
         return Notice("digests_disabled")
     preference, value, kind = _DIGEST_PREFERENCES[action]
@@ -364,13 +458,15 @@ def ask_home(viewer: Viewer, today: dt.date) -> Home:
 def ask_in_direct_message(
     event_id: str | None,
     viewer: Viewer,
-    period: Period,
+    period_for: PeriodFor,
     *,
     wants_help: bool,
     wants_access_log: bool,
+    default_time_zone: str = "UTC",
 ) -> StatsAnswer | AccessLogAnswer | Help | Notice | None:
-    """A DM, always about its sender; None for an event already answered (Slack retries
-    slow ones, and replicas share the work)."""
+    """A DM, always about its sender, for the period `period_for` names on their own
+    calendar; None for an event already answered (Slack retries slow ones, and replicas
+    share the work)."""
     if event_id and not claim_once(f"slack-event:{event_id}", EVENT_CLAIM_SECONDS):
         return None
     if wants_help:
@@ -382,5 +478,7 @@ def ask_in_direct_message(
             return REFUSED
         views = views_of(viewer.employee, DEFAULT_LOOKBACK_DAYS)
         return AccessLogAnswer(viewer.employee, own=True, views=views, days=DEFAULT_LOOKBACK_DAYS)
-    answer = stats_for(viewer.employee, viewer.employee, period, surface="dm")
+    zone = time_zone_of(viewer.employee, default_time_zone)
+    period = period_for(LocalToday.at(utc_now(), zone))
+    answer = stats_for(viewer.employee, viewer.employee, period, surface="dm", time_zone=zone.key)
     return REFUSED if answer is None else answer

@@ -35,6 +35,8 @@ class Digest:
     data_as_of: dt.datetime | None
     # Days of the period no sync has read (a digest waits for them; a preview says so).
     missing: list[DayRange] = field(default_factory=list)
+    # The manager's time zone (sync/org/time_zones.py): the digest's times are on their clock.
+    time_zone: str = "UTC"
 
 
 def flags_for(answer: StatsAnswer, today: dt.date) -> list[Notice]:
@@ -63,14 +65,18 @@ def compose_digest(
     period_days: int = 7,
     coverage: Coverage | None = None,
     chart: OrgChart | None = None,
+    reports: list[Employee] | None = None,
+    time_zone: str = "UTC",
 ) -> Digest:
     """The digest for the `period_days` complete days before `today`. A delivery run
     passes the coverage and the org chart it read once, rather than reading them again
-    for every manager."""
+    for every manager. `reports`: the people to cover, when not the manager's direct
+    reports (a 1:1's prep covers the one person it is with)."""
     period = Period.ending_before(today, period_days)
     if coverage is None:
         coverage = Coverage.load(period.previous.first_day, today)
-    reports = digest_subjects(manager, period.first_day)
+    if reports is None:
+        reports = digest_subjects(manager, period.first_day)
     # Full answers for direct reports only; the people below them are summed in SQL.
     answers = stats_answers(reports, period, coverage)
     teams = team_rollups(reports, period, coverage.workspace_id, chart)
@@ -83,4 +89,6 @@ def compose_digest(
         )
         for r in reports
     ]
-    return Digest(manager, period, entries, coverage.data_as_of, coverage.missing(period))
+    return Digest(
+        manager, period, entries, coverage.data_as_of, coverage.missing(period), time_zone
+    )

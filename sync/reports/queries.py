@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from peewee import Case, chunked, fn
 
@@ -18,6 +19,7 @@ from sync.clock import utc_today
 from sync.org.access import activity_counts
 from sync.org.chart import OrgChart, members_below
 from sync.org.directory import codex_user_ids_by_employee, codex_user_ids_for
+from sync.org.time_zones import utc_days_on_clock
 from sync.reports.coverage import Coverage, DayRange
 from sync.reports.metrics import STAT_FIELDS, Stats
 from sync.reports.periods import Period
@@ -34,6 +36,17 @@ class PeriodUsage:
     active_days: int
     # Days of the period no sync has read: said beside the figures, never shown as zeros.
     missing: list[DayRange]
+    # Credits by surface and day, as read (only the cells with rows): what a chart stacks.
+    credits_by_surface_day: dict[tuple[str, dt.date], float] = field(default_factory=dict)
+
+    def daily_by_surface(self) -> dict[str, list[float]]:
+        """Each surface's credits for every day of the period (aligned with
+        `period.each_day()`), surfaces in the order of `by_surface`."""
+        days = self.period.each_day()
+        return {
+            surface: [round(self.credits_by_surface_day.get((surface, d), 0.0), 6) for d in days]
+            for surface in self.by_surface
+        }
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,9 @@ class StatsAnswer:
     last_active_day: dt.date | None
     # No Codex account matches the person's email or aliases: their zeros mean nothing.
     has_codex_account: bool = True
+    # The time zone of whoever reads the answer (sync/org/time_zones.py): its dates are
+    # their days, its figures the UTC days of the same dates, and its times on their clock.
+    time_zone: str = "UTC"
 
     def change(self, key: str) -> float | None:
         """Relative change against the previous period, or None where there is no base."""
@@ -57,10 +73,18 @@ class StatsAnswer:
     def new_surfaces(self) -> list[str]:
         return [s for s in self.current.by_surface if s not in self.previous.by_surface]
 
+    @property
+    def utc_days_on_clock(self) -> tuple[dt.datetime, dt.datetime] | None:
+        """When the UTC days the figures sum begin and end on the reader's clock; None
+        when those are the reader's own days."""
+        period = self.current.period
+        return utc_days_on_clock(period.first_day, period.last_day, ZoneInfo(self.time_zone))
+
 
 @dataclass(frozen=True)
 class TeamRollup:
-    """A team below someone, summed: what a digest says of skip-level people."""
+    """A team below someone, summed: what a digest says of skip-level people, and a line
+    of the organisation view (sync/reports/organisation.py)."""
 
     people: int
     active_people: int
@@ -183,24 +207,10 @@ def stats_answers(
     rows_by_employee: dict[int, list[tuple]] = defaultdict(list)
     last_active: dict[int, dt.date] = {}
     if owner_of and coverage.workspace_id is not None:
-        query = (
-            DailyUsage.select(
-                DailyUsage.codex_user_id,
-                DailyUsage.day,
-                DailyUsage.client_id,
-                *(getattr(DailyUsage, name) for name in STAT_FIELDS),
-            )
-            .where(
-                DailyUsage.workspace_id == coverage.workspace_id,
-                DailyUsage.codex_user_id.in_(list(owner_of)),
-                DailyUsage.day.between(previous.first_day, period.last_day),
-            )
-            .tuples()
-        )
-        for user_id, day, client_id, *counts in query:
-            employee = owner_of[user_id]
-            if not activity_counts(employee, day):
-                continue
+        window = Period(previous.first_day, period.last_day)
+        for employee, day, client_id, counts in _attributed_rows(
+            owner_of, coverage.workspace_id, window
+        ):
             rows_by_employee[employee.id].append((day, client_id, counts))
         last_active = _last_active_days(coverage.workspace_id, owner_of, period.last_day)
     with_account = set(user_ids)
@@ -224,12 +234,77 @@ def stats_answer(employee: Employee, period: Period) -> StatsAnswer:
     return stats_answers([employee], period)[employee.id]
 
 
+@dataclass(frozen=True)
+class DaySurfaceUsage:
+    """One person's counts on one UTC day on one surface: a line of an export."""
+
+    employee: Employee
+    day: dt.date
+    surface: str
+    stats: Stats
+
+
+def usage_by_day_and_surface(
+    employees: Iterable[Employee], period: Period, workspace_id: str | None
+) -> list[DaySurfaceUsage]:
+    """The employees' usage in `period`, one line per person, day and surface (people in
+    the order given, then days, then surfaces), read and attributed exactly as
+    stats_answers reads it: a person's lines sum to their stats answer's totals."""
+    employees = list(employees)
+    by_id = {employee.id: employee for employee in employees}
+    owner_of = {
+        user_id: by_id[employee_id]
+        for employee_id, ids in codex_user_ids_by_employee(employees).items()
+        for user_id in ids
+    }
+    if not owner_of or workspace_id is None:
+        return []
+    sums: dict[tuple[int, dt.date, str], _Sums] = {}
+    for employee, day, client_id, counts in _attributed_rows(owner_of, workspace_id, period):
+        key = (employee.id, day, surface_of(client_id))
+        sums.setdefault(key, _Sums()).add(counts)
+    position = {employee.id: n for n, employee in enumerate(employees)}
+    surface_rank = {surface: n for n, surface in enumerate(SURFACE_ORDER)}
+    ordered = sorted(sums, key=lambda k: (position[k[0]], k[1], surface_rank[k[2]]))
+    return [
+        DaySurfaceUsage(by_id[employee_id], day, surface, sums[employee_id, day, surface].stats())
+        for employee_id, day, surface in ordered
+    ]
+
+
+def _attributed_rows(
+    owner_of: dict[str, Employee], workspace_id: str, window: Period
+) -> Iterator[tuple[Employee, dt.date, str, list]]:
+    """Every usage row of the accounts in `owner_of` (Codex user id -> employee) in
+    `workspace_id` over `window`, with the employee it counts for: the one reading of
+    usage behind stats answers and exports. Rows after someone's last day are nobody's."""
+    query = (
+        DailyUsage.select(
+            DailyUsage.codex_user_id,
+            DailyUsage.day,
+            DailyUsage.client_id,
+            *(getattr(DailyUsage, name) for name in STAT_FIELDS),
+        )
+        .where(
+            DailyUsage.workspace_id == workspace_id,
+            DailyUsage.codex_user_id.in_(list(owner_of)),
+            DailyUsage.day.between(window.first_day, window.last_day),
+        )
+        .tuples()
+    )
+    for user_id, day, client_id, *counts in query:
+        employee = owner_of[user_id]
+        if activity_counts(employee, day):
+            yield employee, day, client_id, counts
+
+
 def _period_usage(period: Period, rows: list[tuple], missing: list[DayRange]) -> PeriodUsage:
     # Plain accumulators, one Stats per group at the end: digests over large teams read
     # many rows, and a Stats per row was most of their time.
     totals = _Sums()
     by_surface: dict[str, _Sums] = {}
     by_day: dict[dt.date, _Sums] = {}
+    cells: dict[tuple[str, dt.date], float] = {}
     first, last = period.first_day, period.last_day
     for day, client_id, counts in rows:
         if first <= day <= last:
@@ -240,11 +315,12 @@ def _period_usage(period: Period, rows: list[tuple], missing: list[DayRange]) ->
                 by_day.setdefault(day, _Sums()),
             ):
                 sums.add(counts)
+            cells[surface, day] = cells.get((surface, day), 0.0) + counts[2]  # credits
     daily_stats = {day: sums.stats() for day, sums in by_day.items()}
     ordered = {s: by_surface[s].stats() for s in SURFACE_ORDER if s in by_surface}
     daily = [(d, daily_stats[d].credits if d in daily_stats else 0.0) for d in period.each_day()]
     active_days = sum(1 for stats in daily_stats.values() if stats.is_active)
-    return PeriodUsage(period, totals.stats(), ordered, daily, active_days, missing)
+    return PeriodUsage(period, totals.stats(), ordered, daily, active_days, missing, cells)
 
 
 class _Sums:

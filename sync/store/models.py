@@ -195,6 +195,9 @@ class DigestDelivery(BaseModel):
 
     KIND_MANAGER = "manager"
     KIND_SELF = "self"
+    # A 1:1's prep: the kind is "one_on_one:<report id>", the employee the manager and the
+    # period end the 1:1's day on the manager's clock (bot/digests.py), once per occurrence.
+    KIND_ONE_ON_ONE = "one_on_one"
     STATUS_SENT = "sent"
     STATUS_FAILED = "failed"
     # Due, but its period is not fully synced yet: tried again at each tick.
@@ -243,7 +246,7 @@ class OneOnOne(BaseModel):
 class AccessLog(BaseModel):
     """Who looked at whose stats, where and when: people can ask who viewed theirs."""
 
-    SURFACES = ("slash command", "dm", "home", "team", "digest", "cli")
+    SURFACES = ("slash command", "dm", "home", "team", "digest", "cli", "export", "chart")
 
     id = AutoField()
     viewer = ForeignKeyField(Employee, on_delete="CASCADE", backref="+")

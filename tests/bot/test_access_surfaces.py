@@ -1,6 +1,7 @@
 """The access matrix, run through every surface that shows stats: `/codex stats` (by mention
-and by email), `/codex team`, DMs, the Home tab, digests (preview and delivered) and the CLI;
-and `/codex org`, for admins only.
+and by email), `/codex team` (one's own, an admin's organisation, `@manager`'s), `/codex
+export` (the CSV in the DM), DMs, the Home tab, digests (preview and delivered) and the
+CLI; and `/codex org`, for admins only.
 
 The expected answers come from a table written here, independently of sync/access.py: each
 (viewer, target) pair gets a relation (self, report, skip-level, manager, peer, ...), and
@@ -128,6 +129,13 @@ def reporting_line(viewer: str) -> set[str]:
     if viewer not in PEOPLE:
         return set()
     return {key for key in PEOPLE if viewer in managers_above(key)}
+
+
+def organisation_named() -> set[str]:
+    """What an admin's organisation view names: the people at the top, and each branch by
+    the person heading it (right below the top); everyone else only in the sums."""
+    top = {key for key, (_, boss, _) in PEOPLE.items() if boss is None}
+    return top | {key for key, (_, boss, _) in PEOPLE.items() if boss in top}
 
 
 def digest_rows(manager: str) -> set[str]:
@@ -271,16 +279,33 @@ def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, vie
         if about_sender != active(viewer):
             matrix.wrong.append(("dm", viewer, target, posted["text"][:80]))
 
-    # /codex team: the reporting line, nobody else.
+    # /codex team: the reporting line, nobody else; for an admin without one, the
+    # organisation by branch.
     team = command("team 30d")
-    matrix.check(
-        "team",
-        viewer,
-        "-",
-        rendered(team),
-        must=reporting_line(viewer) if active(viewer) else (),
-        may={viewer},
-    )
+    must = reporting_line(viewer) if active(viewer) else set()
+    if is_admin(viewer) and not must:
+        must = organisation_named() - {viewer}
+    matrix.check("team", viewer, "-", rendered(team), must=must, may={viewer})
+
+    # /codex team @target: the target's reporting line, for whoever may see the target.
+    for target in TARGETS:
+        answer = command(f"team <@{slack_id(target)}|{target}> 30d")
+        ok = allowed(viewer, target)
+        must = reporting_line(target) if ok else set()
+        matrix.check("team @", viewer, target, rendered(answer), must=must, may={viewer, target})
+
+    # /codex export @target: a CSV in the asker's own DM with the target's lines, or nothing.
+    for target in TARGETS:
+        before = set(slack.files)
+        answer = command(f"export <@{slack_id(target)}|{target}> 30d")
+        sent = [slack.files[file_id] for file_id in sorted(set(slack.files) - before)]
+        content = "".join(file["data"].decode("utf-8-sig") for file in sent)
+        ok = allowed(viewer, target)
+        # A leaver's usage here is all after they left: nobody's, so no lines of theirs.
+        must = {target} if ok and target not in ARCHIVED else set()
+        matrix.check("export", viewer, target, rendered(answer) + content, must=must)
+        if len(sent) != ok or any(file["channel"] != f"D{me}" for file in sent):
+            matrix.wrong.append(("export", viewer, target, answer["text"][:80]))
 
     # The Home tab: the viewer's own stats (under "Your Codex usage", without their name)
     # and the people below them.
@@ -307,7 +332,7 @@ def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, vie
     assert dms[-1].params["channel"] == "DUSENTINEL"
     assert len(responses) == len(answers) + 1 and len(dms) == len(TARGETS) + 1
     assert len(slack.calls_to("views.publish")) == 1
-    assert matrix.cells == len(PEOPLE) * (3 * len(TARGETS) + 3 + 3)
+    assert matrix.cells == len(PEOPLE) * (5 * len(TARGETS) + 3 + 3)
     assert (matrix.required > 0) == active(viewer)  # nothing to show is right for them
     matrix.assert_clean()
 

@@ -9,13 +9,14 @@ from factories import person, record_sync, store_usage, usage
 from freezegun import freeze_time
 from slack_requests import SleepRecorder
 
-from bot.digests import DigestDeliverer, digest_period_end
+from bot.digests import DigestDeliverer
 from bot.slack import web_client
 from sync.config import DigestSettings
+from sync.reports.schedules import WeeklySlot, digest_period_end
 from sync.store.claims import try_claim
 from sync.store.models import DigestDelivery, Employee
 
-MONDAY_9 = DigestSettings()  # monday 09:00
+MONDAY_9 = WeeklySlot.default(DigestSettings())  # monday 09:00
 
 
 @pytest.mark.parametrize(

@@ -97,8 +97,8 @@ SECRET_KEY = Fernet.generate_key().decode()
 def world(tmp_path_factory):
     """A bot over HTTP, a fake Slack and a small org, shared by every case in this module.
 
-    Everyone who sends or is mentioned has their Slack id stored already, so answering
-    needs no write: any change to the data tables is the hostile text's doing.
+    Everyone who sends or is mentioned has their Slack id and time zone stored already, so
+    answering needs no write: any change to the data tables is the hostile text's doing.
     """
     slack = FakeSlack().start()
     db = open_database(f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'codexbot.db'}")
@@ -110,6 +110,7 @@ def world(tmp_path_factory):
     records = []
     for key, employee in {"admin": admin, "ceo": ceo, "mgr": mgr, "rep": rep}.items():
         employee.slack_user_id = "U" + key.upper()
+        employee.slack_timezone = "Europe/Berlin"  # as Slack's profile says: nothing to learn
         employee.save()
         slack.add_user(employee.slack_user_id, employee.email)
         for offset in range(1, 8):

@@ -20,6 +20,7 @@ def test_manifest_declares_the_command_scopes_and_events_the_bot_needs():
         "im:history",
         "users:read",
         "users:read.email",
+        "files:write",  # exports and charts arrive as files in the asker's DM
     }
     settings = manifest["settings"]
     assert set(settings["event_subscriptions"]["bot_events"]) == {

@@ -111,6 +111,19 @@ SAMPLE_PARAMS = {
         "last_seen": dt.date(2026, 11, 24),
     },
     "left_on": {"day": dt.date(2026, 11, 3)},
+    "days_of": {"time_zone": "America/Los_Angeles"},
+    "digest_usage": {"forms": ("schedule DAY HH:MM", "schedule default")},
+    "digest_schedule_set": {"day": "tuesday", "time": "10:00"},
+    "one_on_one_set": {"name": "Dana", "day": "thursday", "time": "14:00"},
+    "one_on_one_removed": {"name": "Dana"},
+    "one_on_one_none": {"name": "Dana"},
+    "utc_days_on_clock": {
+        "span": (
+            dt.datetime(2026, 11, 27, 16, tzinfo=dt.timezone(dt.timedelta(hours=-8))),
+            dt.datetime(2026, 11, 28, 16, tzinfo=dt.timezone(dt.timedelta(hours=-8))),
+        ),
+        "time_zone": "America/Los_Angeles",
+    },
     "sync_deadline": {"minutes": 30},
     "rows_rejected": {"counts": {"negative_count": 2, "no_user": 1}},
     "digests_late": {"period_end": dt.date(2026, 11, 1), "data_as_of": None, "missing": []},
@@ -136,6 +149,14 @@ SAMPLE_PARAMS = {
     "scim_method_not_allowed": {"allowed": "GET"},
     "scim_not_supported": {"what": "Bulk"},
     "scim_body_too_large": {"limit": 65536},
+    "no_team_of": {"name": "Ada"},
+    "export_sent": {
+        "lines": 1234,
+        "people": 12,
+        "first_day": dt.date(2026, 10, 26),
+        "last_day": dt.date(2026, 11, 24),
+    },
+    "export_too_large": {"limit": 200_000, "days": 90},
 }
 INTERNAL_ERROR = words(Notice("internal_error"))
 

@@ -8,6 +8,7 @@ import pytest
 
 from bot.parsing import parse_codex_command, parse_direct_message
 from bot.rendering import words
+from sync.reports.periods import LocalToday
 
 TODAY = dt.date(2026, 11, 25)
 UNRESOLVED_ALICE = (
@@ -41,7 +42,18 @@ UNRESOLVED_ALICE = (
             "Name one person, with @ or by their email, like `/codex stats @alice 30d`.",
         ),
         ("team 30d", "team", None, 30, None),
-        ("team 90d", "team", None, 7, "`90d` isn't a period I know: use 7d|30d."),
+        ("team 90d", "team", None, 90, None),
+        ("team <@U1|max> 30d", "team", "U1", 30, None),
+        ("team 45d", "team", None, 7, "`45d` isn't a period I know: use 7d|30d|90d."),
+        (
+            "team 7d 30d",
+            "team",
+            None,
+            7,
+            "`/codex team` takes one period and at most one manager, like `/codex team 30d` "
+            "or `/codex team @alice 90d` (admins: `/codex team all` for the whole organisation).",
+        ),
+        ("team @max", "team", None, 7, UNRESOLVED_ALICE.replace("@alice", "@max")),
         ("connect now", "connect", None, 7, "`/codex connect` takes nothing after it."),
         ("drop table employee;", "help", None, 7, "I don't know `drop`."),
     ],
@@ -129,6 +141,70 @@ def test_parse_audit_and_org(text, expected):
         assert said.startswith(problem), said
 
 
+EXPORT_USAGE = "Use `/codex export` for your own usage, `/codex export @person`"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # (whole team, mention, email, days, the problem's first words)
+        ("export", (False, None, None, 7, None)),
+        ("EXPORT Team 90d", (True, None, None, 90, None)),
+        ("export 30d team", (True, None, None, 30, None)),
+        ("export <@U1|bo> 30d", (False, "U1", None, 30, None)),
+        ("export Bo@Example.com", (False, None, "bo@example.com", 7, None)),
+        ("export team <@U1|bo>", (True, "U1", None, 7, EXPORT_USAGE)),
+        ("export team team", (True, None, None, 7, EXPORT_USAGE)),
+        ("export <@U1> <@U2>", (False, "U1", None, 7, EXPORT_USAGE)),
+        ("export 7d 30d", (False, None, None, 7, EXPORT_USAGE)),
+        ("export 365d", (False, None, None, 7, "`365d` isn't a period I know: use 7d|30d|90d.")),
+        ("export everything", (False, None, None, 7, "`everything` isn't a period I know")),
+        ("export @bo", (False, None, None, 7, 'I couldn\'t tell who "@bo" is')),
+    ],
+)
+def test_parse_export(text, expected):
+    parsed = parse_codex_command(text)
+    said = words(parsed.problem) if parsed.problem else None
+    whole_team, user_id, target_email, days, problem = expected
+    assert parsed.name == "export"
+    assert (parsed.whole_team, parsed.target_user_id, parsed.target_email, parsed.days) == (
+        whole_team,
+        user_id,
+        target_email,
+        days,
+    )
+    assert (said is None) == (problem is None), said
+    if problem:
+        assert said.startswith(problem), said
+
+
+TEAM_USAGE = "`/codex team` takes one period and at most one manager"
+
+
+@pytest.mark.parametrize(
+    ("text", "everyone", "days", "problem"),
+    [
+        ("team all", True, 7, None),
+        ("team ALL 90d", True, 90, None),
+        ("team 30d all", True, 30, None),
+        ("team", False, 7, None),
+        ("team all all", True, 7, TEAM_USAGE),
+        ("team all <@U1|max>", True, 7, TEAM_USAGE),
+        ("export all 90d", True, 90, None),
+        ("export all team", True, 7, EXPORT_USAGE),
+        ("export all <@U1|bo>", True, 7, EXPORT_USAGE),
+        ("stats all", False, 7, "`all` isn't a period I know"),
+    ],
+)
+def test_all_asks_for_the_whole_organisation(text, everyone, days, problem):
+    parsed = parse_codex_command(text)
+    said = words(parsed.problem) if parsed.problem else None
+    assert (parsed.everyone, parsed.days) == (everyone, days)
+    assert (said is None) == (problem is None), said
+    if problem:
+        assert said.startswith(problem), said
+
+
 @pytest.mark.parametrize(
     ("text", "first", "last"),
     [
@@ -141,6 +217,7 @@ def test_parse_audit_and_org(text, expected):
     ],
 )
 def test_dm_periods(text, first, last):
-    request = parse_direct_message(text, TODAY)
-    assert (request.period.first_day, request.period.last_day) == (first, last)
+    request = parse_direct_message(text)
+    period = request.period(LocalToday(TODAY, TODAY, "UTC"))
+    assert (period.first_day, period.last_day) == (first, last)
     assert not request.wants_help

@@ -34,6 +34,8 @@ def test_config_path_may_come_from_codexbot_config(tmp_path):
         ('[digest]\ntime = "25:00"\n', "digest.time"),
         ('[digest]\nday = "someday"\n', "digest.day"),
         ('[digest]\ntimezone = "Mars/Olympus"\n', "digest.timezone"),
+        ("[digest]\none_on_one_lead_minutes = 0\n", "digest.one_on_one_lead_minutes"),
+        ("[digest]\none_on_one_lead_minutes = 1441\n", "digest.one_on_one_lead_minutes"),
         ("[sync]\nbackfill_days = 120\n", "sync.backfill_days"),
         ("[codex]\npage_size = 0\n", "codex.page_size"),
         ('[database]\nurl = "mysql://x"\n', "database.url"),

@@ -10,16 +10,17 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.exporting import send_export
 from bot.guard import listener
-from bot.identity import SlackPerson, identify
+from bot.identity import SlackPerson, identify, learn_slack_time_zone
 from bot.messages import render_answer, render_message, render_view
-from bot.parsing import CodexCommand, parse_codex_command
+from bot.parsing import SCHEDULE_ACTIONS, CodexCommand, parse_codex_command
 from bot.slack import PacedWebClient, send_direct_message
 from bot.work import overflowing
 from sync.clock import utc_today
 from sync.notices import Notice
 from sync.org.directory import find_employee
-from sync.reports import answers, directory_admin
+from sync.reports import answers, directory_admin, exports, schedules
 from sync.reports.periods import Period
 from sync.store.models import Employee
 
@@ -113,18 +114,57 @@ def _stats(parsed: CodexCommand, person: SlackPerson, client: WebClient, context
     )
     find_target = _named(parsed, client, context) if names_someone else lambda: person.employee
 
-    period = Period.ending_before(utc_today(), parsed.days)
-    admin_emails = context["settings"].slack.admin_emails
-    return answers.ask_stats(person.viewer, find_target, period, admin_emails, "slash command")
+    settings = context["settings"]
+    return answers.ask_stats(
+        person.viewer,
+        find_target,
+        lambda today: today.last_days(parsed.days),
+        settings.slack.admin_emails,
+        "slash command",
+        settings.digest.timezone,
+    )
 
 
 def _team(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
-    return answers.ask_team(person.viewer, Period.ending_before(utc_today(), parsed.days))
+    names_someone = parsed.target_email is not None or parsed.target_user_id is not None
+    find_manager = _named(parsed, client, context) if names_someone else None
+    period = Period.ending_before(utc_today(), parsed.days)
+    admin_emails = context["settings"].slack.admin_emails
+    return answers.ask_team(
+        person.viewer, period, admin_emails, find_manager, everyone=parsed.everyone
+    )
+
+
+def _export(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
+    names_someone = parsed.target_email is not None or parsed.target_user_id is not None
+    find_target = _named(parsed, client, context) if names_someone else None
+    period = Period.ending_before(utc_today(), parsed.days)
+    admin_emails = context["settings"].slack.admin_emails
+    export = exports.ask_export(
+        person.viewer,
+        find_target,
+        period,
+        admin_emails,
+        whole_team=parsed.whole_team,
+        everyone=parsed.everyone,
+    )
+    if isinstance(export, Notice):
+        return export
+    return send_export(client, person.slack_user_id, export)
 
 
 def _digest(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
     assert parsed.action is not None  # the parser names one for every digest command
-    return answers.ask_digest(person.viewer, parsed.action, utc_today(), context["settings"])
+    settings = context["settings"]
+    if parsed.action in SCHEDULE_ACTIONS:
+        if person.employee is not None:
+            # Schedules are on the asker's clock: Slack's, where the directory names none.
+            learn_slack_time_zone(client, person.employee)
+        find_report = _named(parsed, client, context) if parsed.action == "1on1" else None
+        return schedules.ask_digest_schedule(
+            person.viewer, parsed.action, parsed.slot, find_report, settings.digest, utc_today()
+        )
+    return answers.ask_digest(person.viewer, parsed.action, utc_today(), settings)
 
 
 def _audit(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
@@ -165,6 +205,7 @@ def _help(parsed: CodexCommand, person: SlackPerson, client: WebClient, context:
 SUBCOMMANDS = {
     "audit": _audit,
     "digest": _digest,
+    "export": _export,
     "help": _help,
     "org": _org,
     "stats": _stats,

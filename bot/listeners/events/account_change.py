@@ -22,5 +22,6 @@ def follow_account_change(event, context) -> None:
         account_id=user["id"],
         email=matchable_email(user, installation),
         deactivated=bool(user.get("deleted")),
+        time_zone=user.get("tz"),
     )
     apply_account_state(state, utc_timestamp())

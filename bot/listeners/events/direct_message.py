@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from bot.guard import listener
-from bot.identity import identify
+from bot.identity import identify, learn_slack_time_zone
 from bot.messages import render_answer, render_message
 from bot.parsing import parse_direct_message
 from bot.work import overflowing
-from sync.clock import utc_today
 from sync.notices import Notice
 from sync.reports.answers import ask_in_direct_message
 
@@ -26,14 +25,18 @@ def answer_direct_message(body, event, say, client, context) -> None:
     if overflowing():
         say(**render_message("notice", notice=Notice("busy")), **thread)
         return
-    request = parse_direct_message(event.get("text", ""), utc_today())
+    request = parse_direct_message(event.get("text", ""))
     person = identify(client, event["user"], context)
+    if person.employee is not None:
+        # Their days are their own clock's: Slack's, where the directory names no zone.
+        learn_slack_time_zone(client, person.employee)
     answer = ask_in_direct_message(
         body.get("event_id"),
         person.viewer,
         request.period,
         wants_help=request.wants_help,
         wants_access_log=request.wants_access_log,
+        default_time_zone=context["settings"].digest.timezone,
     )
     # A question asked in a thread is answered in that thread.
     for message in [] if answer is None else render_answer(answer):
