@@ -5,7 +5,7 @@ Every DM ("my usage", one per person) and every slash command (`stats`, or `stat
 threads, each with a connection of its own, all starting together. The bot is the real
 `codexbot run --http` in a child process, on an org with usage prepared here by the
 project's own functions; its Web API calls and answers go to the fake Slack of
-tests/fake_slack.py, served from this process. For every request: the acknowledgement
+bot/cli/fake_slack.py, served from this process. For every request: the acknowledgement
 (the HTTP response; Slack gives up after 3 s), errors (any status but 200, any transport
 error) and the answer (from sending to the fake Slack receiving the DM's
 chat.postMessage, or the post to that command's own response_url).
@@ -49,12 +49,11 @@ from backfill import codexbot_command
 from cryptography.fernet import Fernet
 from slack_sdk.signature import SignatureVerifier
 
+from bot.cli.fake_slack import SIGNING_SECRET, TEAM_ID, FakeSlack
 from sync.store.migrations import SCHEMA_VERSION
 from sync.store.models import Employee, database
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from fake_slack import SIGNING_SECRET, TEAM_ID, FakeSlack  # noqa: E402
 
 GOAL_ACK_MAX = 1.0
 GOAL_DM_ANSWER_P99 = 3.0

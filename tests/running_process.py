@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from fake_slack import SIGNING_SECRET, FakeSlack
+from bot.cli.fake_slack import SIGNING_SECRET, FakeSlack
 
 
 def free_port() -> int:

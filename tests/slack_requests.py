@@ -1,25 +1,17 @@
-"""Talking to the real Bolt app as Slack does: signed, timestamped requests over HTTP to
-the app served in HTTP mode, its Web API client pointed at the fake Slack."""
+"""Talking to the real Bolt app as Slack does: signed, timestamped requests over HTTP
+(bot/cli/fake_slack.py's SlackSender) to the app served in HTTP mode, its Web API client
+pointed at the fake Slack."""
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import json
 import threading
-import time
-from urllib.parse import urlencode
-
-import httpx
-from fake_slack import SIGNING_SECRET, TEAM_ID, FakeSlack
-from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app
+from bot.cli.fake_slack import SIGNING_SECRET, FakeSlack, SlackSender
 from bot.server import create_http_server
 from bot.slack import web_client
 from sync.config import load_settings
-
-_ids = itertools.count(1)
 
 
 def bot_settings(slack: FakeSlack, codex_base_url: str, secret_key: str):
@@ -75,113 +67,3 @@ def running_bot(settings, slack: FakeSlack, sleep=None, scim=None):
             server.trigger.pull_trigger(server.close)
         thread.join(5)
         assert not thread.is_alive()
-
-
-class SlackSender:
-    """Sends what Slack sends: form-encoded, signed, timestamped."""
-
-    def __init__(self, base_url: str, slack: FakeSlack) -> None:
-        self.url = f"{base_url}/slack/events"
-        self.slack = slack
-        self.http = httpx.Client(timeout=10)
-
-    def post(self, body: str, content_type: str, *, timestamp=None, signature=None, headers=None):
-        timestamp = str(int(time.time())) if timestamp is None else str(timestamp)
-        if signature is None:
-            signature = SignatureVerifier(SIGNING_SECRET).generate_signature(
-                timestamp=timestamp, body=body
-            )
-        sent = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature,
-            **(headers or {}),
-        }
-        return self.http.post(self.url, content=body.encode(), headers=sent)
-
-    def command(self, user_id: str, text: str, team_id: str = TEAM_ID, **signing):
-        n = next(_ids)
-        body = urlencode(
-            {
-                "token": "legacy",
-                "team_id": team_id,
-                "team_domain": "acme",
-                "channel_id": "C1",
-                "user_id": user_id,
-                "user_name": user_id.lower(),
-                "command": "/codex",
-                "text": text,
-                "api_app_id": "A1",
-                "response_url": f"{self.slack.base_url}/response/{n}",
-                "trigger_id": f"trigger-{n}",
-            }
-        )
-        return self.post(body, "application/x-www-form-urlencoded", **signing)
-
-    def view_submission(self, user_id: str, api_key: str, workspace_id: str, **signing):
-        payload = {
-            "type": "view_submission",
-            "team": {"id": "T1"},
-            "user": {"id": user_id},
-            "api_app_id": "A1",
-            "trigger_id": f"trigger-{next(_ids)}",
-            "view": {
-                "id": "V1",
-                "type": "modal",
-                "callback_id": "codex_connect",
-                "state": {
-                    "values": {
-                        "api_key": {"value": {"type": "plain_text_input", "value": api_key}},
-                        "workspace_id": {
-                            "value": {"type": "plain_text_input", "value": workspace_id}
-                        },
-                    }
-                },
-            },
-        }
-        body = urlencode({"payload": json.dumps(payload)})
-        return self.post(body, "application/x-www-form-urlencoded", **signing)
-
-    def event(self, event: dict, event_id: str | None = None, headers=None, **signing):
-        body = json.dumps(
-            {
-                "token": "legacy",
-                "team_id": "T1",
-                "api_app_id": "A1",
-                "type": "event_callback",
-                "event_id": event_id or f"Ev{next(_ids):08d}",
-                "event_time": int(time.time()),
-                "event": event,
-            }
-        )
-        return self.post(body, "application/json", headers=headers, **signing)
-
-    def dm(self, user_id: str, text: str, **extra):
-        event = {
-            "type": "message",
-            "channel": f"D{user_id}",
-            "channel_type": "im",
-            "user": user_id,
-            "text": text,
-            "ts": f"{time.time():.6f}",
-            **extra,
-        }
-        return self.event(event)
-
-    def block_action(self, user_id: str, action_id: str, value: str, **signing):
-        """A button pressed in a message the bot sent in answer to a slash command."""
-        n = next(_ids)
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T1"},
-            "user": {"id": user_id},
-            "api_app_id": "A1",
-            "trigger_id": f"trigger-{n}",
-            "response_url": f"{self.slack.base_url}/response/{n}",
-            "container": {"type": "message", "is_ephemeral": True},
-            "actions": [
-                {"type": "button", "action_id": action_id, "block_id": "b1", "value": value}
-            ],
-        }
-        body = urlencode({"payload": json.dumps(payload)})
-        return self.post(body, "application/x-www-form-urlencoded", **signing)

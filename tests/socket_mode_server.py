@@ -1,7 +1,7 @@
 """A local Socket Mode server: Slack's end of a Socket Mode WebSocket, on loopback.
 
 The app's client (slack_sdk's built-in SocketModeClient, as in production) gets this
-server's URL from apps.connections.open on the fake Slack Web API (tests/fake_slack.py)
+server's URL from apps.connections.open on the fake Slack Web API (bot/cli/fake_slack.py)
 and connects. The server greets it with Slack's `hello`, sends it the envelopes a test
 gives it, and records every message the app sends back, so a test can wait for the
 acknowledgement of an envelope, read its payload and time it. slack_sdk's own Socket Mode

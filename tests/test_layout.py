@@ -61,6 +61,17 @@ def test_sync_never_imports_bot():
     assert {name: found for name, found in offenders.items() if found} == {}
 
 
+def test_only_codexbot_try_imports_the_fake_slack():
+    # The fake Slack (bot/cli/fake_slack.py) is for `codexbot try` and the tests: the app
+    # that answers real Slack must never reach it.
+    importers = sorted(
+        name
+        for name, path in modules().items()
+        if "bot.cli.fake_slack" in imports_of(path) and name != "bot.cli.fake_slack"
+    )
+    assert importers == ["bot.cli.try_it"]
+
+
 def test_sync_packages_import_only_their_floor_or_below():
     upward = []
     for name, path in modules().items():

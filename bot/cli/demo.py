@@ -5,14 +5,21 @@ syncs, and prints what a manager and a stats question would get. It also writes 
 Slack would show them (the stats answer, the team answer, the digest and the Home tab as
 Block Kit JSON, and the charts as PNG) into a folder, with a Block Kit Builder link for
 each message, so a newcomer sees the Slack side without a workspace.
+
+`simulated_workspace` (simulator, org, connection, sync) is also `codexbot try`'s data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -42,22 +49,27 @@ from sync.reports.digest import Digest
 from sync.reports.periods import Period
 from sync.reports.queries import StatsAnswer, stats_answers
 from sync.store.database import open_database
-from sync.store.models import Employee, database
+from sync.store.models import Employee, SyncRun, database
 
 BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
 STATS_DAYS = 30
 
 
-def run_demo(
-    settings: Settings,
-    database_url: str,
-    *,
-    employees: int,
-    days: int,
-    seed: int,
-    out: Path = Path("codexbot-demo"),
-):
+@dataclass
+class SimulatedWorkspace:
+    simulator: Simulator
+    settings: Settings  # pointed at the simulator and the database it filled
+    sync_run: SyncRun
 
+
+@contextlib.contextmanager
+def simulated_workspace(
+    settings: Settings, database_url: str, *, employees: int, days: int, seed: int
+) -> Iterator[SimulatedWorkspace]:
+    """The simulator on a free loopback port, and `database_url` filled from it as an
+    operator would: the simulated org imported, the connection stored with its key
+    encrypted, `days` of usage synced (a SQLite file is started afresh). The simulator
+    stops when the block ends; the database stays open."""
     if database_url.startswith("sqlite:///"):
         _remove_sqlite_file(database_url.removeprefix("sqlite:///"))
     secret_key = settings.security.secret_key or Fernet.generate_key().decode()
@@ -82,23 +94,56 @@ def run_demo(
 
         _say(f"Syncing {days} days")
         run = run_sync_with_progress(demo_settings, None)
-        click.echo(sync_summary(run))
+        yield SimulatedWorkspace(sim, demo_settings, run)
+
+
+def run_demo(
+    settings: Settings,
+    database_url: str,
+    *,
+    employees: int,
+    days: int,
+    seed: int,
+    out: Path = Path("codexbot-demo"),
+):
+    with simulated_workspace(
+        settings, database_url, employees=employees, days=days, seed=seed
+    ) as workspace:
+        click.echo(sync_summary(workspace.sync_run))
 
         today = utc_today()
-        manager = _manager_with_most_reports()
+        manager = manager_with_most_reports()
         _say(f"What {manager.display_name} gets before their 1:1s: codexbot digest preview")
-        period_days = demo_settings.digest.period_days
+        period_days = workspace.settings.digest.period_days
         digest = ask_digest_preview_by_email(manager.email, today, period_days)
         click.echo(render("digest.txt.j2", digest=digest))
-        report = _busiest_report(manager)
+        report = busiest_report(manager)
         _say(f"{manager.display_name} asks: codexbot stats {report.email} --as {manager.email}")
         answer = ask_stats_by_email(manager.email, report.email, STATS_DAYS, today)
         click.echo(render("stats.txt.j2", answer=answer))
         assert digest is not None and answer is not None  # the manager is in the directory
         _say(f"What Slack would show {manager.display_name}, written into {out}/")
         click.echo(render("demo_slack.txt.j2", written=_write_slack_side(out, digest, answer)))
-    _say(f"Done. The data stays in {database_url}; try `codexbot --help`.")
+    click.secho(
+        render("demo_done.txt.j2", database_url=database_url, codexbot=codexbot_command()),
+        bold=True,
+        err=True,
+        nl=False,
+    )
     database.close()
+
+
+def codexbot_command() -> str:
+    """How to run this very codexbot again: `codexbot` when the shell finds it, else the
+    path it was started by (`make demo` runs .venv/bin/codexbot, which a shell without
+    the environment activated does not find)."""
+    started_as = sys.argv[0]
+    if Path(started_as).name != "codexbot":  # python -m, a test's runner: say the name
+        return "codexbot"
+    on_path = shutil.which("codexbot")
+    if on_path is not None and Path(on_path).resolve() == Path(started_as).resolve():
+        return "codexbot"
+    return started_as
 
 
 def _write_slack_side(out: Path, digest: Digest, answer: StatsAnswer) -> list[tuple[str, str]]:
@@ -133,9 +178,15 @@ def _write_slack_side(out: Path, digest: Digest, answer: StatsAnswer) -> list[tu
 
 
 def _write_json(path: Path, payload: dict) -> tuple[str, str]:
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return str(path), BLOCK_KIT_BUILDER + quote(text, safe="")
+    return str(path), block_kit_builder_link(payload)
+
+
+def block_kit_builder_link(payload: dict) -> str:
+    """A link that opens `payload` (`{"blocks": [...]}` for a message, or a view) in the
+    Block Kit Builder, drawn as Slack draws it (it needs a Slack login)."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return BLOCK_KIT_BUILDER + quote(text, safe="")
 
 
 def _say(text: str) -> None:
@@ -148,7 +199,7 @@ def _remove_sqlite_file(path: str) -> None:
             os.remove(path + suffix)
 
 
-def _manager_with_most_reports() -> Employee:
+def manager_with_most_reports() -> Employee:
     today = utc_today()
 
     def staying_reports(manager: Employee) -> int:
@@ -157,7 +208,7 @@ def _manager_with_most_reports() -> Employee:
     return min(digest_recipients(today), key=lambda m: (-staying_reports(m), m.email))
 
 
-def _busiest_report(manager: Employee) -> Employee:
+def busiest_report(manager: Employee) -> Employee:
     reports = list(manager.direct_reports)
     today = utc_today()
     answers = stats_answers(reports, Period.ending_before(today, 30))

@@ -9,9 +9,9 @@ import itertools
 import pytest
 from cryptography.fernet import Fernet
 from factories import person, store_usage, usage
-from fake_slack import FakeSlack
 from slack_requests import SleepRecorder, bot_settings, running_bot
 
+from bot.cli.fake_slack import FakeSlack
 from sync.clock import utc_today
 from sync.codex.simulator import Simulator
 

@@ -19,9 +19,9 @@ import unicodedata
 import pytest
 from cryptography.fernet import Fernet
 from factories import person, store_usage, usage
-from fake_slack import FakeSlack
 from slack_requests import bot_settings, running_bot
 
+from bot.cli.fake_slack import FakeSlack
 from sync.clock import utc_today
 from sync.store.database import open_database
 from sync.store.models import database

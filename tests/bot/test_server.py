@@ -7,9 +7,9 @@ import time
 from urllib.parse import urlencode
 
 import httpx
-from fake_slack import SIGNING_SECRET
 from slack_sdk.signature import SignatureVerifier
 
+from bot.cli.fake_slack import SIGNING_SECRET
 from bot.server import HEALTH_PATH
 from sync.store.models import SyncRun
 

@@ -3,7 +3,7 @@
 The real app, built as the HTTP tests build it (bot.slack.web_client, bot.app.build_app), is
 served by `bot.server.serve_socket_mode`, as `codexbot run` serves it when SLACK_APP_TOKEN
 is set: slack_sdk's built-in Socket Mode client asks the fake Slack Web API
-(tests/fake_slack.py) for a WebSocket URL with apps.connections.open, connects to a local
+(bot/cli/fake_slack.py) for a WebSocket URL with apps.connections.open, connects to a local
 Socket Mode server on loopback (tests/socket_mode_server.py), and gets Slack's envelopes
 from it; the app's Web API calls go to the fake Slack, as in the HTTP tests.
 
@@ -41,12 +41,12 @@ import threading
 import time
 
 import pytest
-from fake_slack import TEAM_ID, FakeSlack
 from slack_requests import SleepRecorder
 from slack_sdk.models.blocks import Block
 from socket_mode_server import APP_ID, Ack, SocketModeServer
 
 from bot.app import build_app
+from bot.cli.fake_slack import TEAM_ID, FakeSlack
 from bot.server import serve_socket_mode
 from bot.slack import web_client
 from sync.store.models import Connection, DailyUsage, Employee
@@ -59,7 +59,7 @@ _ids = itertools.count(1)
 
 
 class SocketModeSender:
-    """Sends what Slack sends in Socket Mode: the payloads of slack_requests.SlackSender's
+    """Sends what Slack sends in Socket Mode: the payloads of bot/cli/fake_slack.SlackSender's
     requests, as JSON in envelopes; returns each envelope's id."""
 
     def __init__(self, server: SocketModeServer, slack: FakeSlack) -> None:

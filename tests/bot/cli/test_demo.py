@@ -32,6 +32,8 @@ def test_demo_writes_the_slack_messages_links_and_charts(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert f"written into {out}/" in result.output
+    # Its last lines say what to run next: the Slack side, in the terminal.
+    assert "\n      codexbot try\n" in result.output.split("==> Done.")[-1]
 
     names = {p.name for p in out.iterdir()}
     assert {"stats.json", "team.json", "digest.json", "home.json"} <= names

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 from factories import person
-from fake_slack import TEAM_ID
 from slack_requests import running_bot
 
+from bot.cli.fake_slack import TEAM_ID
 from sync.org.history import RELINKED, SLACK_DEACTIVATED, SLACK_REACTIVATED, recent_changes
 from sync.store.models import Employee
 

@@ -1,5 +1,12 @@
-"""A fake Slack Web API on loopback: answers the methods codexbot calls and records every
-call with its body, so tests assert on exactly what would have reached Slack."""
+"""A fake Slack on loopback, both sides of it: the Web API codexbot calls (`FakeSlack`,
+which answers the methods codexbot uses and records every call with its body) and the
+signed requests Slack sends the app (`SlackSender`).
+
+`codexbot try` runs the bot against it, and the tests assert on exactly what would have
+reached Slack. It lives in `bot/cli/` because only a command-line tool of the package uses
+it: the app itself (`bot/app.py`, the listeners, `bot/server.py`) never imports it, which
+tests/test_layout.py checks.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl
+from typing import cast
+from urllib.parse import parse_qsl, urlencode
 
+import httpx
 from slack_sdk.models.blocks import Block
+from slack_sdk.signature import SignatureVerifier
 
 BOT_USER_ID = "UCODEXBOT"
 # The Slack team codexbot is installed in, as auth.test says.
@@ -51,8 +61,7 @@ class FakeSlack:
         # Where apps.connections.open sends a Socket Mode client (tests/socket_mode_server.py);
         # while None, the method is unknown here, as it always was.
         self.socket_mode_url: str | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
+        self._server = _Server(("127.0.0.1", 0), _Handler, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -75,8 +84,7 @@ class FakeSlack:
     def come_back(self) -> None:
         """Listen again on the same port, with the same users and record of calls."""
         port = int(self.base_url.rsplit(":", 1)[1])
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.fake = self
+        self._server = _Server(("127.0.0.1", port), _Handler, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -173,7 +181,7 @@ class FakeSlack:
         if method == "apps.connections.open" and self.socket_mode_url is not None:
             return 200, {"ok": True, "url": self.socket_mode_url}, {}
         if method == "users.info":
-            user = self.users.get(params.get("user"))
+            user = self.users.get(params.get("user") or "")
             if user is None:
                 return 200, {"ok": False, "error": "user_not_found"}, {}
             return 200, {"ok": True, "user": user}, {}
@@ -218,6 +226,12 @@ class FakeSlack:
         return 200, {"ok": False, "error": "unknown_method"}, {}
 
 
+class _Server(ThreadingHTTPServer):
+    def __init__(self, address: tuple[str, int], handler: type, fake: FakeSlack) -> None:
+        super().__init__(address, handler)
+        self.fake = fake
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -225,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self):
-        fake: FakeSlack = self.server.fake
+        fake = cast(_Server, self.server).fake
         length = int(self.headers.get("Content-Length") or 0)
         if self.path.startswith("/upload/"):  # files_upload_v2's second step: the bytes
             self._receive_upload(fake, self.rfile.read(length))
@@ -261,7 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
         known = fake.files.get(file_id)
         fake.record(Call("upload", {"file_id": file_id, "bytes": len(data)}, path=self.path))
         ok = known is not None and known["length"] == len(data)
-        if ok:
+        if known is not None and ok:
             known["data"] = data
         payload = f"OK - {len(data)}".encode() if ok else b"bad upload"
         self.send_response(200 if ok else 400)
@@ -269,3 +283,116 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+
+_ids = itertools.count(1)
+
+
+class SlackSender:
+    """Sends what Slack sends: form-encoded, signed, timestamped."""
+
+    def __init__(self, base_url: str, slack: FakeSlack) -> None:
+        self.url = f"{base_url}/slack/events"
+        self.slack = slack
+        self.http = httpx.Client(timeout=10)
+
+    def post(self, body: str, content_type: str, *, timestamp=None, signature=None, headers=None):
+        timestamp = str(int(time.time())) if timestamp is None else str(timestamp)
+        if signature is None:
+            signature = SignatureVerifier(SIGNING_SECRET).generate_signature(
+                timestamp=timestamp, body=body
+            )
+        sent = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signature,
+            **(headers or {}),
+        }
+        return self.http.post(self.url, content=body.encode(), headers=sent)
+
+    def command(self, user_id: str, text: str, team_id: str = TEAM_ID, **signing):
+        n = next(_ids)
+        body = urlencode(
+            {
+                "token": "legacy",
+                "team_id": team_id,
+                "team_domain": "acme",
+                "channel_id": "C1",
+                "user_id": user_id,
+                "user_name": user_id.lower(),
+                "command": "/codex",
+                "text": text,
+                "api_app_id": "A1",
+                "response_url": f"{self.slack.base_url}/response/{n}",
+                "trigger_id": f"trigger-{n}",
+            }
+        )
+        return self.post(body, "application/x-www-form-urlencoded", **signing)
+
+    def view_submission(self, user_id: str, api_key: str, workspace_id: str, **signing):
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T1"},
+            "user": {"id": user_id},
+            "api_app_id": "A1",
+            "trigger_id": f"trigger-{next(_ids)}",
+            "view": {
+                "id": "V1",
+                "type": "modal",
+                "callback_id": "codex_connect",
+                "state": {
+                    "values": {
+                        "api_key": {"value": {"type": "plain_text_input", "value": api_key}},
+                        "workspace_id": {
+                            "value": {"type": "plain_text_input", "value": workspace_id}
+                        },
+                    }
+                },
+            },
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, "application/x-www-form-urlencoded", **signing)
+
+    def event(self, event: dict, event_id: str | None = None, headers=None, **signing):
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": "T1",
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event_id": event_id or f"Ev{next(_ids):08d}",
+                "event_time": int(time.time()),
+                "event": event,
+            }
+        )
+        return self.post(body, "application/json", headers=headers, **signing)
+
+    def dm(self, user_id: str, text: str, **extra):
+        event = {
+            "type": "message",
+            "channel": f"D{user_id}",
+            "channel_type": "im",
+            "user": user_id,
+            "text": text,
+            "ts": f"{time.time():.6f}",
+            **extra,
+        }
+        return self.event(event)
+
+    def block_action(self, user_id: str, action_id: str, value: str, **signing):
+        """A button pressed in a message the bot sent in answer to a slash command."""
+        n = next(_ids)
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T1"},
+            "user": {"id": user_id},
+            "api_app_id": "A1",
+            "trigger_id": f"trigger-{n}",
+            "response_url": f"{self.slack.base_url}/response/{n}",
+            "container": {"type": "message", "is_ephemeral": True},
+            "actions": [
+                {"type": "button", "action_id": action_id, "block_id": "b1", "value": value}
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, "application/x-www-form-urlencoded", **signing)
