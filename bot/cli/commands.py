@@ -76,6 +76,8 @@ class OperatorErrors(click.Group):
     help="TOML config file (see config.example.toml); environment variables override it.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+# The installed distribution's version (pyproject.toml), read through importlib.metadata.
+@click.version_option(package_name="codexbot", prog_name="codexbot")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """codexbot: OpenAI Codex usage analytics for 1:1s."""
