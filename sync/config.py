@@ -169,6 +169,29 @@ class ScimSettings(_Section):
     bearer_token: Annotated[str, Field(min_length=16)] | None = None
 
 
+class PrivacySettings(_Section):
+    # An aggregate over people whose own figures the viewer may not see covers at least
+    # this many of them; a smaller group shows as "fewer than N people" (sync/org/privacy.py).
+    min_group_size: Annotated[int, Field(ge=2, le=1000)] = 5
+    # False (works-council mode): managers see their team's aggregates only, never one
+    # person's figures; each person still sees their own.
+    individual_views: bool = True
+    # Works-council mode for these directory departments only (individual_views stays
+    # true for everyone else).
+    aggregate_only_departments: list[str] = []
+
+
+class AdoptionSettings(_Section):
+    # Cohorts by a person's own level over the period (sync/reports/adoption.py): light
+    # from 1 active day, moderate and heavy from these active-day shares and credits.
+    moderate_active_day_share: Annotated[float, Field(gt=0, le=1)] = 0.25
+    moderate_credits: Annotated[float, Field(ge=0)] = 10.0
+    heavy_active_day_share: Annotated[float, Field(gt=0, le=1)] = 0.6
+    heavy_credits: Annotated[float, Field(ge=0)] = 100.0
+    # A matched Codex account with no usage for this many days is an idle seat.
+    idle_days: Annotated[int, Field(ge=1, le=API_HISTORY_DAYS)] = 30
+
+
 class LoggingSettings(_Section):
     # "json": one JSON object a line (time, level, logger, message, exception).
     format: Literal["text", "json"] = "text"
@@ -185,6 +208,8 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     org: OrgSettings = OrgSettings()
     scim: ScimSettings = ScimSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    adoption: AdoptionSettings = AdoptionSettings()
 
 
 # Environment variable -> (section, key). Operators' scripts rely on these names.
