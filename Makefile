@@ -19,7 +19,7 @@ test: $(STAMP) lint typecheck bench-smoke
 
 # The benchmarks of bench/ at full size (minutes; see bench/RESULTS.md). They run on
 # a temporary SQLite file, or on DATABASE_URL when it names a database of their own.
-BENCH_SCRIPTS := ingest backfill stats_latency digests slack_load
+BENCH_SCRIPTS := ingest backfill stats_latency digests slack_load adoption
 
 bench: $(STAMP)
 	@for name in $(BENCH_SCRIPTS); do $(BIN)/python bench/$$name.py || exit 1; done

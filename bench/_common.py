@@ -174,7 +174,7 @@ def store_history(db: Database, url: str, days: int, surfaces: int, seed: int = 
     rows = _history_rows([u for u, _ in users], day_list, SURFACES[:surfaces], seed)
     columns = (
         "workspace_id, codex_user_id, day, client_id, threads, turns, credits, "
-        "input_tokens, output_tokens, total_tokens, sync_run"
+        "input_tokens, output_tokens, total_tokens, cached_input_tokens, sync_run"
     )
     conn = db.connection()
     if is_postgres(url):
@@ -196,7 +196,7 @@ def store_history(db: Database, url: str, days: int, surfaces: int, seed: int = 
         with db.atomic():
             conn.executemany("INSERT INTO codex_user (user_id, email) VALUES (?, ?)", users)
             conn.executemany(
-                f"INSERT INTO daily_usage ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO daily_usage ({columns}) VALUES ({', '.join('?' * 12)})",
                 ((w, u, d.isoformat(), *rest) for w, u, d, *rest in rows),
             )
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -237,8 +237,13 @@ def _history_rows(
                     if day == today
                     else (input_tokens, output_tokens, input_tokens + output_tokens)
                 )
+                # 30-70% from the cache, without another draw: the seed's figures stay.
+                cached = None if day == today else input_tokens * (3 + turns % 5) // 10
                 credits = round(input_tokens / 40000 + output_tokens / 4000, 2)
-                yield (WORKSPACE, user_id, day, client_id, threads, turns, credits, *tokens, None)
+                yield (
+                    *(WORKSPACE, user_id, day, client_id, threads, turns, credits),
+                    *(*tokens, cached, None),
+                )
 
 
 def _chunks(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:

@@ -41,6 +41,7 @@ _USAGE_COLUMNS = (
     "input_tokens",
     "output_tokens",
     "total_tokens",
+    "cached_input_tokens",
     "sync_run",
 )
 _UPDATED = _USAGE_COLUMNS[4:]

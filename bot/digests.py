@@ -29,7 +29,7 @@ from bot.slack import send_direct_message
 from sync.clock import utc_now
 from sync.config import Settings
 from sync.notices import Notice
-from sync.org.access import digest_recipients, self_digest_recipients
+from sync.org.access import AccessPolicy, digest_recipients, self_digest_recipients
 from sync.org.access_log import record_views
 from sync.org.chart import OrgChart, load_org_chart
 from sync.org.time_zones import time_zone_of
@@ -199,7 +199,16 @@ class DigestDeliverer:
             answer = replace(answer, time_zone=self._timezone_of(employee).key)
             return [render_message("stats", answer=answer)], []
         zone = self._timezone_of(employee).key
-        digest = compose_digest(employee, today, days, self._coverage, self._chart, time_zone=zone)
+        digest = compose_digest(
+            employee,
+            today,
+            days,
+            self._coverage,
+            self._chart,
+            time_zone=zone,
+            policy=AccessPolicy.from_settings(self.settings),
+            adoption=self.settings.adoption,
+        )
         shown = [entry.answer.employee for entry in digest.entries]
         shared_chart = None
         if slack_user_id is not None:
@@ -220,9 +229,10 @@ class DigestDeliverer:
             self._chart,
             reports=[prep.report],
             time_zone=zone.key,
+            policy=AccessPolicy.from_settings(self.settings),
         )
         message = render_message("one_on_one_prep", digest=digest, prep=prep)
-        return [message], [prep.report]
+        return [message], [entry.answer.employee for entry in digest.entries]
 
     def _period_synced(self, period_end: dt.date, now: dt.datetime) -> bool:
         coverage = self._coverage or Coverage.load(now.date() - self._coverage_span(), now.date())

@@ -10,6 +10,7 @@ import json
 
 from bot.rendering import environment, words
 from sync.notices import Notice
+from sync.reports.adoption import AdoptionAnswer
 from sync.reports.answers import (
     AccessLogAnswer,
     Answer,
@@ -17,6 +18,7 @@ from sync.reports.answers import (
     Help,
     Status,
     TeamUsage,
+    Transparency,
 )
 from sync.reports.digest import Digest
 from sync.reports.directory_admin import (
@@ -41,8 +43,10 @@ _ANSWER_TEMPLATES: dict[type, tuple[str, str]] = {
     StatsAnswer: ("stats", "answer"),
     TeamUsage: ("team", "team"),
     OrganisationUsage: ("organisation", "organisation"),
+    AdoptionAnswer: ("adoption", "adoption"),
     DigestScheduleAnswer: ("digest_schedule", "schedule"),
     AccessLogAnswer: ("access_log", "log"),
+    Transparency: ("transparency", "transparency"),
     Status: ("status", "status"),
     ForgetConfirmation: ("forget_confirmation", "confirmation"),
     DirectoryOverview: ("org", "overview"),
@@ -52,7 +56,7 @@ _ANSWER_TEMPLATES: dict[type, tuple[str, str]] = {
 }
 
 
-def render_answer(answer: Answer | DirectoryAnswer) -> list[dict]:
+def render_answer(answer: Answer | DirectoryAnswer | AdoptionAnswer) -> list[dict]:
     """The messages for what a deciding function (sync/reports/answers.py) returned."""
     if isinstance(answer, Digest):  # a long digest becomes several messages, not a cut one
         return render_messages("digest", digest=answer)

@@ -27,6 +27,7 @@ _DAYS = re.compile(r"^(\d{1,2})\s*d(?:ays?)?$")
 SUBCOMMANDS = (
     "stats",
     "team",
+    "adoption",
     "export",
     "digest",
     "audit",
@@ -84,6 +85,8 @@ def parse_codex_command(text: str) -> CodexCommand:
         return _with_everyone(
             rest, lambda words: _person_and_period("team", words, TEAM_PERIOD_DAYS, TEAM_USAGE)
         )
+    if name == "adoption":
+        return _parse_adoption(rest)
     if name == "export":
         return _parse_export(rest)
     if name == "digest":
@@ -141,6 +144,23 @@ def _parse_stats(words: list[str]) -> CodexCommand:
 
 
 TEAM_USAGE = Notice("one_period_for_team")
+ADOPTION_USAGE = Notice("adoption_usage")
+# `/codex adoption org` (or `all`): the whole organisation, for admins and analysts.
+_ORGANISATION_WORDS = ("org", "all")
+
+
+def _parse_adoption(words: list[str]) -> CodexCommand:
+    """`/codex adoption [team|org|@manager] [7d|30d|90d]`: `team` (the default) is the
+    asker's reporting line."""
+    scopes = [word.lower() for word in words if word.lower() in ("team", *_ORGANISATION_WORDS)]
+    rest = [word for word in words if word.lower() not in ("team", *_ORGANISATION_WORDS)]
+    parsed = _person_and_period("adoption", rest, TEAM_PERIOD_DAYS, ADOPTION_USAGE)
+    names_someone = parsed.target_user_id is not None or parsed.target_email is not None
+    if parsed.problem is None and (len(scopes) > 1 or (scopes and names_someone)):
+        parsed = replace(parsed, problem=ADOPTION_USAGE)
+    return replace(parsed, everyone=bool(scopes) and scopes[0] in _ORGANISATION_WORDS)
+
+
 EXPORT_USAGE = Notice("export_usage")
 
 
@@ -274,6 +294,14 @@ def _quote(word: str) -> str:
 
 _HELP_WORDS = re.compile(r"\b(help|commands?|what can you do)\b")
 _ACCESS_LOG_WORDS = re.compile(r"\bwho\b.*\b(viewed|view|looked|seen|saw|checked)\b|access log")
+# "What can my manager see?", "who can view my usage?", "who has access to my stats?":
+# someone else, an ability, and seeing; or naming the privacy settings outright.
+_TRANSPARENCY_WORDS = (
+    re.compile(r"\b(manager|boss|lead|admins?|analysts?|who|anyone|anybody|others)\b"),
+    re.compile(r"\b(can|could|may|allowed|has access|have access)\b"),
+    re.compile(r"\b(see|view|access|read)\b"),
+)
+_PRIVACY_WORDS = re.compile(r"\bprivacy\b|works[ -]?council")
 
 
 @dataclass(frozen=True)
@@ -281,6 +309,7 @@ class DirectMessageRequest:
     wants_help: bool
     words: str = ""  # what the sender wrote, lower-cased, spaces collapsed
     wants_access_log: bool = False
+    wants_transparency: bool = False  # who may see the sender's figures, and who did
 
     def period(self, today: LocalToday) -> Period:
         """The period the words name, on the sender's own calendar: the deciding function
@@ -291,6 +320,8 @@ class DirectMessageRequest:
 def parse_direct_message(text: str) -> DirectMessageRequest:
     """A DM is always about the sender; only the period is read from the words."""
     words = " ".join((text or "").lower().split())
+    if _PRIVACY_WORDS.search(words) or all(p.search(words) for p in _TRANSPARENCY_WORDS):
+        return DirectMessageRequest(False, words, wants_transparency=True)
     if _ACCESS_LOG_WORDS.search(words):
         return DirectMessageRequest(False, words, wants_access_log=True)
     if _HELP_WORDS.search(words):

@@ -183,7 +183,8 @@ class PrivacySettings(_Section):
 
 class AdoptionSettings(_Section):
     # Cohorts by a person's own level over the period (sync/reports/adoption.py): light
-    # from 1 active day, moderate and heavy from these active-day shares and credits.
+    # from 1 active day; moderate and heavy from both this share of the period's days
+    # active and these credits per 30 days (pro-rated to the period's length).
     moderate_active_day_share: Annotated[float, Field(gt=0, le=1)] = 0.25
     moderate_credits: Annotated[float, Field(ge=0)] = 10.0
     heavy_active_day_share: Annotated[float, Field(gt=0, le=1)] = 0.6

@@ -36,6 +36,7 @@ def usage(
     input_tokens=100,
     output_tokens=50,
     total_tokens=None,
+    cached_input_tokens=None,
 ) -> UsageRecord:
     if total_tokens is None and input_tokens is not None and output_tokens is not None:
         total_tokens = input_tokens + output_tokens
@@ -50,6 +51,7 @@ def usage(
         input_tokens,
         output_tokens,
         total_tokens,
+        cached_input_tokens,
     )
 
 

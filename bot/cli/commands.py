@@ -16,6 +16,7 @@ from sync.codex.client import validate_connection
 from sync.codex.connection import InvalidWorkspaceIdError, parse_workspace_id, store_connection
 from sync.config import API_HISTORY_DAYS, ConfigError, Settings, load_settings
 from sync.notices import Notice, Problem
+from sync.org.access import AccessPolicy
 from sync.org.directory import DirectoryError
 from sync.org.importer import OrgImportError
 from sync.reports.periods import STATS_PERIOD_DAYS
@@ -409,11 +410,53 @@ def stats(context: Context, email: str, viewer_email: str, days: str) -> None:
     from sync.reports.answers import ask_stats_by_email
 
     context.open_database()
-    admin_emails = context.settings.slack.admin_emails
+    admin_emails = AccessPolicy.from_settings(context.settings)
     answer = ask_stats_by_email(viewer_email, email, int(days), utc_today(), admin_emails)
     if answer is None:
         raise click.ClickException(f"{viewer_email} may not see stats for {email}.")
     click.echo(render("stats.txt.j2", answer=answer), nl=False)
+
+
+@cli.command()
+@click.option("--as", "viewer_email", required=True, help="Who is asking (access is checked).")
+@click.option("--manager", "manager_email", help="That manager's reporting line (default: yours).")
+@click.option("--org", "whole_organisation", is_flag=True, help="The whole organisation.")
+@click.option(
+    "--days",
+    type=click.Choice([str(days) for days in STATS_PERIOD_DAYS]),
+    default=str(STATS_PERIOD_DAYS[1]),
+    show_default=True,
+)
+@pass_context
+def adoption(
+    context: Context,
+    viewer_email: str,
+    manager_email: str | None,
+    whole_organisation: bool,
+    days: str,
+) -> None:
+    """Print how a reporting line (or the organisation) adopts Codex, as VIEWER_EMAIL may
+    see it: `/codex adoption`'s figures."""
+    from sync.org.access import Viewer
+    from sync.org.directory import find_employee
+    from sync.reports.adoption import ask_adoption
+    from sync.reports.periods import Period
+
+    if manager_email and whole_organisation:
+        raise click.UsageError("give --manager or --org, not both")
+    context.open_database()
+    viewer = Viewer(find_employee(viewer_email), viewer_email)
+    answer = ask_adoption(
+        viewer,
+        Period.ending_before(utc_today(), int(days)),
+        context.settings.adoption,
+        AccessPolicy.from_settings(context.settings),
+        (lambda: find_employee(manager_email)) if manager_email else None,
+        whole_organisation=whole_organisation,
+    )
+    if isinstance(answer, Notice):
+        raise click.ClickException(words(answer))
+    click.echo(render("adoption.txt.j2", adoption=answer), nl=False)
 
 
 @cli.command("export")
@@ -468,7 +511,7 @@ def export_command(
         Viewer(find_employee(viewer_email), viewer_email),
         None if target is None else lambda: find_employee(target),
         Period.ending_before(utc_today(), int(days)),
-        context.settings.slack.admin_emails,
+        AccessPolicy.from_settings(context.settings),
         whole_team=whole_team,
         everyone=everyone,
     )
@@ -495,7 +538,8 @@ def digest_preview(context: Context, manager_email: str) -> None:
 
     context.open_database()
     period_days = context.settings.digest.period_days
-    digest = ask_digest_preview_by_email(manager_email, utc_today(), period_days)
+    policy = AccessPolicy.from_settings(context.settings)
+    digest = ask_digest_preview_by_email(manager_email, utc_today(), period_days, policy)
     if digest is None:
         raise click.ClickException(f"{manager_email} is not in the directory.")
     click.echo(render("digest.txt.j2", digest=digest), nl=False)

@@ -43,6 +43,8 @@ class UsageRecord(NamedTuple):
     input_tokens: int | None
     output_tokens: int | None
     total_tokens: int | None
+    # The part of input_tokens the model read from its prompt cache.
+    cached_input_tokens: int | None
 
 
 @dataclass
@@ -153,12 +155,13 @@ def _timestamp(value: Any) -> int:
 _TIMESTAMP_DIGITS = 12
 _ISO_TEXT_LENGTH = 40  # "2026-11-02T00:00:00.000000+00:00" and then some
 
-# threads, turns, credits, input, output and total tokens
-_Counts = tuple[int, int, float, int | None, int | None, int | None]
+# threads, turns, credits, input, output, total and cached input tokens
+_Counts = tuple[int, int, float, int | None, int | None, int | None, int | None]
+_INPUT, _CACHED = 3, 6
 
 
 def _counts(counts: dict) -> _Counts:
-    """The six stored counts of a client or totals object. Missing activity counts are
+    """The seven stored counts of a client or totals object. Missing activity counts are
     zero; a missing token count is unknown (the API publishes tokens a day late)."""
     uncached = _whole(counts.get("uncached_text_input_tokens"), "tokens")
     cached = _whole(counts.get("cached_text_input_tokens"), "tokens")
@@ -175,6 +178,7 @@ def _counts(counts: dict) -> _Counts:
         input_tokens,
         output,
         total,
+        cached,
     )
 
 
@@ -218,7 +222,9 @@ def _remainder(totals: _Counts, clients: list[tuple]) -> _Counts | None:
     """What `totals` holds beyond the clients, count by count; None when nothing is left.
     A count the clients already reach leaves nothing; one the totals do not give leaves
     nothing either, unless no client gives it (a day whose tokens are not published yet):
-    then it stays unknown."""
+    then it stays unknown. Cached tokens are part of input tokens in every stored row, so
+    the cached remainder is at most the input remainder (they differ only when the API's
+    clients disagree with its totals)."""
     left: list[float | None] = []
     for index, total in enumerate(totals):
         known = [client[index] for client in clients if client[index] is not None]
@@ -227,9 +233,12 @@ def _remainder(totals: _Counts, clients: list[tuple]) -> _Counts | None:
             continue
         remainder = total - sum(known)
         left.append(remainder if remainder > _CREDITS_EPSILON else 0)
+    cached, input_left = left[_CACHED], left[_INPUT]
+    if cached is not None and input_left is not None:
+        left[_CACHED] = min(cached, input_left)
     if not any(left):
         return None
-    threads, turns, credits, input_tokens, output_tokens, total_tokens = left
+    threads, turns, credits, input_tokens, output_tokens, total_tokens, cached_tokens = left
     return (
         int(threads or 0),
         int(turns or 0),
@@ -237,6 +246,7 @@ def _remainder(totals: _Counts, clients: list[tuple]) -> _Counts | None:
         _whole_or_unknown(input_tokens),
         _whole_or_unknown(output_tokens),
         _whole_or_unknown(total_tokens),
+        _whole_or_unknown(cached_tokens),
     )
 
 

@@ -34,6 +34,7 @@ _USAGE_COUNTS = (
     DailyUsage.input_tokens,
     DailyUsage.output_tokens,
     DailyUsage.total_tokens,
+    DailyUsage.cached_input_tokens,
 )
 # A usage row is the workspace, the record's fields of the same names, then the sync run
 # that wrote it.

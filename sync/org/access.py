@@ -5,6 +5,14 @@ A person sees their own usage and that of everyone below them in the reporting c
 admins (directory role `admin`, or an email in `slack.admin_emails`) see everyone;
 archived people see nothing. Peers, one's own manager and other branches are private.
 
+Two things narrow that (`[privacy]`, docs/privacy.md): works-council mode
+(`individual_views = false`, or the person's department in `aggregate_only_departments`)
+leaves their managers only aggregates of a team that includes them; and analysts (directory
+role `analyst`) see aggregates of the whole organisation, never one person. Both reach
+this module as an `AccessPolicy`, which is passed wherever admin emails are (it is the
+collection of admin emails too). Aggregates such viewers get obey the group-size floor of
+sync/org/privacy.py.
+
 Archiving is decided here and nowhere else. Someone whose `archived_on` is day D is
 archived from D onwards (a date still in the future is not archived yet), and D is still
 their day: activity up to and including D is theirs, later activity is nobody's.
@@ -17,15 +25,18 @@ every check. Their history is untouched by the latter: it still counts for their
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from peewee import Expression, fn
 
 from sync.clock import utc_today
 from sync.org.chart import manager_ids_above, reporting_chain
 from sync.store.models import ROLE_ADMIN, Employee
+
+if TYPE_CHECKING:
+    from sync.config import Settings
 
 
 class _Archivable(Protocol):
@@ -129,17 +140,98 @@ class Viewer:
         return is_admin(self.employee, self.email, admin_emails)
 
 
+@dataclass(frozen=True)
+class AccessPolicy(Collection[str]):
+    """The admin emails and the `[privacy]` settings, read from the settings once.
+
+    It is a collection of the admin emails, so it goes wherever admin emails went; a plain
+    collection of emails stands for the default policy (individual views on, floor 5)."""
+
+    admin_emails: frozenset[str] = frozenset()
+    individual_views: bool = True
+    aggregate_only_departments: frozenset[str] = frozenset()
+    min_group_size: int = 5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AccessPolicy:
+        privacy = settings.privacy
+        return cls(
+            frozenset(_normalized(settings.slack.admin_emails)),
+            privacy.individual_views,
+            frozenset(_department(name) for name in privacy.aggregate_only_departments),
+            privacy.min_group_size,
+        )
+
+    def __contains__(self, email: object) -> bool:
+        return email in self.admin_emails
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.admin_emails))
+
+    def __len__(self) -> int:
+        return len(self.admin_emails)
+
+    def shows_individually(self, person: Employee) -> bool:
+        """Whether `person`'s managers may see their own figures (not in works-council
+        mode, globally or by their department)."""
+        if not self.individual_views:
+            return False
+        return _department(person.department or "") not in self.aggregate_only_departments
+
+    @property
+    def works_council(self) -> bool:
+        """Whether works-council mode holds for anyone (globally or for a department)."""
+        return not self.individual_views or bool(self.aggregate_only_departments)
+
+
+def policy_of(admin_emails: Collection[str]) -> AccessPolicy:
+    """The policy `admin_emails` stands for: itself, or the default policy with them."""
+    if isinstance(admin_emails, AccessPolicy):
+        return admin_emails
+    return AccessPolicy(frozenset(_normalized(admin_emails)))
+
+
 def may_view(
     viewer: Employee | None,
     target: Employee,
     admin_emails: Collection[str] = (),
     day: dt.date | None = None,
 ) -> bool:
+    """Whether `viewer` may see `target`'s own figures: themself; an admin; a manager
+    above them unless works-council mode holds for `target`. Never an analyst (but for
+    themself), nor a peer. `admin_emails`: an AccessPolicy, or just the admin emails."""
     if viewer is None or not has_access(viewer, day):
         return False
     if viewer.id == target.id or is_admin(viewer, admin_emails=admin_emails, day=day):
         return True
+    if viewer.is_analyst or not policy_of(admin_emails).shows_individually(target):
+        return False
     return viewer.id in manager_ids_above(target)
+
+
+def aggregates_only(
+    viewer: Employee | None, target: Employee, admin_emails: Collection[str] = ()
+) -> bool:
+    """Whether a refusal to show `target` to `viewer` is the privacy mode's, said as such:
+    `viewer` is an analyst, or manages `target` in works-council mode. Any other refusal
+    stays the plain one that never tells whether someone exists."""
+    if viewer is None or not has_access(viewer) or viewer.id == target.id:
+        return False
+    if is_admin(viewer, admin_emails=admin_emails):
+        return False
+    if viewer.is_analyst:
+        return True
+    policy = policy_of(admin_emails)
+    return not policy.shows_individually(target) and viewer.id in manager_ids_above(target)
+
+
+def sees_organisation(viewer: Viewer, admin_emails: Collection[str]) -> bool:
+    """Whether `viewer` may see aggregates of the whole organisation: admins (each figure)
+    and analysts (above the group-size floor)."""
+    employee = viewer.employee
+    if viewer.is_admin(admin_emails):
+        return True
+    return employee is not None and employee.is_analyst and has_access(employee)
 
 
 def manages(manager: Employee, report: Employee, day: dt.date | None = None) -> bool:
@@ -188,3 +280,7 @@ def digest_subjects(manager: Employee, first_day: dt.date) -> list[Employee]:
 
 def _normalized(emails: Collection[str]) -> set[str]:
     return {email.strip().lower() for email in emails}
+
+
+def _department(name: str) -> str:
+    return " ".join(name.split()).casefold()

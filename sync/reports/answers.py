@@ -20,23 +20,41 @@ from sync.codex.connection import (
     disconnect_and_forget,
     remove_connection,
 )
-from sync.config import API_HISTORY_DAYS, Settings
+from sync.config import API_HISTORY_DAYS, AdoptionSettings, Settings
 from sync.ingest.scheduled import next_sync_at
 from sync.notices import Notice
-from sync.org.access import Viewer, has_access, is_archived, may_view, team_of
+from sync.org.access import (
+    AccessPolicy,
+    Admins,
+    Viewer,
+    admins,
+    aggregates_only,
+    has_access,
+    is_archived,
+    may_view,
+    policy_of,
+    sees_organisation,
+    team_of,
+)
 from sync.org.access_log import DEFAULT_LOOKBACK_DAYS, View, record_views, views_of
-from sync.org.chart import reporting_chain
+from sync.org.chart import load_org_chart, manager_ids_above, members_below, reporting_chain
 from sync.org.directory import count_unmatched_codex_users, find_employee
+from sync.org.privacy import floor_of, individually_visible, sum_cells, sum_shown
 from sync.org.source import SourceState, source_state
 from sync.org.time_zones import time_zone_of
+from sync.reports.adoption import AdoptionAnswer, adoption_answer
 from sync.reports.coverage import Coverage, DayRange
 from sync.reports.digest import Digest, compose_digest
-from sync.reports.organisation import OrganisationUsage, organisation_usage
+from sync.reports.organisation import (
+    BRANCHES_SHOWN,
+    OrganisationUsage,
+    organisation_usage,
+)
 from sync.reports.periods import STATS_PERIOD_DAYS, LocalToday, Period
-from sync.reports.queries import StatsAnswer, stats_answer, stats_answers
+from sync.reports.queries import StatsAnswer, TeamRollup, stats_answer, stats_answers
 from sync.reports.schedules import DigestScheduleAnswer
 from sync.store.claims import claim_once
-from sync.store.models import Employee, SyncRun
+from sync.store.models import ROLE_ANALYST, Employee, SyncRun
 from sync.store.workspaces import (
     current_workspace_id,
     previous_workspace_id,
@@ -68,6 +86,11 @@ class TeamUsage:
     manager: Employee | None = None
     # Everyone in the reporting line, `rows` first: what a team chart sums (bot/charts.py).
     members: tuple[StatsAnswer, ...] = ()
+    # People of the team the viewer may not see one by one (works-council mode, an
+    # analyst): only in the sums, never in `rows` or `members`...
+    aggregate_only: int = 0
+    # ...and, when they are fewer than the floor, the floor: the sums are withheld too.
+    floor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,21 @@ class AccessLogAnswer:
     own: bool
     views: list[View]
     days: int
+
+
+@dataclass(frozen=True)
+class Transparency:
+    """ "What can my manager see?": who may see `person`'s figures, how, and who did."""
+
+    person: Employee
+    # Their managers, nearest first: each sees their own figures, or with works-council
+    # mode on for them, only sums over at least `floor` people that include them.
+    managers: list[Employee]
+    individual_views: bool
+    admins: Admins
+    analysts: int  # people with the analyst role: sums over at least `floor` people
+    floor: int
+    log: AccessLogAnswer
 
 
 @dataclass(frozen=True)
@@ -113,6 +151,8 @@ class Home:
     answer: StatsAnswer | None
     team: TeamUsage | None
     archived: bool
+    # A manager's reporting line's adoption over the same days (sync/reports/adoption.py).
+    adoption: AdoptionAnswer | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +181,7 @@ Answer = (
     | ForgetConfirmation
     | OrganisationUsage
     | DigestScheduleAnswer
+    | Transparency
     | Notice
 )
 
@@ -173,11 +214,18 @@ def stats_for(
     return answer
 
 
-def digest_for(manager: Employee, today: dt.date, period_days: int) -> Digest | None:
-    """A manager's digest, shown now (a preview); logged as a view of each report."""
+def digest_for(
+    manager: Employee,
+    today: dt.date,
+    period_days: int,
+    policy: Collection[str] = (),
+    adoption: AdoptionSettings | None = None,
+) -> Digest | None:
+    """A manager's digest, shown now (a preview); logged as a view of each report named.
+    `adoption`: the [adoption] settings, for the digest's adoption section."""
     if not has_access(manager, today):
         return None
-    digest = compose_digest(manager, today, period_days)
+    digest = compose_digest(manager, today, period_days, policy=policy, adoption=adoption)
     record_views(manager, [entry.answer.employee for entry in digest.entries], "digest")
     return digest
 
@@ -189,10 +237,12 @@ def team_for(
     *,
     surface: str = "team",
     manager: Employee | None = None,
+    policy: Collection[str] = (),
 ) -> TeamUsage | None:
     """Everyone in `viewer`'s reporting chain, by credits, or in `manager`'s (whom the
-    caller checked `viewer` may view: then so may they everyone below); None for someone
-    with no reports."""
+    caller checked `viewer` may view, or see sums of); None for someone with no reports.
+    People `viewer` may not see one by one under `policy` (works-council mode, an
+    analyst) count in the sums only, and the sums obey the group-size floor."""
     if manager is not None and manager.id != viewer.id:
         chain = reporting_chain(manager)
     else:
@@ -205,14 +255,22 @@ def team_for(
         answers.values(),
         key=lambda a: (-a.current.totals.credits, a.employee.display_name.lower()),
     )
+    everyone = ranked
+    aggregate_only, floor = 0, None
+    if viewer.is_analyst or policy_of(policy).works_council:
+        visible = individually_visible(viewer, chain, policy)
+        ranked = [a for a in everyone if a.employee.id in visible]
+        aggregate_only = len(everyone) - len(ranked)
+        if aggregate_only and not sum_shown(viewer, [p.id for p in chain], policy):
+            floor, everyone = floor_of(policy).min_group_size, []
     record_views(viewer, [a.employee for a in ranked[:shown]], surface)
     return TeamUsage(
         period=period,
         rows=ranked[:shown],
         hidden=max(0, len(ranked) - shown),
-        size=len(ranked),
-        total_credits=round(sum(a.current.totals.credits for a in ranked), 6),
-        active_people=sum(1 for a in ranked if a.current.active_days),
+        size=len(chain),
+        total_credits=round(sum(a.current.totals.credits for a in everyone), 6),
+        active_people=sum(1 for a in everyone if a.current.active_days),
         data_as_of=coverage.data_as_of,
         missing=coverage.missing(period),
         left_on={
@@ -222,6 +280,8 @@ def team_for(
         },
         manager=manager,
         members=tuple(ranked),
+        aggregate_only=aggregate_only,
+        floor=floor,
     )
 
 
@@ -246,7 +306,21 @@ def ask_stats(
     answer = stats_for(
         viewer.employee, target, period, admin_emails, surface=surface, time_zone=zone.key
     )
-    return REFUSED if answer is None else answer
+    if answer is None:
+        return refusal(viewer.employee, target, admin_emails)
+    return answer
+
+
+def refusal(viewer: Employee, target: Employee | None, admin_emails: Collection[str]) -> Notice:
+    """Why `viewer` may not see `target`: an analyst is told so whoever they asked about
+    (it reveals nobody); a manager in works-council mode is told that; anyone else gets
+    the plain refusal that never tells whether someone exists."""
+    floor = {"floor": policy_of(admin_emails).min_group_size}
+    if viewer.is_analyst and has_access(viewer):
+        return Notice("aggregates_only", {"reason": "analyst", **floor})
+    if target is not None and aggregates_only(viewer, target, admin_emails):
+        return Notice("aggregates_only", {"reason": "works_council", **floor})
+    return REFUSED
 
 
 def ask_stats_chart(
@@ -304,37 +378,98 @@ def ask_team(
     if employee is None:
         return NOT_IN_DIRECTORY
     if everyone:
-        if not viewer.is_admin(admin_emails):
+        if not sees_organisation(viewer, admin_emails):
             return Notice("admins_only", {"action": "organisation"})
-        return _organisation(employee, period)
+        return _organisation(viewer, period, admin_emails)
     if find_manager is not None:
         manager = find_manager()
-        if manager is None or not may_view(employee, manager, admin_emails):
+        if manager is None or not (
+            may_view(employee, manager, admin_emails)
+            or aggregates_only(employee, manager, admin_emails)
+        ):
             return REFUSED
-        team = team_for(employee, period, manager=manager)
+        team = team_for(employee, period, manager=manager, policy=admin_emails)
         if team is None and manager.id != employee.id:
             return Notice("no_team_of", {"name": manager.display_name})
     else:
-        team = team_for(employee, period)
-        if team is None and viewer.is_admin(admin_emails):
-            return _organisation(employee, period)
+        team = team_for(employee, period, policy=admin_emails)
+        if team is None and sees_organisation(viewer, admin_emails):
+            return _organisation(viewer, period, admin_emails)
     return Notice("no_team") if team is None else team
 
 
-def _organisation(viewer: Employee, period: Period) -> OrganisationUsage:
-    """The organisation by branch; its named people are logged as viewed (a branch of one,
-    or a lone person at the top, is that person's own figures)."""
-    organisation = organisation_usage(period)
-    record_views(viewer, organisation.named, "team")
-    return organisation
+def _organisation(
+    viewer: Viewer, period: Period, admin_emails: Collection[str] = ()
+) -> OrganisationUsage:
+    """The organisation by branch. For an admin, its named people are logged as viewed (a
+    branch of one, or a lone person at the top, is that person's own figures). For an
+    analyst, the lines obey the group-size floor (sync/org/privacy.py): lines that are
+    not whole cells are summed into one line naming nobody; nothing is logged, as no
+    line is anyone's own figures."""
+    employee = viewer.employee
+    if viewer.is_admin(admin_emails) or employee is None:
+        organisation = organisation_usage(period)
+        if employee is not None:
+            record_views(employee, organisation.named, "team")
+        return organisation
+    return _organisation_above_floor(
+        employee, organisation_usage(period, shown=10**9), admin_emails
+    )
+
+
+def _organisation_above_floor(
+    analyst: Employee, organisation: OrganisationUsage, admin_emails: Collection[str]
+) -> OrganisationUsage:
+    """`organisation` as an analyst may see it: only lines whose hidden people (everyone
+    but the analyst) are whole cells of sync/org/privacy.py; the rest summed in one line,
+    itself whole cells; nothing at all below the floor."""
+    chart = load_org_chart()
+    cells = sum_cells(analyst, admin_emails, chart)
+    members = {branch.head.id: {branch.head.id} for branch in organisation.branches}
+    for member, head in members_below([b.head for b in organisation.branches], chart).items():
+        members[head].add(member)
+    everyone = [id_ for (id_,) in Employee.select(Employee.id).tuples()]
+    if not cells.shows(everyone):
+        return replace(
+            organisation,
+            branches=[],
+            hidden=0,
+            top=[],
+            top_usage=TeamRollup(0, 0, 0.0, 0.0),
+            total_credits=0.0,
+            active_people=0,
+            floor=cells.floor.min_group_size,
+        )
+    shown = [b for b in organisation.branches if cells.shows(members[b.head.id])]
+    listed = shown[:BRANCHES_SHOWN]  # the rest are summed with the small ones
+    merged = [b.usage for b in organisation.branches if b not in listed]
+    top_shown = cells.shows(person.id for person in organisation.top)
+    if not top_shown:
+        merged.append(organisation.top_usage)
+    return replace(
+        organisation,
+        branches=listed,
+        hidden=0,
+        top=organisation.top if top_shown else [],
+        others=_summed(merged) if merged else None,
+    )
+
+
+def _summed(rollups: list[TeamRollup]) -> TeamRollup:
+    return TeamRollup(
+        sum(r.people for r in rollups),
+        sum(r.active_people for r in rollups),
+        round(sum(r.credits for r in rollups), 6),
+        round(sum(r.previous_credits for r in rollups), 6),
+    )
 
 
 def ask_digest_preview_by_email(
-    manager_email: str, today: dt.date, period_days: int
+    manager_email: str, today: dt.date, period_days: int, policy: Collection[str] = ()
 ) -> Digest | None:
     """`codexbot digest preview MANAGER`: None for someone not in the directory."""
     manager = find_employee(manager_email)
-    return None if manager is None else digest_for(manager, today, period_days)
+    return None if manager is None else digest_for(manager, today, period_days, policy)
 
 
 _DIGEST_PREFERENCES = {
@@ -351,7 +486,8 @@ def ask_digest(viewer: Viewer, action: str, today: dt.date, settings: Settings) 
     if employee is None or not has_access(employee, today):
         return NOT_IN_DIRECTORY
     if action == "preview":
-        digest = digest_for(employee, today, settings.digest.period_days)
+        policy = AccessPolicy.from_settings(settings)
+        digest = digest_for(employee, today, settings.digest.period_days, policy, settings.adoption)
         if digest is None:
             return NOT_IN_DIRECTORY
         return replace(digest, time_zone=time_zone_of(employee, settings.digest.timezone).key)
@@ -442,17 +578,32 @@ def ask_connect(viewer: Viewer, admin_emails) -> Notice | None:
     return None if viewer.is_admin(admin_emails) else Notice("admins_only", {"action": "connect"})
 
 
-def ask_home(viewer: Viewer, today: dt.date) -> Home:
-    """The Home tab: the viewer's own last 30 days and, for managers, their team."""
+def ask_home(
+    viewer: Viewer,
+    today: dt.date,
+    admin_emails: Collection[str] = (),
+    adoption: AdoptionSettings | None = None,
+) -> Home:
+    """The Home tab: the viewer's own last 30 days and, for managers, their team (summed
+    where works-council mode keeps people's own figures from them) and its adoption."""
     employee = viewer.employee
-    answer = team = None
+    answer = team = line = None
     if employee is not None:
         period = Period.ending_before(today, HOME_PERIOD_DAYS)
         answer = stats_for(employee, employee, period, surface="home")
         if answer:
-            team = team_for(employee, period, HOME_TEAM_ROWS, surface="home")
+            team = team_for(employee, period, HOME_TEAM_ROWS, surface="home", policy=admin_emails)
+        if team is not None:
+            line = adoption_answer(
+                period,
+                adoption or AdoptionSettings(),
+                employee,
+                admin_emails,
+                manager=employee,
+                names=False,
+            )
     archived = employee is not None and not has_access(employee, today)
-    return Home(answer, team, archived)
+    return Home(answer, team, archived, line)
 
 
 def ask_in_direct_message(
@@ -463,7 +614,9 @@ def ask_in_direct_message(
     wants_help: bool,
     wants_access_log: bool,
     default_time_zone: str = "UTC",
-) -> StatsAnswer | AccessLogAnswer | Help | Notice | None:
+    wants_transparency: bool = False,
+    admin_emails: Collection[str] = (),
+) -> StatsAnswer | AccessLogAnswer | Transparency | Help | Notice | None:
     """A DM, always about its sender, for the period `period_for` names on their own
     calendar; None for an event already answered (Slack retries slow ones, and replicas
     share the work)."""
@@ -473,12 +626,45 @@ def ask_in_direct_message(
         return Help()
     if viewer.employee is None:
         return NOT_IN_DIRECTORY
-    if wants_access_log:
+    if wants_access_log or wants_transparency:
         if not has_access(viewer.employee):  # nor do they see who viewed them
             return REFUSED
         views = views_of(viewer.employee, DEFAULT_LOOKBACK_DAYS)
-        return AccessLogAnswer(viewer.employee, own=True, views=views, days=DEFAULT_LOOKBACK_DAYS)
+        log = AccessLogAnswer(viewer.employee, own=True, views=views, days=DEFAULT_LOOKBACK_DAYS)
+        return transparency(viewer.employee, log, admin_emails) if wants_transparency else log
     zone = time_zone_of(viewer.employee, default_time_zone)
     period = period_for(LocalToday.at(utc_now(), zone))
     answer = stats_for(viewer.employee, viewer.employee, period, surface="dm", time_zone=zone.key)
     return REFUSED if answer is None else answer
+
+
+def transparency(
+    person: Employee, log: AccessLogAnswer, admin_emails: Collection[str]
+) -> Transparency:
+    """Who may see `person`'s figures under the policy, and who viewed them: the answer to
+    "what can my manager see?" (sync/org/access.py decides; this only lists)."""
+    policy = policy_of(admin_emails)
+    above = manager_ids_above(person)
+    managers = list(Employee.select().where(Employee.id.in_(list(above)))) if above else []
+    # Nearest first: each manager's own manager follows them.
+    by_id = {manager.id: manager for manager in managers}
+    chain, boss_id = [], person.manager_id
+    while boss_id in by_id and by_id[boss_id] not in chain:
+        chain.append(by_id[boss_id])
+        boss_id = by_id[boss_id].manager_id
+    chain = [manager for manager in chain if has_access(manager)]
+    analysts = (
+        Employee.select()
+        .where((Employee.role == ROLE_ANALYST) & (Employee.id != person.id))
+        .where(Employee.archived_on.is_null() | (Employee.archived_on > utc_today()))
+        .count()
+    )
+    return Transparency(
+        person=person,
+        managers=chain,
+        individual_views=policy.shows_individually(person),
+        admins=admins(policy),
+        analysts=analysts,
+        floor=policy.min_group_size,
+        log=log,
+    )

@@ -4,11 +4,15 @@ with a one-line roll-up of the team below each report who manages people."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 
+from sync.config import AdoptionSettings
 from sync.notices import Notice
-from sync.org.access import digest_subjects, is_archived
-from sync.org.chart import OrgChart
+from sync.org.access import digest_subjects, is_archived, policy_of
+from sync.org.chart import OrgChart, members_below
+from sync.org.privacy import individually_visible, sum_shown
+from sync.reports.adoption import AdoptionAnswer, adoption_answer
 from sync.reports.coverage import Coverage, DayRange
 from sync.reports.periods import Period
 from sync.reports.queries import StatsAnswer, TeamRollup, stats_answers, team_rollups
@@ -28,6 +32,17 @@ class DigestEntry:
 
 
 @dataclass(frozen=True)
+class TeamAggregate:
+    """Everyone a digest covers, summed, for a manager who may not see some of them one by
+    one (works-council mode): the digest's team-level section. `usage` is None when the
+    people hidden from the manager are fewer than the floor (said, never shown)."""
+
+    people: int
+    usage: TeamRollup | None
+    floor: int
+
+
+@dataclass(frozen=True)
 class Digest:
     manager: Employee
     period: Period
@@ -37,6 +52,11 @@ class Digest:
     missing: list[DayRange] = field(default_factory=list)
     # The manager's time zone (sync/org/time_zones.py): the digest's times are on their clock.
     time_zone: str = "UTC"
+    # Works-council mode: the team summed, in place of the reports `entries` leaves out.
+    team_level: TeamAggregate | None = None
+    # The reporting line's adoption over the same days, without names: the digest's last
+    # section (sync/reports/adoption.py); None for a 1:1's prep.
+    adoption: AdoptionAnswer | None = None
 
 
 def flags_for(answer: StatsAnswer, today: dt.date) -> list[Notice]:
@@ -67,11 +87,16 @@ def compose_digest(
     chart: OrgChart | None = None,
     reports: list[Employee] | None = None,
     time_zone: str = "UTC",
+    policy: Collection[str] = (),
+    adoption: AdoptionSettings | None = None,
 ) -> Digest:
     """The digest for the `period_days` complete days before `today`. A delivery run
     passes the coverage and the org chart it read once, rather than reading them again
     for every manager. `reports`: the people to cover, when not the manager's direct
-    reports (a 1:1's prep covers the one person it is with)."""
+    reports (a 1:1's prep covers the one person it is with). `policy`: the AccessPolicy;
+    in works-council mode the digest names only the reports the manager may see one by
+    one, and sums everyone it covers into one team-level section above the floor.
+    `adoption`: the [adoption] settings, to end the digest with the line's adoption."""
     period = Period.ending_before(today, period_days)
     if coverage is None:
         coverage = Coverage.load(period.previous.first_day, today)
@@ -89,6 +114,53 @@ def compose_digest(
         )
         for r in reports
     ]
+    team_level = None
+    if policy_of(policy).works_council:
+        entries, team_level = _team_level(manager, reports, entries, teams, chart, policy)
+    line = None
+    if adoption is not None and reports:
+        line = adoption_answer(period, adoption, manager, policy, manager=manager, names=False)
     return Digest(
-        manager, period, entries, coverage.data_as_of, coverage.missing(period), time_zone
+        manager,
+        period,
+        entries,
+        coverage.data_as_of,
+        coverage.missing(period),
+        time_zone,
+        team_level,
+        line,
     )
+
+
+def _team_level(
+    manager: Employee,
+    reports: list[Employee],
+    entries: list[DigestEntry],
+    teams: dict[int, TeamRollup],
+    chart: OrgChart | None,
+    policy: Collection[str],
+) -> tuple[list[DigestEntry], TeamAggregate | None]:
+    """The entries the manager may see, without roll-ups, and the whole team summed; or
+    the digest unchanged when works-council mode hides nobody it covers."""
+    below = list(members_below(reports, chart))
+    covered = reports + (list(Employee.select().where(Employee.id.in_(below))) if below else [])
+    visible = individually_visible(manager, covered, policy)
+    hidden = len(covered) - len(visible)
+    if hidden == 0:
+        return entries, None
+    summed = TeamRollup(0, 0, 0.0, 0.0)
+    for entry in entries:
+        own = entry.answer
+        rollup = entry.team or TeamRollup(0, 0, 0.0, 0.0)
+        summed = TeamRollup(
+            summed.people + 1 + rollup.people,
+            summed.active_people + bool(own.current.active_days) + rollup.active_people,
+            round(summed.credits + own.current.totals.credits + rollup.credits, 6),
+            round(
+                summed.previous_credits + own.previous.totals.credits + rollup.previous_credits,
+                6,
+            ),
+        )
+    shown = [replace(e, team=None) for e in entries if e.answer.employee.id in visible]
+    usage = summed if sum_shown(manager, [p.id for p in covered], policy) else None
+    return shown, TeamAggregate(len(covered), usage, policy_of(policy).min_group_size)

@@ -24,7 +24,8 @@ from sync.clock import utc_today
 from sync.notices import Notice, Problem
 from sync.org.access import Viewer, may_view, team_of
 from sync.org.access_log import record_views
-from sync.reports.answers import NOT_IN_DIRECTORY, REFUSED
+from sync.org.privacy import individually_visible
+from sync.reports.answers import NOT_IN_DIRECTORY, refusal
 from sync.reports.coverage import Coverage, DayRange
 from sync.reports.metrics import STAT_FIELDS, Stats
 from sync.reports.periods import STATS_PERIOD_DAYS, Period
@@ -96,10 +97,18 @@ def ask_export(
             scope, people = SCOPE_ORGANISATION, everyone_in_directory()
         if not people:
             return Notice("no_team")
+        # An export is one person's lines: in works-council mode, only those the viewer
+        # may see one by one (their sums are in `/codex team`).
+        visible = individually_visible(employee, people, admin_emails)
+        if len(visible) < len(people):
+            hidden = next(person for person in people if person.id not in visible)
+            people = [person for person in people if person.id in visible]
+            if not people:
+                return refusal(employee, hidden, admin_emails)
     else:
         person = employee if find_target is None else find_target()
         if person is None or not may_view(employee, person, admin_emails):
-            return REFUSED
+            return refusal(employee, person, admin_emails)
         scope = SCOPE_SELF if person.id == employee.id else SCOPE_PERSON
         people = [person]
     coverage = Coverage.load(period.first_day, utc_today())

@@ -50,6 +50,11 @@ class OrganisationUsage:
     active_people: int
     data_as_of: dt.datetime | None
     missing: list[DayRange] = field(default_factory=list)
+    # For a viewer who may not see each person (an analyst), after the group-size floor
+    # (answers.organisation_for): the lines too small to show, summed into one...
+    others: TeamRollup | None = None
+    # ...or, when the whole organisation is below the floor, the floor (nothing shown).
+    floor: int | None = None
 
     @property
     def top_named(self) -> list[Employee]:

@@ -324,18 +324,22 @@ def _period_usage(period: Period, rows: list[tuple], missing: list[DayRange]) ->
 
 
 class _Sums:
-    """Running sums of the six counts; a token sum stays None until some row knows it."""
+    """Running sums of the seven counts; a token sum stays None until some row knows it.
+    Cached input tokens are summed over the rows whose input tokens are known, and stay
+    None once one of those lacks them (stored before schema v6): see Stats."""
 
-    __slots__ = ("threads", "turns", "credits", "tokens", "pending")
+    __slots__ = ("threads", "turns", "credits", "tokens", "pending", "cached", "cached_gap")
 
     def __init__(self) -> None:
         self.threads = self.turns = 0
         self.credits = 0.0
         self.tokens: list[int | None] = [None, None, None]
         self.pending = False
+        self.cached: int | None = None
+        self.cached_gap = False
 
     def add(self, counts) -> None:
-        threads, turns, credits, input_tokens, output_tokens, total_tokens = counts
+        threads, turns, credits, input_tokens, output_tokens, total_tokens, cached = counts
         self.threads += threads
         self.turns += turns
         self.credits += credits
@@ -344,6 +348,10 @@ class _Sums:
             self.pending = True
         if input_tokens is not None:
             tokens[0] = input_tokens if tokens[0] is None else tokens[0] + input_tokens
+            if cached is None:
+                self.cached_gap = True
+            else:
+                self.cached = cached if self.cached is None else self.cached + cached
         if output_tokens is not None:
             tokens[1] = output_tokens if tokens[1] is None else tokens[1] + output_tokens
         if total_tokens is not None:
@@ -358,6 +366,7 @@ class _Sums:
             input_tokens,
             output_tokens,
             total_tokens,
+            None if self.cached_gap else self.cached,
             self.pending,
         )
 

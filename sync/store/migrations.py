@@ -212,10 +212,20 @@ def _digests_timed_to_one_on_ones(db: Database) -> None:
     db.create_tables([DigestSchedule, OneOnOne], safe=False)
 
 
+def _cached_input_tokens_kept(db: Database) -> None:
+    """Version 6: usage keeps its cached input tokens, the part of input tokens the model
+    read from its prompt cache, so answers can give cache share. Rows already stored get
+    none (NULL: unknown, not zero): the next syncs' trailing window re-reads the recent
+    days, and the cache share of older days stays unknown until a sync re-reads them."""
+    migrator = SchemaMigrator.from_database(db)
+    migrate(migrator.add_column("daily_usage", "cached_input_tokens", BigIntegerField(null=True)))
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _claims_replace_leases_and_handled_events,
     3: _usage_per_workspace_and_coverage,
     4: _directory_kept_current,
     5: _digests_timed_to_one_on_ones,
+    6: _cached_input_tokens_kept,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -23,7 +23,10 @@ database = DatabaseProxy()
 
 ROLE_EMPLOYEE = "employee"
 ROLE_ADMIN = "admin"
-ROLES = (ROLE_EMPLOYEE, ROLE_ADMIN)
+# Sees aggregates of the whole organisation above the group-size floor, never one
+# person's figures (sync/org/access.py).
+ROLE_ANALYST = "analyst"
+ROLES = (ROLE_EMPLOYEE, ROLE_ADMIN, ROLE_ANALYST)
 
 
 class BaseModel(Model):
@@ -63,6 +66,10 @@ class Employee(BaseModel):
     @property
     def is_admin(self) -> bool:
         return self.role == ROLE_ADMIN
+
+    @property
+    def is_analyst(self) -> bool:
+        return self.role == ROLE_ANALYST
 
     @property
     def display_name(self) -> str:
@@ -114,6 +121,9 @@ class DailyUsage(BaseModel):
     output_tokens = BigIntegerField(null=True)
     total_tokens = BigIntegerField(null=True)
     sync_run = IntegerField(null=True)
+    # The part of input_tokens read from the prompt cache (what cache share divides). NULL
+    # also on rows stored before schema v6 that no sync has re-read since.
+    cached_input_tokens = BigIntegerField(null=True)
 
     class Meta:
         primary_key = CompositeKey("workspace_id", "codex_user_id", "day", "client_id")
@@ -246,7 +256,17 @@ class OneOnOne(BaseModel):
 class AccessLog(BaseModel):
     """Who looked at whose stats, where and when: people can ask who viewed theirs."""
 
-    SURFACES = ("slash command", "dm", "home", "team", "digest", "cli", "export", "chart")
+    SURFACES = (
+        "slash command",
+        "dm",
+        "home",
+        "team",
+        "digest",
+        "cli",
+        "export",
+        "chart",
+        "adoption",
+    )
 
     id = AutoField()
     viewer = ForeignKeyField(Employee, on_delete="CASCADE", backref="+")

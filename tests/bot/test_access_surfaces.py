@@ -1,7 +1,11 @@
 """The access matrix, run through every surface that shows stats: `/codex stats` (by mention
 and by email), `/codex team` (one's own, an admin's organisation, `@manager`'s), `/codex
 export` (the CSV in the DM), DMs, the Home tab, digests (preview and delivered) and the
-CLI; and `/codex org`, for admins only.
+CLI; and `/codex org`, for admins only. Each runs in both privacy modes (docs/privacy.md):
+individual views on, and works-council mode (`[privacy] individual_views = false`), where
+managers see their reporting line only in sums (above the group-size floor, which this
+small org mostly is not) and digests are team-level; and for every viewer role: self,
+manager, skip-level, peer, analyst (sums only, never a person) and admin.
 
 The expected answers come from a table written here, independently of sync/access.py: each
 (viewer, target) pair gets a relation (self, report, skip-level, manager, peer, ...), and
@@ -46,6 +50,7 @@ PEOPLE = {
     # A former manager, archived, whose report still points at them.
     "archived": ("Archibald Formerly", "vp", "employee"),
     "leftover": ("Ursula Leftover", "archived", "employee"),
+    "analyst": ("Anneliese Lens", "ceo", "analyst"),
 }
 ARCHIVED = {"archived"}
 # Known to the directory by Slack id; the others are matched by their Slack email.
@@ -65,9 +70,13 @@ POLICY = {
     "peer": False,
     "stranger": False,  # another branch of the org
     "admin viewer": True,
+    "analyst viewer": False,  # sums of the organisation only
     "archived viewer": False,
     "not in directory": False,
 }
+# Works-council mode: managers, direct or skip-level, see their people only in sums.
+WORKS_COUNCIL_POLICY = {**POLICY, "report": False, "skip-level report": False}
+MODES = {"individual views": True, "works council": False}
 
 
 def name(key: str) -> str:
@@ -99,6 +108,8 @@ def relation(viewer: str, target: str) -> str:
         return "admin viewer"
     if viewer == target:
         return "self"
+    if PEOPLE[viewer][2] == "analyst":
+        return "analyst viewer"
     if PEOPLE[target][1] == viewer:
         return "report"
     if viewer in managers_above(target):
@@ -112,8 +123,13 @@ def relation(viewer: str, target: str) -> str:
     return "stranger"
 
 
-def allowed(viewer: str, target: str) -> bool:
-    return POLICY[relation(viewer, target)]
+def allowed(viewer: str, target: str, individual_views: bool = True) -> bool:
+    return (POLICY if individual_views else WORKS_COUNCIL_POLICY)[relation(viewer, target)]
+
+
+def sees_people(viewer: str, individual_views: bool) -> bool:
+    """Whether team views, Home and digests list `viewer`'s people one by one."""
+    return individual_views or is_admin(viewer)
 
 
 def active(viewer: str) -> bool:
@@ -156,7 +172,12 @@ def test_the_table_covers_every_relation():
     assert relation("mgr", "stranger") == "stranger"
     assert relation("ceo", "admin") == "stranger"
     assert relation("vp", "leftover") == "skip-level report"  # below an archived manager
-    assert digest_rows("vp") == {"mgr"} and digest_rows("ceo") == {"vp", "stranger"}
+    assert digest_rows("vp") == {"mgr"}
+    assert digest_rows("ceo") == {"vp", "stranger", "analyst"}
+    assert relation("analyst", "rep1") == "analyst viewer"
+    assert relation("analyst", "analyst") == "self"
+    assert not allowed("mgr", "rep1", individual_views=False)
+    assert allowed("rep1", "rep1", individual_views=False)
 
 
 # --------------------------------------------------------------------------- the org
@@ -187,6 +208,13 @@ def build_company(slack, today: dt.date) -> dict[str, Employee]:
 @pytest.fixture
 def company(slack, sqlite_db):
     return build_company(slack, utc_today())
+
+
+@pytest.fixture(params=list(MODES.values()), ids=list(MODES))
+def individual_views(request, settings) -> bool:
+    """The privacy mode the bot runs in: set before the bot starts (ask for it first)."""
+    settings.privacy.individual_views = request.param
+    return request.param
 
 
 # --------------------------------------------------------------------------- the cells
@@ -227,21 +255,33 @@ def rendered(params: dict) -> str:
     return json.dumps(params, ensure_ascii=False)
 
 
-def check_stats_answer(matrix, surface, viewer, target, text, output, emails=True):
-    ok = allowed(viewer, target)
+def check_stats_answer(
+    matrix, surface, viewer, target, text, output, emails=True, individual_views=True, why=True
+):
+    """`why`: whether the surface says why the privacy mode refused (the CLI does not)."""
+    ok = allowed(viewer, target, individual_views)
     matrix.check(surface, viewer, target, output, must={target} if ok else (), emails=emails)
     # Right wording too: an allowed answer is about the target, a refusal shows no stats.
     if ok != text.startswith(f"Codex usage for {name(target)}") or (
         not ok and "Codex usage for" in output
     ):
         matrix.wrong.append((surface, viewer, target, text[:80]))
+    # A refusal by the privacy mode says so (to those it refuses, and nobody else).
+    said = "Works-council mode" in text or "Analysts see" in text
+    by_mode = not ok and active(viewer) and allowed(viewer, target)
+    by_mode |= not ok and active(viewer) and PEOPLE[viewer][2] == "analyst"
+    if said != (by_mode and why):
+        matrix.wrong.append((surface + " reason", viewer, target, text[:80]))
 
 
 # --------------------------------------------------------------------------- Slack
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
-def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, viewer):
+def test_slack_surfaces_show_nothing_the_policy_forbids(
+    individual_views, bot, slack, company, viewer
+):
+    mode = individual_views
     matrix = Matrix()
     me = slack_id(viewer)
     answers: list[dict] = []
@@ -255,9 +295,13 @@ def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, vie
     # /codex stats @target 30d, for every target, and the same by their email.
     for target in TARGETS:
         answer = command(f"stats <@{slack_id(target)}|{target}> 30d")
-        check_stats_answer(matrix, "slash", viewer, target, answer["text"], rendered(answer))
+        check_stats_answer(
+            matrix, "slash", viewer, target, answer["text"], rendered(answer), True, mode
+        )
         answer = command(f"stats {email(target).upper()} 30d")
-        check_stats_answer(matrix, "slash email", viewer, target, answer["text"], rendered(answer))
+        check_stats_answer(
+            matrix, "slash email", viewer, target, answer["text"], rendered(answer), True, mode
+        )
 
     # /codex org ...: the directory for admins, one refusal for everyone else.
     for text in ("org", "org unmatched", "org history"):
@@ -281,16 +325,21 @@ def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, vie
 
     # /codex team: the reporting line, nobody else; for an admin without one, the
     # organisation by branch.
+    # An analyst gets the organisation too, above the floor: in this org of 12 only their
+    # own one-person branch is big enough (the rest is summed, naming nobody).
     team = command("team 30d")
-    must = reporting_line(viewer) if active(viewer) else set()
+    must = reporting_line(viewer) if active(viewer) and sees_people(viewer, mode) else set()
     if is_admin(viewer) and not must:
         must = organisation_named() - {viewer}
     matrix.check("team", viewer, "-", rendered(team), must=must, may={viewer})
+    summed = active(viewer) and reporting_line(viewer) and not sees_people(viewer, mode)
+    if summed and "own figures are private here" not in rendered(team):
+        matrix.wrong.append(("team", viewer, "-", team["text"][:80]))
 
     # /codex team @target: the target's reporting line, for whoever may see the target.
     for target in TARGETS:
         answer = command(f"team <@{slack_id(target)}|{target}> 30d")
-        ok = allowed(viewer, target)
+        ok = allowed(viewer, target, mode) and sees_people(viewer, mode)
         must = reporting_line(target) if ok else set()
         matrix.check("team @", viewer, target, rendered(answer), must=must, may={viewer, target})
 
@@ -300,7 +349,7 @@ def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, vie
         answer = command(f"export <@{slack_id(target)}|{target}> 30d")
         sent = [slack.files[file_id] for file_id in sorted(set(slack.files) - before)]
         content = "".join(file["data"].decode("utf-8-sig") for file in sent)
-        ok = allowed(viewer, target)
+        ok = allowed(viewer, target, mode)
         # A leaver's usage here is all after they left: nobody's, so no lines of theirs.
         must = {target} if ok and target not in ARCHIVED else set()
         matrix.check("export", viewer, target, rendered(answer) + content, must=must)
@@ -314,25 +363,38 @@ def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, vie
     assert home.params["user_id"] == me
     view = rendered(home.params["view"])
     assert ("Active days" in view) == active(viewer)
-    must = reporting_line(viewer) if active(viewer) else set()
+    must = reporting_line(viewer) if active(viewer) and sees_people(viewer, mode) else set()
     matrix.check("home", viewer, "-", view, must=must, may={viewer})
 
-    # The digest preview: direct reports by name, skip-levels only as roll-ups.
+    # The digest preview: direct reports by name, skip-levels only as roll-ups; in
+    # works-council mode one team-level section naming nobody.
     preview = command("digest preview")
-    matrix.check(
-        "digest preview", viewer, "-", rendered(preview), must=digest_rows(viewer), may={viewer}
-    )
+    must = digest_rows(viewer) if sees_people(viewer, mode) else set()
+    matrix.check("digest preview", viewer, "-", rendered(preview), must=must, may={viewer})
+    if ("Your team, summed" in rendered(preview)) != bool(digest_rows(viewer) and not must):
+        matrix.wrong.append(("digest preview", viewer, "-", preview["text"][:80]))
+
+    # "What can my manager see?": their managers by name (those still here), the admins,
+    # in which mode, and who viewed them; to those with access only.
+    assert bot.dm(me, "What can my manager see?").status_code == 200
+    posted = slack.wait_for("chat.postMessage", len(TARGETS) + 1)[-1].params
+    managers = {key for key in managers_above(viewer) if active(key)} if viewer in PEOPLE else ()
+    must = {*managers, "admin"} if active(viewer) else set()
+    matrix.check("transparency", viewer, "-", rendered(posted), must=must, may={viewer})
+    expected = "see your own figures" if mode else "see sums only (works-council mode)"
+    if active(viewer) != (expected in posted["text"]):
+        matrix.wrong.append(("transparency", viewer, "-", posted["text"][:80]))
 
     # Every request was answered exactly once: the sentinels' answers come last.
     assert bot.command("USENTINEL", "stats").status_code == 200
     assert bot.dm("USENTINEL", "usage").status_code == 200
     responses = slack.wait_for("response_url", len(answers) + 1)
-    dms = slack.wait_for("chat.postMessage", len(TARGETS) + 1)
+    dms = slack.wait_for("chat.postMessage", len(TARGETS) + 2)
     assert "not in codexbot's directory" in responses[-1].params["text"]
     assert dms[-1].params["channel"] == "DUSENTINEL"
-    assert len(responses) == len(answers) + 1 and len(dms) == len(TARGETS) + 1
+    assert len(responses) == len(answers) + 1 and len(dms) == len(TARGETS) + 2
     assert len(slack.calls_to("views.publish")) == 1
-    assert matrix.cells == len(PEOPLE) * (5 * len(TARGETS) + 3 + 3)
+    assert matrix.cells == len(PEOPLE) * (5 * len(TARGETS) + 3 + 4)
     assert (matrix.required > 0) == active(viewer)  # nothing to show is right for them
     matrix.assert_clean()
 
@@ -340,7 +402,9 @@ def test_slack_surfaces_show_nothing_the_policy_forbids(bot, slack, company, vie
 # --------------------------------------------------------------------------- digests
 
 
-def test_delivered_digests_name_only_direct_reports(settings, slack, sqlite_db):
+@pytest.mark.parametrize("individual_views", list(MODES.values()), ids=list(MODES))
+def test_delivered_digests_name_only_direct_reports(settings, slack, sqlite_db, individual_views):
+    settings.privacy.individual_views = individual_views
     with freeze_time("2026-11-02 12:00:00"):  # a Monday, past 09:00 everywhere it matters
         build_company(slack, utc_today())
         sent = DigestDeliverer(settings, web_client(settings), "replica-a").deliver_due()
@@ -358,9 +422,10 @@ def test_delivered_digests_name_only_direct_reports(settings, slack, sqlite_db):
     for recipient, messages in by_recipient.items():
         output = "\n".join(messages)
         if recipient in managers:
-            matrix.check(
-                "digest", recipient, "-", output, must=digest_rows(recipient), may={recipient}
-            )
+            must = digest_rows(recipient) if individual_views else set()
+            matrix.check("digest", recipient, "-", output, must=must, may={recipient})
+            if ("Your team, summed" in output) == individual_views:
+                matrix.wrong.append(("digest", recipient, "-", output[:80]))
         else:
             matrix.check("self digest", recipient, "-", output, must={recipient})
     matrix.assert_clean()
@@ -379,10 +444,11 @@ def run_cli(sqlite_db):
         "SLACK_BOT_TOKEN": None,
     }
 
-    def run(*args):
+    def run(*args, config: str = ""):
         opened = database.obj
         try:
-            return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+            environment = {**env, "CODEXBOT_CONFIG": config}
+            return CliRunner().invoke(cli, list(args), env=environment, catch_exceptions=False)
         finally:
             # The CLI opens its own connection and binds the models to it: bind them back.
             if database.obj is not opened:
@@ -392,28 +458,29 @@ def run_cli(sqlite_db):
     return run
 
 
+@pytest.mark.parametrize("individual_views", list(MODES.values()), ids=list(MODES))
 @pytest.mark.parametrize("viewer", VIEWERS)
-def test_cli_shows_nothing_the_policy_forbids(run_cli, company, viewer):
+def test_cli_shows_nothing_the_policy_forbids(run_cli, company, viewer, individual_views, tmp_path):
+    mode = individual_views
+    config = tmp_path / "codexbot.toml"
+    config.write_text(f"[privacy]\nindividual_views = {str(mode).lower()}\n")
     matrix = Matrix()
     for target in TARGETS:
-        result = run_cli("stats", email(target), "--as", email(viewer), "--days", "30")
+        result = run_cli(
+            "stats", email(target), "--as", email(viewer), "--days", "30", config=str(config)
+        )
         assert "Traceback" not in result.output
-        assert result.exit_code == (0 if allowed(viewer, target) else 1), result.output
+        assert result.exit_code == (0 if allowed(viewer, target, mode) else 1), result.output
         # The refusal repeats the emails the operator typed: only names count as shown.
         check_stats_answer(
-            matrix, "cli stats", viewer, target, result.output, result.output, emails=False
+            matrix, "cli stats", viewer, target, result.output, result.output, False, mode, False
         )
-    preview = run_cli("digest", "preview", email(viewer))
+    preview = run_cli("digest", "preview", email(viewer), config=str(config))
     assert preview.exit_code == (0 if active(viewer) else 1), preview.output
-    matrix.check(
-        "cli digest",
-        viewer,
-        "-",
-        preview.output,
-        must=digest_rows(viewer),
-        may={viewer},
-        emails=False,
-    )
+    must = digest_rows(viewer) if sees_people(viewer, mode) else set()
+    matrix.check("cli digest", viewer, "-", preview.output, must=must, may={viewer}, emails=False)
+    if ("Your team, summed" in preview.output) != bool(digest_rows(viewer) and not must):
+        matrix.wrong.append(("cli digest", viewer, "-", preview.output[:80]))
     assert matrix.cells == len(PEOPLE) * (len(TARGETS) + 1)
     assert (matrix.required > 0) == active(viewer)  # nothing to show is right for them
     matrix.assert_clean()

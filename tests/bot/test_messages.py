@@ -10,10 +10,12 @@ import pytest
 from factories import person, store_usage, usage
 from slack_sdk.models.blocks import Block
 
-from bot.messages import MESSAGE_BLOCK_LIMIT, render_message, render_view
-from bot.rendering import words
+from bot.messages import MESSAGE_BLOCK_LIMIT, render_message, render_messages, render_view
+from bot.rendering import render, words
 from sync.notices import Notice
 from sync.reports.answers import Home, team_for
+from sync.reports.digest import compose_digest
+from sync.reports.metrics import METRICS
 from sync.reports.periods import Period
 from sync.reports.queries import stats_answer
 from sync.store.models import Employee
@@ -71,7 +73,10 @@ def test_stats_message_is_valid_and_has_a_fallback_text(sqlite_db):
     message = render_message("stats", answer=stats_answer(ada, WEEK))
     assert_valid(message["blocks"])
     assert message["text"].startswith("Codex usage for Ada")
-    assert len(message["blocks"][2]["fields"]) == 6
+    fields = message["blocks"][2]["fields"]
+    assert len(fields) == 8  # the six counts, turn depth and cache share; Slack allows 10
+    assert fields[6]["text"] == "*Turn depth*\n2.0   –"  # 2 turns in 1 thread, no week before
+    assert fields[7]["text"] == "*Cache share*\nunknown   –"  # no cached count stored
 
 
 NOTICES = Path(__file__).resolve().parents[2] / "templates" / "_notices.j2"
@@ -150,6 +155,8 @@ SAMPLE_PARAMS = {
     "scim_not_supported": {"what": "Bulk"},
     "scim_body_too_large": {"limit": 65536},
     "no_team_of": {"name": "Ada"},
+    "aggregates_only": {"reason": "works_council", "floor": 5},
+    "below_floor": {"floor": 5},
     "export_sent": {
         "lines": 1234,
         "people": 12,
@@ -199,6 +206,89 @@ def test_help_and_connect_modal_render():
     modal = render_view("connect_modal")
     assert_valid(modal["blocks"], 100)
     assert len(modal["title"]["text"]) <= 24
+
+
+def test_help_defines_every_stat_in_one_line_turn_depth_included():
+    help_blocks = render_message("help", problem=None)["blocks"]
+    assert_valid(help_blocks)
+    meanings = help_blocks[1]["text"]["text"].split("\n")
+    assert meanings[0] == "*What the stats mean*"
+    assert meanings[1:] == [f"*{m.label}*: {m.meaning}" for m in METRICS]
+    assert (
+        "*Turn depth*: turns per thread (turns ÷ threads): how far a conversation goes;"
+        " – with no threads"
+    ) in meanings
+
+
+def _deep_and_shallow_reports():
+    """A manager with two reports: Ada goes deeper than the week before (10 turns in 4
+    threads against 3 in 2), Bo only carried on threads begun earlier (no new threads)."""
+    boss = person("boss@example.com", "Boss")
+    ada = person("ada@example.com", "Ada", manager=boss)
+    bo = person("bo@example.com", "Bo", manager=boss)
+    store_usage(
+        [
+            usage("u-ada", TODAY - dt.timedelta(days=1), email=ada.email, threads=1, turns=6),
+            usage("u-ada", TODAY - dt.timedelta(days=3), email=ada.email, threads=3, turns=4),
+            usage("u-ada", TODAY - dt.timedelta(days=9), email=ada.email, threads=2, turns=3),
+            usage("u-bo", TODAY - dt.timedelta(days=2), email=bo.email, threads=0, turns=4),
+        ],
+    )
+    return boss, ada, bo
+
+
+def test_turn_depth_in_stats_and_home_with_its_change_and_a_dash_without_threads(sqlite_db):
+    boss, ada, bo = _deep_and_shallow_reports()
+    deep = render_message("stats", answer=stats_answer(ada, WEEK))
+    assert_valid(deep["blocks"])
+    assert deep["blocks"][2]["fields"][6]["text"] == "*Turn depth*\n2.5   ↑ 67%"
+    shallow = render_message("stats", answer=stats_answer(bo, WEEK))
+    assert_valid(shallow["blocks"])
+    assert shallow["blocks"][2]["fields"][1]["text"] == "*Turns*\n4   –"
+    assert shallow["blocks"][2]["fields"][6]["text"] == "*Turn depth*\n–   –"  # never 0
+    home = render_view("home", home=Home(stats_answer(ada, WEEK), team_for(ada, WEEK), False))
+    assert_valid(home["blocks"], 100)
+    assert {"type": "mrkdwn", "text": "*Turn depth*\n2.5   ↑ 67%"} in [
+        field for block in home["blocks"] for field in block.get("fields", [])
+    ]
+
+
+def test_a_digest_entry_gives_turn_depth_against_the_week_before(sqlite_db):
+    boss, _, _ = _deep_and_shallow_reports()
+    digest = compose_digest(boss, TODAY, 7)
+    messages = render_messages("digest", digest=digest)
+    assert len(messages) == 1
+    assert_valid(messages[0]["blocks"])
+    entries = [b["text"]["text"] for b in messages[0]["blocks"] if b["type"] == "section"]
+    ada_line = next(text for text in entries if text.startswith("*Ada*")).split("\n")[0]
+    bo_line = next(text for text in entries if text.startswith("*Bo*")).split("\n")[0]
+    assert " · 4 threads · 10 turns · turn depth 2.5 (↑ 67%) · cache share" in ada_line
+    assert " · 0 threads · 4 turns · turn depth – (–) · cache share" in bo_line
+    assert ada_line.endswith("(–) · active 2/7 days  `▁▁▁▁█▁█`")
+    text = render("digest.txt.j2", digest=digest)
+    assert "turns 10  turn depth 2.5 (↑ 67%)  cache share unknown (–)  active 2/7 days" in text
+    assert "turns 4  turn depth – (–)  cache share unknown (–)  active 1/7 days" in text
+
+
+def table_row(label: str, now: str, before: str, change: str) -> str:
+    """A line of templates/_period_table.txt.j2, as `codexbot stats` prints it."""
+    return f"{label:<15} {now:>14} {before:>14} {change:>9}"
+
+
+def test_cli_stats_table_has_turn_depth_beside_unknown_tokens(sqlite_db):
+    _, ada, bo = _deep_and_shallow_reports()
+    rows = render("stats.txt.j2", answer=stats_answer(ada, WEEK)).splitlines()
+    assert table_row("Turn depth", "2.5", "1.5", "↑ 67%") in rows
+    assert table_row("Turns", "10", "3", "↑ 233%") in rows
+    store_usage(
+        [usage("u-cy", TODAY - dt.timedelta(days=1), email="cy@example.com", input_tokens=None)]
+    )
+    cy = person("cy@example.com", "Cy")
+    rows = render("stats.txt.j2", answer=stats_answer(cy, WEEK)).splitlines()
+    assert table_row("Input tokens", "unknown", "unknown", "–") in rows
+    assert table_row("Turn depth", "2.0", "–", "–") in rows
+    rows = render("stats.txt.j2", answer=stats_answer(bo, WEEK)).splitlines()
+    assert table_row("Turn depth", "–", "–", "–") in rows
 
 
 def test_an_overlong_block_list_is_cut_with_a_note():

@@ -16,6 +16,7 @@ from bot.messages import render_message, render_view
 from bot.work import overflowing
 from sync.clock import utc_today
 from sync.notices import Notice
+from sync.org.access import AccessPolicy
 from sync.reports.answers import REFUSED, ask_home, ask_stats_chart
 from sync.reports.queries import StatsAnswer
 
@@ -37,7 +38,7 @@ def send_chart_to_dm(body, action, client: WebClient, respond, context) -> None:
         return
     person = identify(client, body["user"]["id"], context)
     if home:
-        _send_home_chart(client, person)
+        _send_home_chart(client, person, AccessPolicy.from_settings(context["settings"]))
         return
     settings = context["settings"]
     answer: StatsAnswer | Notice
@@ -48,7 +49,7 @@ def send_chart_to_dm(body, action, client: WebClient, respond, context) -> None:
             person.viewer,
             request.target_id,
             request.period,
-            settings.slack.admin_emails,
+            AccessPolicy.from_settings(settings),
             settings.digest.timezone,
         )
     if isinstance(answer, Notice):
@@ -65,12 +66,12 @@ def _answer(respond, notice: Notice) -> None:
     respond(response_type="ephemeral", replace_original=False, **message)
 
 
-def _send_home_chart(client: WebClient, person: SlackPerson) -> None:
+def _send_home_chart(client: WebClient, person: SlackPerson, policy: AccessPolicy) -> None:
     """The Home tab's team chart: into the DM, then shown in the tab as well (a Home tab
-    action has no message to answer in)."""
-    home = ask_home(person.viewer, utc_today())
+    action has no message to answer in). None of a team shown only in sums."""
+    home = ask_home(person.viewer, utc_today(), policy)
     shared_chart = None
-    if home.team is not None and person.employee is not None:
+    if home.team is not None and not home.team.aggregate_only and person.employee is not None:
         chart = team_chart(home.team, home=True)
         shared_chart = upload_chart(client, person.employee, person.slack_user_id, chart)
     view = render_view("home", home=home, shared_chart=shared_chart)

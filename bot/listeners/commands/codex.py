@@ -19,8 +19,9 @@ from bot.slack import PacedWebClient, send_direct_message
 from bot.work import overflowing
 from sync.clock import utc_today
 from sync.notices import Notice
+from sync.org.access import AccessPolicy
 from sync.org.directory import find_employee
-from sync.reports import answers, directory_admin, exports, schedules
+from sync.reports import adoption, answers, directory_admin, exports, schedules
 from sync.reports.periods import Period
 from sync.store.models import Employee
 
@@ -119,7 +120,7 @@ def _stats(parsed: CodexCommand, person: SlackPerson, client: WebClient, context
         person.viewer,
         find_target,
         lambda today: today.last_days(parsed.days),
-        settings.slack.admin_emails,
+        AccessPolicy.from_settings(settings),
         "slash command",
         settings.digest.timezone,
     )
@@ -129,9 +130,23 @@ def _team(parsed: CodexCommand, person: SlackPerson, client: WebClient, context:
     names_someone = parsed.target_email is not None or parsed.target_user_id is not None
     find_manager = _named(parsed, client, context) if names_someone else None
     period = Period.ending_before(utc_today(), parsed.days)
-    admin_emails = context["settings"].slack.admin_emails
+    admin_emails = AccessPolicy.from_settings(context["settings"])
     return answers.ask_team(
         person.viewer, period, admin_emails, find_manager, everyone=parsed.everyone
+    )
+
+
+def _adoption(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
+    names_someone = parsed.target_email is not None or parsed.target_user_id is not None
+    find_manager = _named(parsed, client, context) if names_someone else None
+    settings = context["settings"]
+    return adoption.ask_adoption(
+        person.viewer,
+        Period.ending_before(utc_today(), parsed.days),
+        settings.adoption,
+        AccessPolicy.from_settings(settings),
+        find_manager,
+        whole_organisation=parsed.everyone,
     )
 
 
@@ -139,7 +154,7 @@ def _export(parsed: CodexCommand, person: SlackPerson, client: WebClient, contex
     names_someone = parsed.target_email is not None or parsed.target_user_id is not None
     find_target = _named(parsed, client, context) if names_someone else None
     period = Period.ending_before(utc_today(), parsed.days)
-    admin_emails = context["settings"].slack.admin_emails
+    admin_emails = AccessPolicy.from_settings(context["settings"])
     export = exports.ask_export(
         person.viewer,
         find_target,
@@ -203,6 +218,7 @@ def _help(parsed: CodexCommand, person: SlackPerson, client: WebClient, context:
 
 
 SUBCOMMANDS = {
+    "adoption": _adoption,
     "audit": _audit,
     "digest": _digest,
     "export": _export,

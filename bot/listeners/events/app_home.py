@@ -9,6 +9,7 @@ from bot.identity import identify
 from bot.messages import render_view
 from bot.work import overflowing
 from sync.clock import utc_today
+from sync.org.access import AccessPolicy
 from sync.reports.answers import ask_home
 
 log = logging.getLogger(__name__)
@@ -22,5 +23,8 @@ def publish_home(event, client, context) -> None:
         log.info("too busy to refresh the Home tab of %s", event.get("user"))
         return
     person = identify(client, event["user"], context)
-    home = ask_home(person.viewer, utc_today())
+    settings = context["settings"]
+    home = ask_home(
+        person.viewer, utc_today(), AccessPolicy.from_settings(settings), settings.adoption
+    )
     client.views_publish(user_id=event["user"], view=render_view("home", home=home))

@@ -8,6 +8,7 @@ from bot.messages import render_answer, render_message
 from bot.parsing import parse_direct_message
 from bot.work import overflowing
 from sync.notices import Notice
+from sync.org.access import AccessPolicy
 from sync.reports.answers import ask_in_direct_message
 
 # Message subtypes that are still someone asking: a file with a caption, a thread reply
@@ -37,6 +38,8 @@ def answer_direct_message(body, event, say, client, context) -> None:
         wants_help=request.wants_help,
         wants_access_log=request.wants_access_log,
         default_time_zone=context["settings"].digest.timezone,
+        wants_transparency=request.wants_transparency,
+        admin_emails=AccessPolicy.from_settings(context["settings"]),
     )
     # A question asked in a thread is answered in that thread.
     for message in [] if answer is None else render_answer(answer):

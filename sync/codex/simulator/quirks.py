@@ -224,14 +224,37 @@ def valid_records(day: datetime.date) -> list[UsageRecord]:
             None,
             None,
             None,
+            None,
         ),
-        UsageRecord("user-hostile-top-level", top, day, "CODEX_WEB", 1, 4, 2.5, 400, 50, 450),
-        UsageRecord("user-hostile-unattributed", split, day, "CODEX_CLI", 1, 2, 3.5, 150, 20, 170),
+        UsageRecord("user-hostile-top-level", top, day, "CODEX_WEB", 1, 4, 2.5, 400, 50, 450, 100),
         UsageRecord(
-            "user-hostile-unattributed", split, day, UNATTRIBUTED_CLIENT, 2, 5, 6.75, 350, 40, 390
+            "user-hostile-unattributed", split, day, "CODEX_CLI", 1, 2, 3.5, 150, 20, 170, 50
         ),
         UsageRecord(
-            "user-hostile-strings", None, day, UNATTRIBUTED_CLIENT, 2, 5, 4.75, None, None, None
+            "user-hostile-unattributed",
+            split,
+            day,
+            UNATTRIBUTED_CLIENT,
+            2,
+            5,
+            6.75,
+            350,
+            40,
+            390,
+            50,
+        ),
+        UsageRecord(
+            "user-hostile-strings",
+            None,
+            day,
+            UNATTRIBUTED_CLIENT,
+            2,
+            5,
+            4.75,
+            None,
+            None,
+            None,
+            None,
         ),
     ]
 

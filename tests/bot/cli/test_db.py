@@ -125,7 +125,8 @@ def filled_source(tmp_path) -> str:
     Employee.update(self_digest=True).where(Employee.id == rep.id).execute()
     add_alias("rex@old.example.com", "rep@example.com")
     store_usage([usage("u-old", dt.date(2026, 8, 1), email="rep@example.com")], "old-ws")
-    store_usage([usage("u-rep", dt.date(2026, 11, 19), email="rex@old.example.com")])
+    rex = "rex@old.example.com"
+    store_usage([usage("u-rep", dt.date(2026, 11, 19), email=rex, cached_input_tokens=40)])
     store_connection(WORKSPACE, "sk-copied-key-123456", SECRET)
     record_views(boss, [rep], "slash command")
     DigestDelivery.create(
@@ -175,6 +176,7 @@ def test_copy_moves_everything_to_an_empty_database_and_answers_stay_the_same(
         assert load_api_key(SECRET) == (WORKSPACE, "sk-copied-key-123456")  # still encrypted
         assert "sk-copied" not in Connection.get().api_key_encrypted
         answer_after = stats_answer(rep, period)
+        assert answer_after.current.totals.cached_input_tokens == 40  # schema v6's column
         assert answer_after.current == answer_before.current
         assert answer_after.previous == answer_before.previous
         # New rows go on after the copied ids.

@@ -235,12 +235,13 @@ def test_totals_beyond_the_clients_are_stored_as_unattributed_with_the_remainder
         UNATTRIBUTED_CLIENT,
     )
     assert rest == UsageRecord(
-        "user-1", "dev@example.com", DAY, UNATTRIBUTED_CLIENT, 2, 5, 4.5, 950, 240, 1190
+        "user-1", "dev@example.com", DAY, UNATTRIBUTED_CLIENT, 2, 5, 4.5, 950, 240, 1190, 250
     )
     records = [cli, ide, rest]
     assert sum(r.threads for r in records) == 5 and sum(r.turns for r in records) == 12
     assert sum(r.credits for r in records) == pytest.approx(10.25)
     assert sum(r.total_tokens for r in records) == 1700
+    assert sum(r.cached_input_tokens for r in records) == 400
 
 
 def test_only_the_counts_totals_exceed_go_to_unattributed():
@@ -249,7 +250,7 @@ def test_only_the_counts_totals_exceed_go_to_unattributed():
         clients=[{"client_id": "CODEX_CLI", **counts(2, 3, 2.5, (600, 200, 150, 950))}],
     )
     _, rest = parse(value)
-    assert rest[4:] == (0, 6, 0, 0, 0, 0)
+    assert rest[4:] == (0, 6, 0, 0, 0, 0, 0)
 
 
 def test_totals_equal_to_or_below_the_clients_add_nothing():
@@ -265,7 +266,7 @@ def test_a_row_with_totals_only_is_one_unattributed_record():
     for clients in ([], None):
         (record,) = parse(row(clients=clients, totals=counts(4, 9, 7.5)))
         assert record == UsageRecord(
-            "user-1", "dev@example.com", DAY, UNATTRIBUTED_CLIENT, 4, 9, 7.5, 800, 150, 950
+            "user-1", "dev@example.com", DAY, UNATTRIBUTED_CLIENT, 4, 9, 7.5, 800, 150, 950, 200
         )
 
 
@@ -290,6 +291,62 @@ def test_null_or_missing_tokens_stay_unknown_never_zero():
     assert (record.input_tokens, record.output_tokens, record.total_tokens) == (None,) * 3
 
 
+def test_cached_input_tokens_are_kept_as_part_of_input_tokens():
+    (record,) = parse(row(totals=None, clients=client_with()))  # 600 uncached, 200 cached
+    assert (record.input_tokens, record.cached_input_tokens) == (800, 200)
+    zero = client_with(cached_text_input_tokens="0")
+    (record,) = parse(row(totals=None, clients=zero))
+    assert (record.input_tokens, record.cached_input_tokens) == (600, 0)  # a real 0
+
+
+def test_missing_cached_tokens_stay_unknown_and_make_input_unknown():
+    for absent in ({"cached_text_input_tokens": None}, {}):
+        client = {k: v for k, v in client_with()[0].items() if k != "cached_text_input_tokens"}
+        (record,) = parse(row(totals=None, clients=[{**client, **absent}]))
+        assert (record.input_tokens, record.cached_input_tokens) == (None, None)
+        assert record.output_tokens == 150
+    # Cached without uncached: the cached count is known, the input it is part of is not.
+    alone = client_with(uncached_text_input_tokens=None)
+    (record,) = parse(row(totals=None, clients=alone))
+    assert (record.input_tokens, record.cached_input_tokens) == (None, 200)
+
+
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        (-1, "negative_count"),
+        ("-5", "negative_count"),
+        (2.5, "fractional_count"),
+        (10**14, "too_large"),
+        (float("nan"), "not_finite"),
+        ("many", "not_a_number"),
+        (True, "not_a_number"),
+    ],
+)
+def test_a_bad_cached_count_rejects_the_row(bad, reason):
+    broken = row(clients=client_with(cached_text_input_tokens=bad))
+    assert parse_rows([broken, row(user="user-2")], FIRST, LAST).rejected == {reason: 1}
+    with pytest.raises(RowRejected):
+        parse(row(totals={**counts(), "cached_text_input_tokens": bad}))
+
+
+def test_the_unattributed_cached_remainder_never_exceeds_its_input():
+    # The clients report more uncached and less cached input than the totals: the totals'
+    # input is 50 beyond the clients', their cached count 100 beyond.
+    value = row(
+        totals=counts(1, 3, 2.5, (100, 100, 10, 210)),
+        clients=[{"client_id": "CODEX_CLI", **counts(1, 3, 2.5, (150, 0, 10, 160))}],
+    )
+    _, rest = parse(value)
+    assert (rest.input_tokens, rest.cached_input_tokens) == (50, 50)
+    # Input all attributed, cached not: no unattributed row of cached tokens alone.
+    value = row(
+        totals=counts(1, 3, 2.5, (100, 100, 10, 210)),
+        clients=[{"client_id": "CODEX_CLI", **counts(1, 3, 2.5, (150, 50, 10, 210))}],
+    )
+    assert len(parse(value)) == 1
+
+
 def test_total_tokens_fall_back_to_input_plus_output():
     given_parts = counts(tokens=(10, 5, 7, None))
     (record,) = parse(row(totals=None, clients=[{"client_id": "CODEX_CLI", **given_parts}]))
@@ -312,7 +369,7 @@ def test_unknown_fields_are_ignored():
     value["clients"][0]["speed"] = float("nan")
     (record,) = parse(value)
     assert record == UsageRecord(
-        "user-1", "dev@example.com", DAY, "CODEX_CLI", 1, 3, 2.5, 800, 150, 950
+        "user-1", "dev@example.com", DAY, "CODEX_CLI", 1, 3, 2.5, 800, 150, 950, 200
     )
 
 
@@ -581,6 +638,8 @@ def test_any_page_is_parsed_without_raising_and_every_row_is_accounted_for_once(
         assert FIRST <= record.day <= LAST
         assert record.threads >= 0 and record.turns >= 0 and record.credits >= 0
         assert math.isfinite(record.credits)
+        cached, inputs = record.cached_input_tokens, record.input_tokens
+        assert cached is None or 0 <= cached <= (inputs if inputs is not None else cached)
     for value, day in valid:
         actor = value.get("actor") or {}
         user = str(actor.get("user_id") or value["user_id"])

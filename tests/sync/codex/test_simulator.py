@@ -555,11 +555,11 @@ def test_hostile_rows_are_rejected_by_reason_and_the_unusual_good_ones_stored():
     hostile = sorted(r for r in records if is_hostile(r))
     assert hostile == sorted(expected.records)
     assert {(r.codex_user_id, r.client_id, r[4:]) for r in hostile} == {
-        ("user-hostile-iso", "CODEX_IDE_VSCODE", (2, 6, 3.25, None, None, None)),
-        ("user-hostile-top-level", "CODEX_WEB", (1, 4, 2.5, 400, 50, 450)),
-        ("user-hostile-unattributed", "CODEX_CLI", (1, 2, 3.5, 150, 20, 170)),
-        ("user-hostile-unattributed", UNATTRIBUTED_CLIENT, (2, 5, 6.75, 350, 40, 390)),
-        ("user-hostile-strings", UNATTRIBUTED_CLIENT, (2, 5, 4.75, None, None, None)),
+        ("user-hostile-iso", "CODEX_IDE_VSCODE", (2, 6, 3.25, None, None, None, None)),
+        ("user-hostile-top-level", "CODEX_WEB", (1, 4, 2.5, 400, 50, 450, 100)),
+        ("user-hostile-unattributed", "CODEX_CLI", (1, 2, 3.5, 150, 20, 170, 50)),
+        ("user-hostile-unattributed", UNATTRIBUTED_CLIENT, (2, 5, 6.75, 350, 40, 390, 50)),
+        ("user-hostile-strings", UNATTRIBUTED_CLIENT, (2, 5, 4.75, None, None, None, None)),
     }
     assert {r.day for r in hostile} == {TODAY}
     assert {r.codex_user_id: r.email for r in hostile}["user-hostile-top-level"] == (

@@ -25,14 +25,28 @@ def test_a_revised_day_overwrites_every_count(db):
     upsert_usage(
         [usage("u1", DAY, credits=1.0, input_tokens=None, output_tokens=None)], 1, WORKSPACE
     )
-    upsert_usage([usage("u1", DAY, threads=4, turns=9, credits=7.5, input_tokens=10)], 2, WORKSPACE)
-    assert usage_dump() == [("u1", DAY, "CODEX_CLI", 4, 9, 7.5, 10, 50, 60)]
+    revised = usage(
+        "u1", DAY, threads=4, turns=9, credits=7.5, input_tokens=10, cached_input_tokens=4
+    )
+    upsert_usage([revised], 2, WORKSPACE)
+    assert usage_dump() == [("u1", DAY, "CODEX_CLI", 4, 9, 7.5, 10, 50, 60, 4)]
+
+
+def test_cached_tokens_are_written_and_a_re_read_replaces_them(db):
+    upsert_usage([usage("u1", DAY, input_tokens=100, cached_input_tokens=30)], 1, WORKSPACE)
+    assert DailyUsage.get().cached_input_tokens == 30
+    upsert_usage([usage("u1", DAY, input_tokens=120, cached_input_tokens=90)], 2, WORKSPACE)
+    assert (DailyUsage.get().input_tokens, DailyUsage.get().cached_input_tokens) == (120, 90)
+    # A re-read that lacks it stores unknown, not the old figure: it would not add up.
+    upsert_usage([usage("u1", DAY, input_tokens=None, cached_input_tokens=None)], 3, WORKSPACE)
+    assert DailyUsage.get().cached_input_tokens is None
 
 
 def test_null_tokens_are_stored_as_null_not_zero(db):
     upsert_usage([usage("u1", DAY, input_tokens=None, output_tokens=None)], 1, WORKSPACE)
     row = DailyUsage.get()
     assert (row.input_tokens, row.output_tokens, row.total_tokens) == (None, None, None)
+    assert row.cached_input_tokens is None
 
 
 def test_fractional_credits_survive(db):

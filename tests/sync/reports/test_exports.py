@@ -59,12 +59,14 @@ def org(db):
     for key in KEYS:
         for offset in (1, 2, 6, 12, 40):
             email = f"{key}@example.com"
-            records.append(usage(f"u-{key}", ago(offset), credits=1.25, email=email))
+            cached = {"cached_input_tokens": 40}
+            records.append(usage(f"u-{key}", ago(offset), credits=1.25, email=email, **cached))
             records.append(
-                usage(f"u-{key}", ago(offset), "CODEX_IDE_VSCODE", threads=2, credits=0.5)
+                usage(f"u-{key}", ago(offset), "CODEX_IDE_VSCODE", threads=2, credits=0.5, **cached)
             )
     # Two clients of one surface on one day are one line; a web row without tokens yet.
-    records.append(usage("u-rep", ago(1), "CODEX_IDE_JETBRAINS", credits=2.0, turns=5))
+    jetbrains = usage("u-rep", ago(1), "CODEX_IDE_JETBRAINS", credits=2.0, turns=5)
+    records.append(jetbrains._replace(cached_input_tokens=60))
     records.append(usage("u-rep", ago(2), "CODEX_WEB", credits=4.0, input_tokens=None))
     store_usage(records)
     return {
@@ -106,7 +108,7 @@ def test_each_persons_lines_sum_to_their_stats_answer(org, days):
         assert sum(int(row["threads"]) for row in mine) == totals.threads
         assert sum(int(row["turns"]) for row in mine) == totals.turns
         assert sum(float(row["credits"]) for row in mine) == pytest.approx(totals.credits)
-        for name in ("input_tokens", "output_tokens", "total_tokens"):
+        for name in ("input_tokens", "output_tokens", "total_tokens", "cached_input_tokens"):
             known = [int(row[name]) for row in mine if row[name] != ""]
             assert (sum(known) if known else None) == totals.value(name)
         assert any(row["tokens_pending"] for row in mine) == totals.tokens_pending
@@ -121,13 +123,19 @@ def test_lines_are_per_person_utc_day_and_surface_within_the_period(org):
     assert isinstance(export, Export) and export.scope == SCOPE_PERSON
     rows = exported(export)
     assert list(rows[0]) == list(COLUMNS)
+    assert list(COLUMNS)[5:] == [
+        *("threads", "turns", "credits", "input_tokens", "output_tokens", "total_tokens"),
+        *("cached_input_tokens", "tokens_pending"),
+    ]  # no derived figure (turn depth, cache share) among them
     keys = [(row["day"], row["surface"]) for row in rows]
     assert len(keys) == len(set(keys))  # one line per day and surface
     day1 = {row["surface"]: row for row in rows if row["day"] == ago(1).isoformat()}
     # The VS Code and JetBrains rows are one IDE line: 0.5 + 2.0 credits.
     assert day1["IDE"]["credits"] == "2.5" and day1["IDE"]["turns"] == "7"
+    assert (day1["IDE"]["input_tokens"], day1["IDE"]["cached_input_tokens"]) == ("200", "100")
     web = next(row for row in rows if row["surface"] == "Codex in ChatGPT")
     assert web["input_tokens"] == "" and web["tokens_pending"] == "yes"  # unknown, not 0
+    assert web["cached_input_tokens"] == ""
     # 7 days: the usage of 12 and 40 days ago is not in it.
     assert {row["day"] for row in rows} == {
         ago(1).isoformat(),

@@ -192,3 +192,91 @@ def test_answers_from_an_upgraded_database_are_the_known_figures(blank_url):
     # are said to be missing, not shown as zeros.
     assert answer.current.missing == []
     assert answer.previous.missing == [(dt.date(2026, 11, 11), dt.date(2026, 11, 14))]
+
+
+def migrate_raw_to(url: str, version: int) -> None:
+    """Run the steps after version 1 up to `version` as that release's code did, on a
+    connection of its own: the database is then exactly at `version`."""
+    from sync.store.migrations import MIGRATIONS
+
+    raw = connect(url)
+    with raw.atomic():
+        for step in range(2, version + 1):
+            MIGRATIONS[step](raw)
+            raw.execute_sql(
+                f'INSERT INTO "schema_version" ("version", "applied_at") VALUES ({raw.param}, '
+                f"{raw.param})",
+                (step, dt.datetime(2026, 11, 20)),
+            )
+    raw.close()
+
+
+def test_a_version_5_database_gains_cached_tokens_unknown_and_keeps_its_usage(blank_url):
+    from factories import WORKSPACE, usage, usage_dump
+
+    from sync.ingest.writer import upsert_usage
+    from sync.reports.periods import Period
+    from sync.reports.queries import stats_answer
+
+    today = dt.date(2026, 11, 25)
+    create_version_1(blank_url)
+    migrate_raw_to(blank_url, 5)
+    raw = connect(blank_url)
+    assert "cached_input_tokens" not in {c.name for c in raw.get_columns("daily_usage")}
+    raw.execute_sql(
+        f'INSERT INTO "codex_user" ("user_id", "email") VALUES ({raw.param}, {raw.param})',
+        ("u-ada", "ada@example.com"),
+    )
+    for n in range(1, 4):
+        raw.execute_sql(
+            'INSERT INTO "daily_usage" ("workspace_id", "codex_user_id", "day", "client_id", '
+            '"threads", "turns", "credits", "input_tokens", "output_tokens", "total_tokens", '
+            f'"sync_run") VALUES ({", ".join([raw.param] * 11)})',
+            (WORKSPACE, "u-ada", today - dt.timedelta(days=n), "CODEX_CLI", 1, 3, 2.5)
+            + (1000, 100, 1100, 1),
+        )
+    raw.close()
+
+    db = open_database(blank_url)
+    try:
+        assert SchemaVersion.select().order_by(SchemaVersion.version.desc()).get().version == 6
+        days = [today - dt.timedelta(days=n) for n in (3, 2, 1)]
+        # Every row intact, the new count unknown (NULL), never 0.
+        assert usage_dump() == [
+            ("u-ada", day, "CODEX_CLI", 1, 3, 2.5, 1000, 100, 1100, None) for day in days
+        ]
+        ada = Employee.get(Employee.email == "ada@example.com")
+        with freeze_time("2026-11-25 12:00:00"):
+            before = stats_answer(ada, Period.ending_before(today, 7)).current.totals
+        assert (before.input_tokens, before.cached_input_tokens, before.cache_share) == (
+            3000,
+            None,
+            None,
+        )
+        # The trailing window's re-read fills in the recent days; one older day stays
+        # unknown, so the period's cache share does too (a part would be a wrong share).
+        upsert_usage(
+            [
+                usage(
+                    "u-ada",
+                    d,
+                    threads=1,
+                    turns=3,
+                    credits=2.5,
+                    input_tokens=1000,
+                    output_tokens=100,
+                    cached_input_tokens=600,
+                )
+                for d in days[1:]
+            ],
+            2,
+            WORKSPACE,
+        )
+        with freeze_time("2026-11-25 12:00:00"):
+            mixed = stats_answer(ada, Period.ending_before(today, 7)).current.totals
+            recent = stats_answer(ada, Period.ending_before(today, 2)).current.totals
+        assert (mixed.cached_input_tokens, mixed.cache_share) == (None, None)
+        assert (recent.input_tokens, recent.cached_input_tokens) == (2000, 1200)
+        assert recent.cache_share == 0.6
+    finally:
+        db.close()
