@@ -1,8 +1,9 @@
+import re
 from pathlib import Path
 
 import pytest
 
-from sync.config import ConfigError, load_settings
+from sync.config import ConfigError, Settings, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -58,3 +59,25 @@ def test_missing_or_broken_file_is_reported(tmp_path):
     broken.write_text("[sync\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(broken, environ={})
+
+
+def test_example_config_names_every_setting():
+    """Every key of every section is in config.example.toml, set to its default, as a
+    commented line (secrets, unset options) or as a table of its own: the file is the
+    settings' reference."""
+    text = EXAMPLE.read_text()
+    sections = {
+        match.group(1): match.start()
+        for match in re.finditer(r"^\[([a-z_.]+)\]\s*$", text, flags=re.MULTILINE)
+    }
+    missing = []
+    for section, field in Settings.model_fields.items():
+        assert section in sections, f"[{section}] is not in config.example.toml"
+        start = sections[section]
+        later = [position for position in sections.values() if position > start]
+        block = text[start : min(later, default=len(text))]
+        for key in field.annotation.model_fields:
+            as_table = f"{section}.{key}" in sections  # [org.columns]
+            if not as_table and not re.search(rf"^\s*#?\s*{key}\s*=", block, flags=re.M):
+                missing.append(f"{section}.{key}")
+    assert not missing, f"not in config.example.toml: {missing}"
