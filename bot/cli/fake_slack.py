@@ -330,26 +330,7 @@ class SlackSender:
         return self.post(body, "application/x-www-form-urlencoded", **signing)
 
     def view_submission(self, user_id: str, api_key: str, workspace_id: str, **signing):
-        payload = {
-            "type": "view_submission",
-            "team": {"id": "T1"},
-            "user": {"id": user_id},
-            "api_app_id": "A1",
-            "trigger_id": f"trigger-{next(_ids)}",
-            "view": {
-                "id": "V1",
-                "type": "modal",
-                "callback_id": "codex_connect",
-                "state": {
-                    "values": {
-                        "api_key": {"value": {"type": "plain_text_input", "value": api_key}},
-                        "workspace_id": {
-                            "value": {"type": "plain_text_input", "value": workspace_id}
-                        },
-                    }
-                },
-            },
-        }
+        payload = view_submission_payload(user_id, api_key, workspace_id)
         body = urlencode({"payload": json.dumps(payload)})
         return self.post(body, "application/x-www-form-urlencoded", **signing)
 
@@ -381,18 +362,56 @@ class SlackSender:
 
     def block_action(self, user_id: str, action_id: str, value: str, **signing):
         """A button pressed in a message the bot sent in answer to a slash command."""
-        n = next(_ids)
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T1"},
-            "user": {"id": user_id},
-            "api_app_id": "A1",
-            "trigger_id": f"trigger-{n}",
-            "response_url": f"{self.slack.base_url}/response/{n}",
-            "container": {"type": "message", "is_ephemeral": True},
-            "actions": [
-                {"type": "button", "action_id": action_id, "block_id": "b1", "value": value}
-            ],
-        }
+        response_url = f"{self.slack.base_url}/response/{next(_ids)}"
+        payload = block_action_payload(user_id, action_id, value, response_url)
         body = urlencode({"payload": json.dumps(payload)})
         return self.post(body, "application/x-www-form-urlencoded", **signing)
+
+
+# Interactive payloads as Slack sends them, over HTTP (a form field) or Socket Mode (an
+# envelope's payload): the same dictionaries either way.
+
+
+def view_submission_payload(
+    user_id: str, api_key: str, workspace_id: str, team_id: str = TEAM_ID, app_id: str = "A1"
+) -> dict:
+    """The connect form (`codex_connect`) submitted with these two values."""
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "acme"},
+        "user": {"id": user_id, "team_id": team_id},
+        "api_app_id": app_id,
+        "trigger_id": f"trigger-{next(_ids)}",
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": "codex_connect",
+            "state": {
+                "values": {
+                    "api_key": {"value": {"type": "plain_text_input", "value": api_key}},
+                    "workspace_id": {"value": {"type": "plain_text_input", "value": workspace_id}},
+                }
+            },
+        },
+    }
+
+
+def block_action_payload(
+    user_id: str,
+    action_id: str,
+    value: str,
+    response_url: str,
+    team_id: str = TEAM_ID,
+    app_id: str = "A1",
+) -> dict:
+    """A button of an ephemeral answer pressed."""
+    return {
+        "type": "block_actions",
+        "team": {"id": team_id, "domain": "acme"},
+        "user": {"id": user_id, "team_id": team_id},
+        "api_app_id": app_id,
+        "trigger_id": f"trigger-{next(_ids)}",
+        "response_url": response_url,
+        "container": {"type": "message", "is_ephemeral": True},
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value}],
+    }

@@ -46,7 +46,12 @@ from slack_sdk.models.blocks import Block
 from socket_mode_server import APP_ID, Ack, SocketModeServer
 
 from bot.app import build_app
-from bot.cli.fake_slack import TEAM_ID, FakeSlack
+from bot.cli.fake_slack import (
+    TEAM_ID,
+    FakeSlack,
+    block_action_payload,
+    view_submission_payload,
+)
 from bot.server import serve_socket_mode
 from bot.slack import web_client
 from sync.store.models import Connection, DailyUsage, Employee
@@ -124,42 +129,12 @@ class SocketModeSender:
         return self.event(event, team_id)
 
     def block_action(self, user_id: str, action_id: str, value: str, team_id=TEAM_ID) -> str:
-        n = next(_ids)
-        payload = {
-            "type": "block_actions",
-            "team": {"id": team_id, "domain": "acme"},
-            "user": {"id": user_id, "team_id": team_id},
-            "api_app_id": APP_ID,
-            "trigger_id": f"trigger-{n}",
-            "response_url": f"{self.slack.base_url}/response/{n}",
-            "container": {"type": "message", "is_ephemeral": True},
-            "actions": [
-                {"type": "button", "action_id": action_id, "block_id": "b1", "value": value}
-            ],
-        }
+        response_url = f"{self.slack.base_url}/response/{next(_ids)}"
+        payload = block_action_payload(user_id, action_id, value, response_url, team_id, APP_ID)
         return self.server.send("interactive", payload, accepts_response_payload=False)
 
     def view_submission(self, user_id: str, api_key: str, workspace_id: str, team_id=TEAM_ID):
-        payload = {
-            "type": "view_submission",
-            "team": {"id": team_id, "domain": "acme"},
-            "user": {"id": user_id, "team_id": team_id},
-            "api_app_id": APP_ID,
-            "trigger_id": f"trigger-{next(_ids)}",
-            "view": {
-                "id": "V1",
-                "type": "modal",
-                "callback_id": "codex_connect",
-                "state": {
-                    "values": {
-                        "api_key": {"value": {"type": "plain_text_input", "value": api_key}},
-                        "workspace_id": {
-                            "value": {"type": "plain_text_input", "value": workspace_id}
-                        },
-                    }
-                },
-            },
-        }
+        payload = view_submission_payload(user_id, api_key, workspace_id, team_id, APP_ID)
         return self.server.send("interactive", payload, accepts_response_payload=True)
 
 
