@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -548,15 +549,27 @@ def digest_preview(context: Context, manager_email: str) -> None:
 # ---------------------------------------------------------------------------- demo
 
 
+def simulated_organisation_options(command: Callable) -> Callable:
+    """--employees, --days and --seed: the simulated organisation `demo` and `try` run on."""
+    options = (
+        click.option(
+            "--employees", default=200, show_default=True, type=click.IntRange(2, 100_000)
+        ),
+        click.option(
+            "--days",
+            default=API_HISTORY_DAYS,
+            show_default=True,
+            type=click.IntRange(1, API_HISTORY_DAYS),
+        ),
+        click.option("--seed", default=7, show_default=True, type=int),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command()
-@click.option("--employees", default=200, show_default=True, type=click.IntRange(2, 100_000))
-@click.option(
-    "--days",
-    default=API_HISTORY_DAYS,
-    show_default=True,
-    type=click.IntRange(1, API_HISTORY_DAYS),
-)
-@click.option("--seed", default=7, show_default=True, type=int)
+@simulated_organisation_options
 @click.option(
     "--database",
     "database_url",

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli.commands import cli
-from sync.config import API_HISTORY_DAYS
+from bot.cli.commands import cli, simulated_organisation_options
 
 # How long an answer may take (a chart is drawn, then uploaded in three calls), and how
 # long the fake Slack stays quiet before an answer counts as complete.
@@ -86,14 +85,7 @@ class Choice:
     metavar="EMAIL",
     help="Who you are in Slack: an email (or name) from the directory; else a list to pick from.",
 )
-@click.option("--employees", default=200, show_default=True, type=click.IntRange(2, 100_000))
-@click.option(
-    "--days",
-    default=API_HISTORY_DAYS,
-    show_default=True,
-    type=click.IntRange(1, API_HISTORY_DAYS),
-)
-@click.option("--seed", default=7, show_default=True, type=int)
+@simulated_organisation_options
 def try_command(as_email: str | None, employees: int, days: int, seed: int) -> None:
     """The Slack side in your terminal: the bot on the simulator and a fake Slack.
 
