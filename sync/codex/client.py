@@ -8,8 +8,10 @@ jitter, bounded in attempts and total time; the others raise typed problems
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import gc
 import json
 import threading
 import time
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -152,11 +155,11 @@ class CodexAnalyticsClient:
         seen_tokens: set[str] = set()
         while True:
             body = self._get_page_body(params)
-            parsed = parse_rows(body["data"], first_day, last_day)
-            page = UsagePage(parsed.records, len(body["data"]), parsed.rejected)
+            page = usage_page(body, first_day, last_day)
             token_param, token = _next_token(body)
             if token is None and body.get("has_more") is True:
                 page.warning = "more_without_token"
+            del body  # its rows are records now: free them before the page is stored
             yield page
             if token is None:
                 return
@@ -197,7 +200,7 @@ class CodexAnalyticsClient:
         API_RESPONSES.labels(status=str(status)).inc()
         if status == 200:
             try:
-                return json.loads(content)
+                return decode_json(content)
             # RecursionError: JSON nested deeper than the parser goes is no page either.
             except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 raise _TransientError("not_json") from None
@@ -256,6 +259,59 @@ class CodexAnalyticsClient:
             watchdog.cancel()
             if expired.is_set():
                 self._http = self._connect()  # the next attempt needs a connection again
+
+
+def decode_json(content: bytes) -> Any:
+    """A response body's JSON, as the standard library reads it, in about a third of its
+    time (a 30,000-row page of 32 MB: 163 ms against 449 ms, issue 15), with the garbage
+    collector paused (see collector_paused).
+
+    orjson refuses some documents `json` accepts (NaN and Infinity, integers beyond 64
+    bits, lone surrogates): those are decoded again by `json`, so that a row holding one
+    is still rejected alone with its reason (rows.py) rather than the whole page being
+    "not JSON".
+    """
+    with collector_paused():
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            return json.loads(content)
+
+
+def usage_page(body: dict, first_day: dt.date, last_day: dt.date) -> UsagePage:
+    """The records of a decoded page's rows, and its rejections (see parse_rows)."""
+    with collector_paused():
+        parsed = parse_rows(body["data"], first_day, last_day)
+    return UsagePage(parsed.records, len(body["data"]), parsed.rejected)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The garbage collector off while a page is decoded and parsed.
+
+    Decoding allocates a container for every row, client and count object, and every 700
+    allocations start a collection that walks the young objects: the half-built page,
+    all alive, nothing to collect. Decoded with the collector on, that was half of
+    orjson's time on a 30,000-row page; on again before parsing, the whole page (300,000
+    objects) was walked by the next collections, then the oldest generation with it, a
+    few times a page, while nothing in it could be garbage. Paused for both, the page is
+    freed by reference counting once parsed (iter_usage_pages drops it before yielding),
+    and the collector only ever sees the records. Decoding and parsing make no cycles;
+    nor does the writer turning records into rows, which pauses it too.
+
+    Paused process-wide, but for a fraction of a second, never across a request or a
+    wait; and switched on again only by whoever switched it off: a caller that keeps it
+    off keeps it off. Two threads pausing at once (a page decoded while the one before is
+    written) at worst leave the collector on for the end of one of them.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _next_token(body: dict) -> tuple[str, str | None]:

@@ -2,8 +2,10 @@
 
 The first sync backfills (90 days by default, the API's maximum); later ones re-read a
 trailing window, because published days are revised as late usage arrives. Each page is
-committed on its own, so a failure midway keeps every page already stored. Each sync
-first imports the `[org] source` file when it changed (sync/org/source.py).
+committed on its own, so a failure midway keeps every page already stored; the next page
+is fetched meanwhile (one ahead). The coverage ledger marks days only once every page is
+committed. Each sync first imports the `[org] source` file when it changed
+(sync/org/source.py).
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
 
 from sync.clock import utc_now, utc_timestamp
-from sync.codex.client import CodexAnalyticsClient, CodexApiError
+from sync.codex.client import CodexAnalyticsClient, CodexApiError, UsagePage
 from sync.codex.connection import load_api_key
 from sync.config import API_HISTORY_DAYS, Settings
 from sync.ingest.writer import delete_unreported_usage, upsert_usage
@@ -170,7 +173,8 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
     try:
         _read_org_source(settings)
         with client:
-            for page in client.iter_usage_pages(window.start, window.end, codex.page_size):
+            pages = client.iter_usage_pages(window.start, window.end, codex.page_size)
+            for page in _one_page_ahead(pages):
                 upsert_usage(page.records, run.id, workspace_id)
                 rejected.update(page.rejected)
                 run.pages += 1
@@ -223,6 +227,40 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
         "sync %s: %s rows in %s pages, %.1fs", run.id, run.rows, run.pages, run.duration_seconds
     )
     return run
+
+
+def _one_page_ahead(pages: Iterator[UsagePage]) -> Iterator[UsagePage]:
+    """`pages`, each next one fetched (and decoded and parsed) in a thread of its own while
+    the caller stores the one before: the API's time and the database's overlap. One page
+    ahead at most, so memory stays bounded; the fetching thread never touches the
+    database. A failure to fetch is raised here, at the page it would have been.
+
+    A caller that stops early (the deadline) leaves the fetch in flight to end on its own:
+    waiting for it could take the API's whole retry budget past the deadline, and it ends
+    soon after the client it reads through is closed."""
+
+    def fetch(into: list) -> None:
+        try:
+            into.append(next(pages, None))
+        except BaseException as exc:  # handed over to the caller's thread, raised there
+            into.append(exc)
+
+    def start() -> tuple[threading.Thread, list]:
+        into: list = []
+        thread = threading.Thread(target=fetch, args=(into,), name="codex-page", daemon=True)
+        thread.start()
+        return thread, into
+
+    thread, fetched = start()
+    while True:
+        thread.join()
+        (page,) = fetched
+        if isinstance(page, BaseException):
+            raise page
+        if page is None:
+            return
+        thread, fetched = start()
+        yield page
 
 
 def _read_org_source(settings: Settings) -> None:

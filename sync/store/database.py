@@ -90,8 +90,13 @@ def connect_unbound(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
         # deprecated (Python 3.12): said once here rather than at every insert.
         sqlite3.register_adapter(dt.date, dt.date.isoformat)
         # WAL lets readers run while a sync writes; foreign keys are off by default. In
-        # WAL, synchronous=NORMAL syncs at checkpoints rather than at every commit: the
-        # file cannot be corrupted, only the last commits before a power cut lost.
+        # WAL, synchronous=NORMAL syncs at checkpoints rather than at every commit (FULL
+        # would fsync at each of a sync's commits). Durability stays at a page's
+        # granularity: a commit is in the WAL file, so it survives the process
+        # crashing; a power cut or OS crash may lose the last commits but never corrupts
+        # the file, and it loses them in order, so a day the coverage ledger marks
+        # (committed after its rows) never lacks its rows; the next sync re-reads any
+        # window left unfinished. synchronous=OFF could corrupt the file on a power cut.
         db: Database = _SerializedSqliteDatabase(
             path,
             pragmas={

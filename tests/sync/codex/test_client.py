@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 
 import httpx
@@ -379,3 +380,33 @@ def test_json_nested_deeper_than_the_parser_goes_is_not_json():
     with raises_saying(ServiceUnavailableError, "not valid JSON"):
         client.validate()
     assert len(slept) == 1  # retried like any body that is not JSON
+
+
+def test_a_page_orjson_refuses_is_decoded_as_json_reads_it_and_only_its_bad_row_rejected():
+    # NaN and integers beyond 64 bits are no strict JSON; the standard library reads them,
+    # and the row holding one is rejected with its reason while the page is kept.
+    body = json.dumps({"object": "page", "data": [usage_row("u1"), usage_row("u2")]})
+    body = body.replace('"credits": 8.25', '"credits": NaN', 1)
+    huge = body.replace('"turns": 3', f'"turns": {2**70}', 1).replace("NaN", "8.25")
+    for content, reason in ((body, "not_finite"), (huge, "too_large")):
+        client, _ = client_for(lambda r, c=content: httpx.Response(200, content=c.encode()))
+        (result,) = list(client.iter_usage_pages(START, END))
+        assert result.rejected == {reason: 1}
+        assert [r.codex_user_id for r in result.records] == ["u2"]
+
+
+def test_decoding_leaves_the_garbage_collector_as_it_found_it():
+    client, _ = client_for(lambda r: page([usage_row()]))
+    assert gc.isenabled()
+    next(client.iter_usage_pages(START, END))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        next(client.iter_usage_pages(START, END))
+        assert not gc.isenabled()  # whoever turned it off keeps it off
+    finally:
+        gc.enable()
+    client, _ = client_for(lambda r: httpx.Response(200, content=b'{"data": ['), max_attempts=1)
+    with pytest.raises(ServiceUnavailableError):
+        client.validate()
+    assert gc.isenabled()  # and back on after a body that is not JSON

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from cryptography.fernet import Fernet
@@ -215,3 +216,28 @@ def test_retention_deletes_older_usage_and_access_log_after_a_sync(db, sim):
     assert DailyUsage.select().where(DailyUsage.day == old_day).count() == 0
     assert DailyUsage.select().where(DailyUsage.day >= dt.date(2026, 11, 24)).count() > 0
     assert [r.viewed_at for r in AccessLog.select()] == [dt.datetime(2026, 11, 20)]
+
+
+@freeze_time(NOW)
+def test_the_next_page_is_fetched_while_one_is_being_stored(db, sim):
+    connect(sim)
+    second_requested = threading.Event()
+    original = sim.handle
+    requests = []
+
+    def handle(path, authorization):
+        requests.append(path)
+        if len(requests) == 2:
+            second_requested.set()
+        return original(path, authorization)
+
+    sim.handle = handle
+    waited = []
+
+    def progress(run, latest_day):
+        if run.pages == 1:  # the first page is stored: the second is already on its way
+            waited.append(second_requested.wait(10))
+
+    run = run_sync(settings_for(sim), days=20, progress=progress)
+    assert waited == [True] and run.pages > 2
+    assert run.pages == len(requests)  # one ahead, and none fetched twice

@@ -6,7 +6,7 @@ import datetime as dt
 
 from factories import WORKSPACE, usage, usage_dump
 
-from sync.ingest.writer import UPSERT_BATCH_ROWS, delete_unreported_usage, upsert_usage
+from sync.ingest.writer import delete_unreported_usage, upsert_usage
 from sync.store.models import CodexUser, DailyUsage
 
 DAY = dt.date(2026, 11, 2)
@@ -56,8 +56,7 @@ def test_fractional_credits_survive(db):
 
 def test_batches_larger_than_one_statement(db):
     records = [
-        usage(f"u{i % 40}", DAY - dt.timedelta(days=i // 40), "CODEX_WEB")
-        for i in range(UPSERT_BATCH_ROWS * 2 + 17)
+        usage(f"u{i % 40}", DAY - dt.timedelta(days=i // 40), "CODEX_WEB") for i in range(2_017)
     ]
     assert upsert_usage(records, 1, WORKSPACE) == len(records)
     assert DailyUsage.select().count() == len(records)
@@ -117,3 +116,26 @@ def test_usage_is_kept_per_workspace_and_the_unreported_drop_stays_in_its_own(db
     assert delete_unreported_usage(other, DAY, DAY, 3) == 1
     rows = DailyUsage.select(DailyUsage.workspace_id, DailyUsage.credits).tuples()
     assert list(rows) == [(WORKSPACE, 1.0)]
+
+
+def test_text_from_the_api_is_stored_exactly_whatever_it_holds(db):
+    # PostgreSQL's rows go through COPY's text format, where tabs, newlines and
+    # backslashes are syntax and \N is null: each must come back as it went in.
+    odd = ["tab\there", "new\nline\r", "back\\slash", "\\N", "N", "ünïcødé ✓", "None", " "]
+    records = [
+        usage(user_id, DAY, client_id, email=f"{n}\\x\t@example.com", credits=0.1 + n)
+        for n, (user_id, client_id) in enumerate(zip(odd, reversed(odd), strict=True))
+    ]
+    assert upsert_usage(records, 1, WORKSPACE) == len(odd)
+    stored = {(r[0], r[2]): r[5] for r in usage_dump()}
+    assert stored == {(r.codex_user_id, r.client_id): r.credits for r in records}
+    emails = {u.user_id: u.email for u in CodexUser.select()}
+    assert emails == {r.codex_user_id: r.email for r in records}
+
+
+def test_two_upserts_in_one_transaction_each_store_their_own_rows(db):
+    # The temporary tables of the first are gone before the second makes its own.
+    with db.atomic():
+        upsert_usage([usage("u1", DAY, credits=1.0)], 1, WORKSPACE)
+        upsert_usage([usage("u1", DAY, credits=2.0), usage("u2", DAY)], 1, WORKSPACE)
+    assert [(r[0], r[5]) for r in usage_dump()] == [("u1", 2.0), ("u2", 1.0)]
