@@ -36,7 +36,7 @@ from sync.org.time_zones import time_zone_of
 from sync.reports.coverage import Coverage
 from sync.reports.digest import compose_digest
 from sync.reports.periods import LocalToday, Period
-from sync.reports.queries import stats_answer
+from sync.reports.queries import TeamSums, stats_answer
 from sync.reports.schedules import (
     OneOnOnePrep,
     WeeklySlot,
@@ -74,6 +74,7 @@ class DigestDeliverer:
         self._own_slots: dict[int, WeeklySlot] = {}
         self._coverage: Coverage | None = None
         self._chart: OrgChart | None = None
+        self._team_sums: TeamSums | None = None
 
     def deliver_due(self) -> int:
         """Send every digest now due; returns how many were sent."""
@@ -86,6 +87,9 @@ class DigestDeliverer:
             # Read once for the whole run: every period due now or still waiting.
             self._coverage = Coverage.load(now.date() - self._coverage_span(), now.date())
             self._chart = load_org_chart()
+            # Everyone's accounts and sums, read by the run's first digest of each period
+            # and summed up the chart once: every team's roll-up, the CEO's included.
+            self._team_sums = TeamSums(self._coverage.workspace_id, self._chart)
             self._own_slots = own_digest_slots()
             sent = 0
             for manager in digest_recipients(now.date()):
@@ -208,6 +212,7 @@ class DigestDeliverer:
             time_zone=zone,
             policy=AccessPolicy.from_settings(self.settings),
             adoption=self.settings.adoption,
+            team_sums=self._team_sums,
         )
         shown = [entry.answer.employee for entry in digest.entries]
         shared_chart = None

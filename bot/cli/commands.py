@@ -129,8 +129,17 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     help="Serve a hostile shape (repeatable): bad rows, endless pages, has_more without "
     "a token, or a body trickled a few bytes at a time.",
 )
+@click.option(
+    "--density",
+    # sync/codex/simulator/server.py's DENSITIES.
+    type=click.Choice(["realistic", "full"]),
+    default="realistic",
+    show_default=True,
+    help="full: every employee on every day on each of four surfaces (the most rows an "
+    "org of this size can have), for backfill benchmarks.",
+)
 def simulator(
-    host, port, employees, days, seed, fail_rate, slow_seconds, write_org, quirks
+    host, port, employees, days, seed, fail_rate, slow_seconds, write_org, quirks, density
 ) -> None:
     """Serve a simulated Codex Analytics API for a generated organisation."""
     from sync.codex.simulator import Simulator, write_org_csv
@@ -144,6 +153,7 @@ def simulator(
         port=port,
         slow_seconds=slow_seconds,
         quirks=quirks,
+        density=density,
     )
     if write_org:
         write_org_csv(sim.org, write_org)

@@ -15,7 +15,13 @@ from sync.org.privacy import individually_visible, sum_shown
 from sync.reports.adoption import AdoptionAnswer, adoption_answer
 from sync.reports.coverage import Coverage, DayRange
 from sync.reports.periods import Period
-from sync.reports.queries import StatsAnswer, TeamRollup, stats_answers, team_rollups
+from sync.reports.queries import (
+    StatsAnswer,
+    TeamRollup,
+    TeamSums,
+    stats_answers,
+    team_rollups,
+)
 from sync.store.models import Employee
 
 IDLE_DAYS = 14
@@ -89,6 +95,7 @@ def compose_digest(
     time_zone: str = "UTC",
     policy: Collection[str] = (),
     adoption: AdoptionSettings | None = None,
+    team_sums: TeamSums | None = None,
 ) -> Digest:
     """The digest for the `period_days` complete days before `today`. A delivery run
     passes the coverage and the org chart it read once, rather than reading them again
@@ -96,15 +103,18 @@ def compose_digest(
     reports (a 1:1's prep covers the one person it is with). `policy`: the AccessPolicy;
     in works-council mode the digest names only the reports the manager may see one by
     one, and sums everyone it covers into one team-level section above the floor.
-    `adoption`: the [adoption] settings, to end the digest with the line's adoption."""
+    `adoption`: the [adoption] settings, to end the digest with the line's adoption.
+    `team_sums`: a delivery run's per-person sums, read once for every digest in it, from
+    which the roll-ups are summed in memory (the CEO's then costs what a lead's does)."""
     period = Period.ending_before(today, period_days)
     if coverage is None:
         coverage = Coverage.load(period.previous.first_day, today)
     if reports is None:
         reports = digest_subjects(manager, period.first_day)
-    # Full answers for direct reports only; the people below them are summed in SQL.
-    answers = stats_answers(reports, period, coverage)
-    teams = team_rollups(reports, period, coverage.workspace_id, chart)
+    # Full answers for direct reports only; the people below them are only summed.
+    accounts = None if team_sums is None else team_sums.accounts_of(reports)
+    answers = stats_answers(reports, period, coverage, accounts)
+    teams = team_rollups(reports, period, coverage.workspace_id, chart, team_sums)
     entries = [
         DigestEntry(
             answers[r.id],

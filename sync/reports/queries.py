@@ -18,7 +18,11 @@ from peewee import Case, chunked, fn
 from sync.clock import utc_today
 from sync.org.access import activity_counts
 from sync.org.chart import OrgChart, members_below
-from sync.org.directory import codex_user_ids_by_employee, codex_user_ids_for
+from sync.org.directory import (
+    codex_user_ids_by_employee,
+    codex_user_ids_for,
+    matched_employee_ids_by_codex_user,
+)
 from sync.org.time_zones import utc_days_on_clock
 from sync.reports.coverage import Coverage, DayRange
 from sync.reports.metrics import STAT_FIELDS, Stats
@@ -105,14 +109,27 @@ class _Member(NamedTuple):
 
 
 def team_rollups(
-    leads: list[Employee], period: Period, workspace_id: str | None, chart: OrgChart | None = None
+    leads: list[Employee],
+    period: Period,
+    workspace_id: str | None,
+    chart: OrgChart | None = None,
+    sums: TeamSums | None = None,
 ) -> dict[int, TeamRollup]:
     """For each lead with people below them, their whole team's credits this period and
-    the one before in `workspace_id`, and how many were active. A bounded number of
-    queries: one per tree level, one per 5,000 people, one per 5,000 Codex accounts."""
+    the one before in `workspace_id`, and how many were active. With `sums` (a delivery
+    run's, read once for everyone) the teams are summed in memory, in time independent of
+    their size in queries; else a bounded number of queries: one per tree level, one per
+    5,000 people, one per 5,000 Codex accounts."""
+    run_sums = sums if sums is not None and sums.workspace_id == workspace_id else None
+    if run_sums is not None and chart is run_sums.chart:
+        teams = run_sums.teams_of(leads, period)
+        if teams is not None:
+            return teams
     root_of = members_below(leads, chart)
     if not root_of:
         return {}
+    if run_sums is not None:
+        return _summed_teams(root_of, run_sums.of(period))
     # Only what attribution needs: model instances for a whole org cost more than the sums.
     members: dict[int, _Member] = {}
     for batch in chunked(list(root_of), 5000):
@@ -125,61 +142,226 @@ def team_rollups(
         for member_id, user_ids in codex_user_ids_by_employee(members.values()).items()
         for user_id in user_ids
     }
+    # Past 5,000 accounts, one grouped query over the workspace beats batches of IN lists.
+    sums_below = _person_sums(owner_of, period, workspace_id, whole_workspace=len(owner_of) > 5000)
+    return _summed_teams(root_of, sums_below)
+
+
+class _PersonSums:
+    """Each person's credits in a period and the one before, and who was active in it."""
+
+    __slots__ = ("credits", "previous_credits", "active")
+
+    def __init__(self) -> None:
+        self.credits: dict[int, float] = defaultdict(float)
+        self.previous_credits: dict[int, float] = defaultdict(float)
+        self.active: set[int] = set()
+
+    def add(self, person_id: int, current: int, amount: float, activity: int) -> None:
+        if current:
+            self.credits[person_id] += amount
+            if amount > 0 or activity > 0:
+                self.active.add(person_id)
+        else:
+            self.previous_credits[person_id] += amount
+
+
+class TeamSums:
+    """What a delivery run reads once for all its digests: every employee's Codex accounts,
+    and per period everyone's credits in it and the one before and whether they were
+    active (one grouped query over the workspace), summed up the org chart into every
+    manager's whole team. A digest's roll-ups are then looked up, and the CEO's digest
+    costs what a team lead's does. Each period is read on first use (a run may compose
+    digests for more than one period: the weeks of different time zones, digests still
+    waiting). `chart`: the run's org chart; the roll-ups of a call given another one are
+    summed from the people's sums by walking it."""
+
+    def __init__(self, workspace_id: str | None, chart: OrgChart | None = None) -> None:
+        self.workspace_id = workspace_id
+        self.chart = chart
+        self._by_period: dict[Period, _PersonSums] = {}
+        self._teams: dict[Period, dict[int, TeamRollup] | None] = {}
+        self._owners: dict[str, _Member] | None = None
+        self._accounts: dict[int, list[str]] | None = None
+        self._order: tuple[list[int], dict[int, int]] | tuple[()] | None = None
+
+    def of(self, period: Period) -> _PersonSums:
+        if period not in self._by_period:
+            self._by_period[period] = self._read(period)
+        return self._by_period[period]
+
+    def accounts_of(self, employees: Iterable[Employee]) -> dict[int, list[str]]:
+        """Each employee's Codex accounts, as `codex_user_ids_by_employee` finds them."""
+        if self._accounts is None:
+            accounts: dict[int, list[str]] = defaultdict(list)
+            for user_id, owner in self._owner_of().items():
+                accounts[owner.id].append(user_id)
+            self._accounts = {employee_id: sorted(ids) for employee_id, ids in accounts.items()}
+        return {e.id: list(self._accounts.get(e.id, ())) for e in employees}
+
+    def teams_of(self, leads: list[Employee], period: Period) -> dict[int, TeamRollup] | None:
+        """team_rollups(leads, period, ...) from every manager's team summed once per
+        period; None where that does not answer it: without a chart, when the chart is no
+        forest (a loop written straight to the database), or when a lead is below another
+        (then the lower one's team is not the upper one's), and teams are walked instead."""
+        if period not in self._teams:
+            self._teams[period] = None if self._walk() is None else self._sum_up(period)
+        teams, walk = self._teams[period], self._walk()
+        if teams is None or walk is None:
+            return None
+        manager_of = walk[1]
+        ids = {lead.id for lead in leads}
+        for lead in ids:
+            manager = manager_of.get(lead)
+            while manager is not None:
+                if manager in ids:
+                    return None
+                manager = manager_of.get(manager)
+        return {lead: teams[lead] for lead in ids if lead in teams}
+
+    def _walk(self) -> tuple[list[int], dict[int, int]] | None:
+        """Everyone in the chart, breadth first from the people nobody manages (a manager
+        before their reports), and each one's manager; None without a chart or with a
+        loop in it."""
+        if self.chart is None:
+            return None
+        if self._order is None:
+            chart = self.chart
+            # Managing oneself is the top's mark, not a loop.
+            below = {r for manager, reports in chart.items() for r in reports if r != manager}
+            order = [m for m in chart if m not in below]
+            manager_of: dict[int, int] = {}
+            for node in order:  # grows while it is walked
+                for report in chart.get(node, ()):
+                    if report != node:
+                        manager_of[report] = node
+                        order.append(report)
+            # People in a loop are never reached from the top.
+            self._order = (order, manager_of) if len(order) == len(set(chart) | below) else ()
+        return self._order or None
+
+    def _sum_up(self, period: Period) -> dict[int, TeamRollup]:
+        walk = self._walk()
+        assert walk is not None
+        order, manager_of = walk
+        sums = self.of(period)
+        people: dict[int, int] = defaultdict(int)
+        active: dict[int, int] = defaultdict(int)
+        credits: dict[int, float] = defaultdict(float)
+        previous: dict[int, float] = defaultdict(float)
+        own_credits, own_previous, own_active = sums.credits, sums.previous_credits, sums.active
+        for node in reversed(order):
+            manager = manager_of.get(node)
+            if manager is None:
+                continue
+            people[manager] += 1 + people.get(node, 0)
+            active[manager] += (node in own_active) + active.get(node, 0)
+            credits[manager] += own_credits.get(node, 0.0) + credits.get(node, 0.0)
+            previous[manager] += own_previous.get(node, 0.0) + previous.get(node, 0.0)
+        return {
+            manager: TeamRollup(
+                people[manager],
+                active[manager],
+                round(credits[manager], 6),
+                round(previous[manager], 6),
+            )
+            for manager in people
+        }
+
+    def _owner_of(self) -> dict[str, _Member]:
+        if self._owners is None:
+            everyone = Employee.select(Employee.id, Employee.email, Employee.archived_on)
+            members = {row[0]: _Member(*row) for row in everyone.tuples()}
+            self._owners = {
+                user_id: members[employee_id]
+                for user_id, employee_id in matched_employee_ids_by_codex_user().items()
+            }
+        return self._owners
+
+    def _read(self, period: Period) -> _PersonSums:
+        if self.workspace_id is None:
+            return _PersonSums()
+        return _person_sums(self._owner_of(), period, self.workspace_id, whole_workspace=True)
+
+
+def _person_sums(
+    owner_of: dict[str, _Member], period: Period, workspace_id: str | None, whole_workspace: bool
+) -> _PersonSums:
+    """The sums of the people owning the accounts in `owner_of` (Codex user id -> owner)
+    over `period` and the one before: two sums per account, except for the accounts of
+    people with an archive date, some of whose days may not count: those few are read day
+    by day. `whole_workspace`: the sums are read for every account in one grouped query
+    and the others' dropped, rather than in batches of IN lists."""
+    found = _PersonSums()
     previous = period.previous
-    credits: dict[int, float] = defaultdict(float)
-    previous_credits: dict[int, float] = defaultdict(float)
-    active: dict[int, set[int]] = defaultdict(set)
     in_window = (DailyUsage.workspace_id == workspace_id) & DailyUsage.day.between(
         previous.first_day, period.last_day
     )
     is_current = Case(None, [(DailyUsage.day >= period.first_day, 1)], 0)
-    for batch in chunked(list(owner_of), 5000):
-        # Two sums per account (this period, the one before), except for people with an
-        # archive date, some of whose days may not count: those few are read day by day.
-        kept = [u for u in batch if owner_of[u].archived_on is None]
-        cut = [u for u in batch if owner_of[u].archived_on is not None]
-        sums = (
-            DailyUsage.select(
-                DailyUsage.codex_user_id,
-                is_current,
-                fn.SUM(DailyUsage.credits),
-                fn.SUM(DailyUsage.threads + DailyUsage.turns),
+    kept = [u for u in owner_of if owner_of[u].archived_on is None]
+    cut = [u for u in owner_of if owner_of[u].archived_on is not None]
+    sums = DailyUsage.select(
+        DailyUsage.codex_user_id,
+        is_current,
+        fn.SUM(DailyUsage.credits),
+        fn.SUM(DailyUsage.threads + DailyUsage.turns),
+    )
+    if whole_workspace:
+        wanted = set(kept)
+        query = sums.where(in_window).group_by(DailyUsage.codex_user_id, is_current)
+        batches = [[row for row in _driver_rows(query) if row[0] in wanted]]
+    else:
+        batches = [
+            list(
+                _driver_rows(
+                    sums.where(DailyUsage.codex_user_id.in_(batch), in_window).group_by(
+                        DailyUsage.codex_user_id, is_current
+                    )
+                )
             )
-            .where(DailyUsage.codex_user_id.in_(kept), in_window)
-            .group_by(DailyUsage.codex_user_id, is_current)
-            .tuples()
-        )
-        days = (
-            DailyUsage.select(
-                DailyUsage.codex_user_id,
-                DailyUsage.day,
-                DailyUsage.credits,
-                DailyUsage.threads + DailyUsage.turns,
-            )
-            .where(DailyUsage.codex_user_id.in_(cut), in_window)
-            .tuples()
-        )
-        found = list(sums) if kept else []
-        for user_id, day, day_credits, activity in days if cut else []:
+            for batch in chunked(kept, 5000)
+        ]
+    for rows in batches:
+        for user_id, current, amount, activity in rows:
+            found.add(owner_of[user_id].id, current, amount, activity)
+    for batch in chunked(cut, 5000):
+        days = DailyUsage.select(
+            DailyUsage.codex_user_id,
+            DailyUsage.day,
+            DailyUsage.credits,
+            DailyUsage.threads + DailyUsage.turns,
+        ).where(DailyUsage.codex_user_id.in_(batch), in_window)
+        for user_id, day, day_credits, activity in _driver_rows(days):
             day = dt.date.fromisoformat(day) if isinstance(day, str) else day
-            if activity_counts(owner_of[user_id], day):
-                found.append((user_id, int(day >= period.first_day), day_credits, activity))
-        for user_id, current, amount, activity in found:
-            member = owner_of[user_id]
-            root = root_of[member.id]
-            if current:
-                credits[root] += amount
-                if amount > 0 or activity > 0:
-                    active[root].add(member.id)
-            else:
-                previous_credits[root] += amount
+            owner = owner_of[user_id]
+            if activity_counts(owner, day):
+                found.add(owner.id, int(day >= period.first_day), day_credits, activity)
+    return found
+
+
+def _summed_teams(root_of: dict[int, int], sums: _PersonSums) -> dict[int, TeamRollup]:
+    """Each root's team (`root_of`: member id -> root id) summed from its members' sums."""
     people: dict[int, int] = defaultdict(int)
-    for root in root_of.values():
+    active: dict[int, int] = defaultdict(int)
+    credits: dict[int, float] = defaultdict(float)
+    previous_credits: dict[int, float] = defaultdict(float)
+    member_credits, member_previous, member_active = (
+        sums.credits,
+        sums.previous_credits,
+        sums.active,
+    )
+    for member, root in root_of.items():
         people[root] += 1
+        if member in member_credits:
+            credits[root] += member_credits[member]
+        if member in member_previous:
+            previous_credits[root] += member_previous[member]
+        if member in member_active:
+            active[root] += 1
     return {
         root: TeamRollup(
             people[root],
-            len(active[root]),
+            active[root],
             round(credits[root], 6),
             round(previous_credits[root], 6),
         )
@@ -188,16 +370,22 @@ def team_rollups(
 
 
 def stats_answers(
-    employees: Iterable[Employee], period: Period, coverage: Coverage | None = None
+    employees: Iterable[Employee],
+    period: Period,
+    coverage: Coverage | None = None,
+    accounts: dict[int, list[str]] | None = None,
 ) -> dict[int, StatsAnswer]:
     """The stats answer for each employee, from one query over both periods, in the
-    current workspace (`coverage`, read here unless the caller has it already)."""
+    current workspace (`coverage`, read here unless the caller has it already). `accounts`:
+    each employee's Codex accounts, when the caller has them (a delivery run's TeamSums)."""
     employees = list(employees)
     previous = period.previous
     if coverage is None:
         coverage = Coverage.load(previous.first_day, utc_today())
     by_id = {employee.id: employee for employee in employees}
-    if len(employees) == 1:
+    if accounts is not None:
+        user_ids = accounts
+    elif len(employees) == 1:
         user_ids = {employees[0].id: codex_user_ids_for(employees[0])}
     else:
         user_ids = codex_user_ids_by_employee(employees)
@@ -212,7 +400,17 @@ def stats_answers(
             owner_of, coverage.workspace_id, window
         ):
             rows_by_employee[employee.id].append((day, client_id, counts))
-        last_active = _last_active_days(coverage.workspace_id, owner_of, period.last_day)
+            threads, turns, credits = counts[0], counts[1], counts[2]
+            if (credits > 0 or turns > 0 or threads > 0) and day > last_active.get(
+                employee.id, dt.date.min
+            ):
+                last_active[employee.id] = day
+        # The last active day of someone active in the window is in the window's rows; of
+        # the others, it is before the window, if ever: only those are read.
+        before = {u: e for u, e in owner_of.items() if e.id not in last_active}
+        if before:
+            up_to = window.first_day - dt.timedelta(days=1)
+            last_active.update(_last_active_days(coverage.workspace_id, before, up_to))
     with_account = set(user_ids)
     if owner_of and coverage.workspace_id is not None and coverage.data_as_of is not None:
         with_account = _with_account_in(coverage.workspace_id, owner_of)
@@ -278,24 +476,30 @@ def _attributed_rows(
     """Every usage row of the accounts in `owner_of` (Codex user id -> employee) in
     `workspace_id` over `window`, with the employee it counts for: the one reading of
     usage behind stats answers and exports. Rows after someone's last day are nobody's."""
-    query = (
-        DailyUsage.select(
-            DailyUsage.codex_user_id,
-            DailyUsage.day,
-            DailyUsage.client_id,
-            *(getattr(DailyUsage, name) for name in STAT_FIELDS),
-        )
-        .where(
-            DailyUsage.workspace_id == workspace_id,
-            DailyUsage.codex_user_id.in_(list(owner_of)),
-            DailyUsage.day.between(window.first_day, window.last_day),
-        )
-        .tuples()
+    query = DailyUsage.select(
+        DailyUsage.codex_user_id,
+        DailyUsage.day,
+        DailyUsage.client_id,
+        *(getattr(DailyUsage, name) for name in STAT_FIELDS),
+    ).where(
+        DailyUsage.workspace_id == workspace_id,
+        DailyUsage.codex_user_id.in_(list(owner_of)),
+        DailyUsage.day.between(window.first_day, window.last_day),
     )
-    for user_id, day, client_id, *counts in query:
+    days: dict[str | dt.date, dt.date] = {}
+    for user_id, day, client_id, *counts in _driver_rows(query):
+        if day not in days:
+            days[day] = dt.date.fromisoformat(day) if isinstance(day, str) else day
         employee = owner_of[user_id]
-        if activity_counts(employee, day):
-            yield employee, day, client_id, counts
+        if activity_counts(employee, days[day]):
+            yield employee, days[day], client_id, counts
+
+
+def _driver_rows(query) -> Iterable[tuple]:
+    """`query`'s rows as the driver returns them: peewee's conversion of each value of
+    each row was most of a digest's time, over rows of plain numbers. Days come back as
+    text from SQLite and as dates from PostgreSQL: the caller converts them."""
+    return DailyUsage._meta.database.execute(query)
 
 
 def _period_usage(period: Period, rows: list[tuple], missing: list[DayRange]) -> PeriodUsage:

@@ -11,17 +11,22 @@ from sync.codex.simulator.org import (
     CodexAccount,
     Person,
     SimulatedOrg,
+    every_day_accounts,
     generate_org,
     write_org_csv,
 )
-from sync.codex.simulator.server import Simulator
+from sync.codex.simulator.server import DENSITIES, DENSITY_FULL, DENSITY_REALISTIC, Simulator
 from sync.codex.simulator.usage import iter_rows, usage_row
 
 __all__ = [
+    "DENSITIES",
+    "DENSITY_FULL",
+    "DENSITY_REALISTIC",
     "CodexAccount",
     "Person",
     "SimulatedOrg",
     "Simulator",
+    "every_day_accounts",
     "generate_org",
     "iter_rows",
     "usage_row",

@@ -40,6 +40,9 @@ SURFACE_SHARES = (
     ("CODEX_GITHUB_ACTION", 0.03),
     (UNKNOWN_SURFACE, 0.01),
 )
+# Full density (`every_day_accounts`): every employee on every day on these four, one from
+# each group people read, as the stats and digest benchmarks store them.
+FULL_DENSITY_SURFACES = ("CODEX_CLI", "CODEX_IDE_VSCODE", "CODEX_WEB", "CODEX_GITHUB")
 CSV_HEADER = ("email", "name", "manager_email", "role", "archived_on", "slack_user_id", "timezone")
 
 FIRST_NAMES = (
@@ -146,6 +149,32 @@ def generate_org(employees: int, seed: int, today: datetime.date | None = None) 
     workspace_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     api_key = f"sk-sim-{rng.getrandbits(128):032x}"
     return SimulatedOrg(people, accounts, workspace_id, api_key, seed)
+
+
+def every_day_accounts(org: SimulatedOrg) -> list[CodexAccount]:
+    """One account per employee (leavers included), each used every day on every one of
+    FULL_DENSITY_SURFACES: the simulator's full density, the most rows an org of this size
+    can have. People keep the account the realistic org gives them (its user id, and
+    the email as the API reports it); those without one get one under their email.
+    Contractors, who are not employees, have none. Deterministic for the org's seed."""
+    rng = random.Random(f"full:{org.seed}:{len(org.people)}")
+    owned = {a.person_email: a for a in org.accounts if a.person_email is not None}
+    taken = {a.user_id for a in org.accounts}
+    accounts = []
+    for person in org.people:
+        account = owned.get(person.email)
+        if account is None:
+            user_id = f"user-{rng.getrandbits(64):016x}"
+            while user_id in taken:
+                user_id = f"user-{rng.getrandbits(64):016x}"
+            taken.add(user_id)
+            _, intensity = _profile(rng)
+            account = CodexAccount(user_id, person.email, person.email, 1.0, intensity, ())
+        accounts.append(
+            replace(account, activity=1.0, surfaces=FULL_DENSITY_SURFACES, active_until=None)
+        )
+    accounts.sort(key=lambda a: a.user_id)
+    return accounts
 
 
 def write_org_csv(org: SimulatedOrg, path: str | Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import json
 import struct
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -227,6 +228,19 @@ def usage_page(
     }
 
 
+def _client_counts(scale: float, v: tuple[int, ...], i: int) -> tuple[int, int, int, int, int, int]:
+    """(threads, turns, uncached, cached and output tokens, credits in cents) of one surface
+    on one day, from the draws v[i] to v[i + 4] and the day's `scale`."""
+    threads = 1 + int(scale * v[i] * (4 * _UNIT))
+    turns = threads + int(threads * v[i + 1] * (7 * _UNIT))
+    uncached = int(turns * (1500 + v[i + 2] * (9000 * _UNIT)))
+    cached = int(uncached * (0.5 + v[i + 3] * (2.5 * _UNIT)))
+    output = int((uncached + cached) * (0.02 + v[i + 4] * (0.06 * _UNIT)))
+    # Credits in whole cents, so totals are exact sums and print with 2 decimals.
+    cents = (uncached * 250 + cached * 25 + output * 2000 + 40000) // 80000
+    return threads, turns, uncached, cached, output, cents
+
+
 def _row(org_seed: int, account: CodexAccount, d: _Day) -> dict | None:
     if account.active_until is not None and d.day > account.active_until:
         return None
@@ -249,13 +263,7 @@ def _row(org_seed: int, account: CodexAccount, d: _Day) -> dict | None:
     t_threads = t_turns = t_uncached = t_cached = t_output = t_cents = 0
     i = 4
     for client_id in surfaces:
-        threads = 1 + int(scale * v[i] * (4 * _UNIT))
-        turns = threads + int(threads * v[i + 1] * (7 * _UNIT))
-        uncached = int(turns * (1500 + v[i + 2] * (9000 * _UNIT)))
-        cached = int(uncached * (0.5 + v[i + 3] * (2.5 * _UNIT)))
-        output = int((uncached + cached) * (0.02 + v[i + 4] * (0.06 * _UNIT)))
-        # Credits in whole cents, so totals are exact sums and print with 2 decimals.
-        cents = (uncached * 250 + cached * 25 + output * 2000 + 40000) // 80000
+        threads, turns, uncached, cached, output, cents = _client_counts(scale, v, i)
         i += 5
         clients.append(
             {
@@ -321,3 +329,176 @@ def _row(org_seed: int, account: CodexAccount, d: _Day) -> dict | None:
             "lines_removed": int(added * 0.4 * v[23] * _UNIT),
         },
     }
+
+
+class FullDensityPages:
+    """Pages at full density: every account on every day on each of its surfaces (the
+    accounts of org.py's `every_day_accounts`), encoded straight to JSON bytes.
+
+    A 10,000-person, 90-day backfill at this density is 900,000 API rows (3.6M stored):
+    computing and encoding each row as the realistic pages do cost the simulator more than
+    the sync it serves. Here a row's counts (totals, clients, models, lines) are one of a
+    pool of tails computed once, with the realistic rows' formulas, for each level of
+    intensity, weekday or weekend and whether tokens are published yet; the account and
+    day pick one by the same hash of (seed, account, day) as always. A row is then three
+    strings joined, a page is computed from its position alone (every account has a row
+    every day), and memory stays one page and the pool (a few MB) whatever the window.
+    """
+
+    # Four surfaces use draws 4..23; the other figures of a day come after them.
+    MAX_SURFACES = 4
+    LEVELS = 16  # of intensity, from the lowest to the highest a profile gives
+    VARIANTS = 64  # tails per level: a power of two, picked by the day's hash
+
+    def __init__(self, org_seed: int, accounts: Sequence[CodexAccount]) -> None:
+        surfaces = {a.surfaces for a in accounts}
+        if len(surfaces) > 1 or any(len(s) > self.MAX_SURFACES for s in surfaces):
+            raise ValueError(f"full density serves one set of at most {self.MAX_SURFACES} surfaces")
+        self.accounts = accounts
+        self._keys = [_account_key(org_seed, a.user_id) for a in accounts]
+        self._heads = [_account_head(a, k) for a, k in zip(accounts, self._keys, strict=True)]
+        self._levels = [self._level(a.intensity) * self.VARIANTS for a in accounts]
+        clients = _client_templates(next(iter(surfaces), ()))
+        # (weekend, today) -> tails, level by level.
+        self._tails = {
+            (weekend, today): [
+                _tail(org_seed, level, variant, weekend, clients[today], today)
+                for level in range(self.LEVELS)
+                for variant in range(self.VARIANTS)
+            ]
+            for weekend in (False, True)
+            for today in (0, 1)
+        }
+
+    def _level(self, intensity: float) -> int:
+        low, high = 0.2, 4.0  # org.py's _profile
+        return min(self.LEVELS - 1, max(0, int((intensity - low) / (high - low) * self.LEVELS)))
+
+    def page(
+        self,
+        first_day: datetime.date,
+        last_day: datetime.date,
+        today: datetime.date,
+        limit: int,
+        start_index: int = 0,
+    ) -> bytes:
+        """The API page of at most `limit` rows from (`first_day`, `start_index`) to
+        `last_day`, shaped as `usage_page` shapes it, encoded."""
+        rows: list[str] = []
+        count = len(self.accounts)
+        ordinal, index = first_day.toordinal(), start_index
+        last = min(last_day, today).toordinal()
+        while ordinal <= last and len(rows) < limit:
+            d = _Day(datetime.date.fromordinal(ordinal), today)
+            end = min(count, index + limit - len(rows))
+            self._encode_day(d, index, end, rows)
+            index = end
+            if index == count:
+                ordinal, index = ordinal + 1, 0
+        next_page = "null"
+        if ordinal <= last:
+            next_page = f'"{encode_page_token(datetime.date.fromordinal(ordinal), index)}"'
+        more = "false" if next_page == "null" else "true"
+        data = ",".join(rows)
+        tail = f'"has_more":{more},"next_page":{next_page}}}'
+        return f'{{"object":"page","data":[{data}],{tail}'.encode()
+
+    def _encode_day(self, d: _Day, start: int, end: int, rows: list[str]) -> None:
+        day_head = (
+            '{"object":"workspace.codex.usage.result",'
+            f'"start_time":{d.start_time},"end_time":{d.end_time},'
+        )
+        tails = self._tails[d.weekend, int(d.is_today)]
+        keys, heads, levels, ordinal = self._keys, self._heads, self._levels, d.ordinal
+        pick = self.VARIANTS - 1
+        for n in range(start, end):
+            rows.append(
+                day_head + heads[n] + tails[levels[n] + (_day_key(keys[n], ordinal) & pick)]
+            )
+
+
+def _tail(
+    org_seed: int,
+    level: int,
+    variant: int,
+    weekend: bool,
+    client_templates: tuple[str, ...],
+    today: int,
+) -> str:
+    """The counts of a row, from `"totals"` to its end, as `_row` computes them, for an
+    account of intensity `level` (of FullDensityPages.LEVELS) on a weekday or weekend day,
+    today's (tokens not published yet) or not."""
+    key = _day_key(_account_key(org_seed, f"full:{level}:{variant}"), int(weekend))
+    v = _draws(_blake2b(key.to_bytes(8, "little"), digest_size=64).digest())
+    intensity = 0.2 + (level + 0.5) * 3.8 / FullDensityPages.LEVELS
+    scale = intensity * (0.5 + v[3] * _UNIT) * (_WEEKEND_SCALE if weekend else 1.0)
+    clients = []
+    t_threads = t_turns = t_uncached = t_cached = t_output = t_cents = 0
+    for n, template in enumerate(client_templates):
+        threads, turns, uncached, cached, output, cents = _client_counts(scale, v, 4 + 5 * n)
+        total = uncached + cached + output
+        tokens = () if today else (uncached, cached, output, total)
+        clients.append(template % (threads, turns, cents / 100, *tokens))
+        t_threads += threads
+        t_turns += turns
+        t_uncached += uncached
+        t_cached += cached
+        t_output += output
+        t_cents += cents
+    credits = t_cents / 100
+    # Some sources add a cost next to the counts (5% of rows); the bot must ignore it.
+    cost = f',"cost_usd":{t_cents * 4 / 10000!r}' if v[24] < 3277 else ""
+    t_total = t_uncached + t_cached + t_output
+    tokens = () if today else (t_uncached, t_cached, t_output, t_total)
+    totals = _TOTALS_TEMPLATES[today] % (t_threads, t_turns, credits, *tokens, cost)
+    if v[25] < 45875:  # 70% of days on one model
+        models = f'[{{"model":"{_MODELS[0]}","credits":{credits!r}}}]'
+    else:
+        main = t_cents * (50 + v[26] * 40 // 65536) // 100
+        second = _MODELS[1 + (key & 1)]
+        models = (
+            f'[{{"model":"{_MODELS[0]}","credits":{main / 100!r}}},'
+            f'{{"model":"{second}","credits":{(t_cents - main) / 100!r}}}]'
+        )
+    added = int(t_turns * scale * 12 * v[27] * _UNIT)
+    removed = int(added * 0.4 * v[28] * _UNIT)
+    return (
+        f'"totals":{totals},"clients":[{",".join(clients)}],"models":{models},'
+        f'"code_attribution":{{"lines_added":{added},"lines_removed":{removed}}}}}'
+    )
+
+
+_COUNTS = '"threads":%d,"turns":%d,"credits":%r'
+_TOKENS = (
+    '"uncached_text_input_tokens":%d,"cached_text_input_tokens":%d,'
+    '"text_output_tokens":%d,"text_total_tokens":%d'
+)
+# Today's tokens are published only tomorrow.
+_NO_TOKENS = ",".join(f'"{name}":null' for name in _TOKEN_FIELDS)
+# (with tokens, today's); the last field is the optional cost.
+_TOTALS_TEMPLATES = (
+    "{" + _COUNTS + "," + _TOKENS + "%s}",
+    "{" + _COUNTS + "," + _NO_TOKENS + "%s}",
+)
+
+
+def _account_head(account: CodexAccount, account_key: int) -> str:
+    """The constant part of an account's rows: its user id and actor, as `_row` has them."""
+    actor: dict[str, str | None] = {"type": "ACCOUNT_USER", "user_id": account.user_id}
+    if account.email is not None or not account_key & 1:
+        # A withheld email arrives either as null or as no key at all.
+        actor["email"] = account.email
+    encoded = json.dumps(actor, separators=(",", ":"))
+    return f'"user_id":{json.dumps(account.user_id)},"actor":{encoded},'
+
+
+def _client_templates(surfaces: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Per surface, the client's JSON with its counts left to fill (with tokens, today's)."""
+
+    def template(client_id: str, tokens: str) -> str:
+        return "{" + f'"client_id":{json.dumps(client_id)},' + _COUNTS + "," + tokens + "}"
+
+    return (
+        tuple(template(s, _TOKENS) for s in surfaces),
+        tuple(template(s, _NO_TOKENS) for s in surfaces),
+    )

@@ -134,6 +134,10 @@ def test_digest_covers_direct_reports_with_their_own_flags(db):
         records.append(usage("u-steady", day(offset), email="steady@example.com", credits=2.0))
     records.append(usage("u-steady", day(2), "CODEX_GITHUB", credits=1.0))
     records.append(usage("u-idle", day(20), email="idle@example.com", credits=3.0))
+    # A row with nothing in it in the window: Idle is still idle since day 20.
+    records.append(
+        usage("u-idle", day(3), email="idle@example.com", credits=0.0, threads=0, turns=0)
+    )
     records.append(usage("u-gone", day(30), email="gone@example.com", credits=3.0))
     records.append(usage("u-grand", day(1), email="grand@example.com", credits=9.0))
     store_usage(records)
@@ -146,6 +150,8 @@ def test_digest_covers_direct_reports_with_their_own_flags(db):
     assert flags["A Steady"] == [Notice("new_surface", {"surface": "GitHub"})]
     assert flags["B Idle"] == [Notice("idle", {"days": 14})]
     assert flags["C New"] == []  # a new starter with no history is not idle
+    last_active = {e.answer.employee.name: e.answer.last_active_day for e in digest.entries}
+    assert last_active == {"A Steady": day(1), "B Idle": day(20), "C New": None}
     steady_entry = digest.entries[0]
     assert steady_entry.answer.current.totals.credits == 15.0
     assert steady_entry.answer.previous.totals.credits == 14.0
@@ -249,3 +255,111 @@ def test_after_a_workspace_switch_someone_seen_only_in_the_old_one_has_no_accoun
         assert stats_answer(both, WEEK).has_codex_account
         # Known, with usage nowhere (say, retention deleted it): still an account.
         assert stats_answer(never_used, WEEK).has_codex_account
+
+
+def test_a_runs_team_sums_give_every_managers_roll_ups_exactly_as_the_queries_do(db, tmp_path):
+    """A delivery run sums every roll-up from TeamSums, read once; each manager's reports'
+    roll-ups are the ones team_rollups reads for that manager alone, leavers, aliases,
+    unmatched accounts and idle rows included."""
+    import random
+
+    from sync.codex.simulator import generate_org, write_org_csv
+    from sync.org.chart import direct_reports, load_org_chart, members_below
+    from sync.org.directory import codex_user_ids_by_employee
+    from sync.org.importer import import_org_csv
+    from sync.reports.queries import TeamSums, stats_answers, team_rollups
+    from sync.store.models import Employee
+
+    org = generate_org(160, 3, TODAY)
+    write_org_csv(org, tmp_path / "org.csv")
+    import_org_csv(tmp_path / "org.csv")
+    rng = random.Random(5)
+    surfaces = ("CODEX_CLI", "CODEX_IDE_VSCODE", "CODEX_WEB")
+    records = [
+        usage(
+            account.user_id,
+            day(offset),
+            client_id,
+            email=account.email,
+            threads=rng.randrange(3),
+            turns=rng.randrange(4),
+            credits=round(rng.uniform(0, 9), 2) if rng.random() < 0.9 else 0.0,
+        )
+        for account in org.accounts
+        for offset in range(16)
+        for client_id in surfaces
+        if rng.random() < 0.3
+    ]
+    # Someone who left mid-week: only their days up to then count, in both ways.
+    leaver = Employee.get(Employee.email == org.accounts[0].person_email)
+    leaver.archived_on = day(4)
+    leaver.save()
+    records += [usage(org.accounts[0].user_id, day(n), email=org.accounts[0].email) for n in (2, 6)]
+    store_usage(records)
+    contractor = next(a for a in org.accounts if a.person_email is None)
+    add_alias(contractor.email, org.people[-1].email)
+
+    chart = load_org_chart()
+    # As a delivery run keeps them (teams summed up the chart once), and from the people's
+    # sums alone, each team walked.
+    sums, walked = TeamSums(WORKSPACE, chart), TeamSums(WORKSPACE)
+    sums.of(WEEK), walked.of(WEEK), sums.teams_of([], WEEK)
+    compared = credited = 0
+    statements = [0]
+    original = db.execute_sql
+
+    def counting(*args, **kwargs):
+        statements[0] += 1
+        return original(*args, **kwargs)
+
+    for manager in Employee.select().where(Employee.id.in_(list(chart))):
+        reports = direct_reports(manager)
+        expected = team_rollups(reports, WEEK, WORKSPACE, chart)
+        db.execute_sql = counting
+        try:
+            assert team_rollups(reports, WEEK, WORKSPACE, chart, sums) == expected
+            assert team_rollups(reports, WEEK, WORKSPACE, chart, walked) == expected
+            accounts = sums.accounts_of(reports)
+        finally:
+            del db.execute_sql
+        assert accounts == codex_user_ids_by_employee(reports)
+        compared += len(expected)
+        credited += sum(1 for rollup in expected.values() if rollup.previous_credits)
+    assert compared > 20 and credited > 10
+    assert statements[0] == 0  # read once for the run: no statement per manager
+    # The whole org at once, as the CEO's digest sums it, and another period read on demand.
+    ceo = Employee.get(Employee.email == org.people[0].email)
+    top = direct_reports(ceo)
+    # Summed another way: everyone's own stats answer, added up under each of the CEO's reports.
+    everyone = stats_answers(Employee.select(), WEEK)
+    for head, rollup in team_rollups(top, WEEK, WORKSPACE, chart, sums).items():
+        below = [everyone[member] for member, _ in members_below([Employee[head]]).items()]
+        assert rollup.people == len(below)
+        assert rollup.active_people == sum(a.current.totals.is_active for a in below)
+        assert rollup.credits == pytest.approx(sum(a.current.totals.credits for a in below))
+        assert rollup.previous_credits == pytest.approx(
+            sum(a.previous.totals.credits for a in below)
+        )
+    month = Period.ending_before(TODAY, 8)
+    assert team_rollups(top, month, WORKSPACE, chart, sums) == team_rollups(top, month, WORKSPACE)
+    # Sums of another workspace are not used for this one.
+    assert team_rollups(top, WEEK, WORKSPACE, chart, TeamSums("another-workspace")) == (
+        team_rollups(top, WEEK, WORKSPACE, chart)
+    )
+    # A lead below another: the lower one's team is not the upper one's.
+    nested = [ceo, top[0]]
+    assert sums.teams_of(nested, WEEK) is None
+    assert team_rollups(nested, WEEK, WORKSPACE, chart, sums) == (
+        team_rollups(nested, WEEK, WORKSPACE, chart)
+    )
+    assert team_rollups(nested, WEEK, WORKSPACE, chart)[ceo.id].people < len(org.people) - 10
+    # A loop written straight to the database: teams are walked, and still agree.
+    a, b = direct_reports(top[0])[:2]
+    Employee.update(manager=b.id).where(Employee.id == a.id).execute()
+    Employee.update(manager=a.id).where(Employee.id == b.id).execute()
+    looped = load_org_chart()
+    in_loop = TeamSums(WORKSPACE, looped)
+    assert in_loop.teams_of(top, WEEK) is None
+    assert team_rollups(top, WEEK, WORKSPACE, looped, in_loop) == (
+        team_rollups(top, WEEK, WORKSPACE, looped)
+    )
