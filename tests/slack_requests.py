@@ -67,3 +67,34 @@ def running_bot(settings, slack: FakeSlack, sleep=None, scim=None):
             server.trigger.pull_trigger(server.close)
         thread.join(5)
         assert not thread.is_alive()
+
+
+LONG_PREVIEW_REPORTS = 2000
+
+
+def add_reports(manager, count: int = LONG_PREVIEW_REPORTS) -> None:
+    """`count` direct reports for `manager` (Report 0000, ...), without usage."""
+    from sync.store.models import Employee
+
+    Employee.insert_many(
+        [(f"r{i:04d}@example.com", f"Report {i:04d}", manager.id) for i in range(count)],
+        fields=[Employee.email, Employee.name, Employee.manager],
+    ).execute()
+
+
+def assert_long_preview_moved_to_dm(slack: FakeSlack, dm_channel: str = "DUMGR") -> None:
+    """A digest preview of `add_reports`' 2,000 people: at most 5 posts to the
+    response_url (Slack's budget), the rest in the asker's DM, nobody left out."""
+    import re
+
+    in_place = slack.wait_for("response_url", 5)
+    note = in_place[-1].params["text"]
+    assert "is in your DM with codexbot" in note
+    moved = int(re.search(r"\((\d+) more messages\)", note).group(1))
+    assert moved > 30
+    in_dm = slack.wait_for("chat.postMessage", moved)
+    assert len(slack.calls_to("response_url")) == 5
+    assert {post.params["channel"] for post in in_dm} == {dm_channel}
+    shown = str([c.params["blocks"] for c in in_place[:4]] + [p.params["blocks"] for p in in_dm])
+    assert all(f"Report {i:04d}" in shown for i in range(0, LONG_PREVIEW_REPORTS, 97))
+    assert f"Report {LONG_PREVIEW_REPORTS - 1}" in shown

@@ -36,12 +36,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import re
 import threading
 import time
 
 import pytest
-from slack_requests import SleepRecorder
+from slack_requests import SleepRecorder, add_reports, assert_long_preview_moved_to_dm
 from slack_sdk.models.blocks import Block
 from socket_mode_server import APP_ID, Ack, SocketModeServer
 
@@ -276,23 +275,10 @@ def test_a_question_in_a_dm_thread_is_answered_in_the_thread_whatever_replies_sa
 def test_a_2000_report_digest_preview_posts_to_the_response_url_at_most_5_times(
     socket_bot, slack, org
 ):
-    Employee.insert_many(
-        [(f"r{i:04d}@example.com", f"Report {i:04d}", org["mgr"].id) for i in range(2000)],
-        fields=[Employee.email, Employee.name, Employee.manager],
-    ).execute()
+    add_reports(org["mgr"])
     ack = socket_bot.ack(socket_bot.command("UMGR", "digest preview"))
     assert ack.payload is None  # acknowledged bare; the preview follows
-    in_place = slack.wait_for("response_url", 5)
-    note = in_place[-1].params["text"]
-    assert "is in your DM with codexbot" in note
-    moved = int(re.search(r"\((\d+) more messages\)", note).group(1))
-    assert moved > 30
-    in_dm = slack.wait_for("chat.postMessage", moved)
-    assert len(slack.calls_to("response_url")) == 5
-    assert {post.params["channel"] for post in in_dm} == {"DUMGR"}
-    shown = str([c.params["blocks"] for c in in_place[:4]] + [p.params["blocks"] for p in in_dm])
-    assert all(f"Report {i:04d}" in shown for i in range(0, 2000, 97))
-    assert "Report 1999" in shown
+    assert_long_preview_moved_to_dm(slack)
 
 
 def test_every_envelope_is_acknowledged_at_once_while_its_work_waits_on_slack(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
+from slack_requests import add_reports, assert_long_preview_moved_to_dm
 
 from bot.rendering import format_day
 from sync.clock import utc_today
@@ -205,21 +205,6 @@ def test_disconnect_forget_asks_first_then_the_button_deletes_the_usage(bot, sla
 
 
 def test_a_2000_report_digest_preview_posts_to_the_response_url_at_most_5_times(bot, slack, org):
-    from sync.store.models import Employee
-
-    Employee.insert_many(
-        [(f"r{i:04d}@example.com", f"Report {i:04d}", org["mgr"].id) for i in range(2000)],
-        fields=[Employee.email, Employee.name, Employee.manager],
-    ).execute()
+    add_reports(org["mgr"])
     bot.command("UMGR", "digest preview")
-    in_place = slack.wait_for("response_url", 5)
-    note = in_place[-1].params["text"]
-    assert "is in your DM with codexbot" in note
-    moved = int(re.search(r"\((\d+) more messages\)", note).group(1))
-    assert moved > 30
-    in_dm = slack.wait_for("chat.postMessage", moved)
-    assert len(slack.calls_to("response_url")) == 5
-    assert {post.params["channel"] for post in in_dm} == {"DUMGR"}
-    shown = str([c.params["blocks"] for c in in_place[:4]] + [p.params["blocks"] for p in in_dm])
-    assert all(f"Report {i:04d}" in shown for i in range(0, 2000, 97))
-    assert "Report 1999" in shown
+    assert_long_preview_moved_to_dm(slack)
