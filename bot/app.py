@@ -46,6 +46,12 @@ def build_app(settings: Settings, client: WebClient | None = None) -> App:
         # Every listener posts through the app's one client, so posts to a channel are
         # paced across requests (bot/slack.py), not per request as Bolt's own copies are.
         context["client"] = client
+        # Bolt made say() (and complete() and fail()) on its copy before this middleware
+        # ran, as it builds every argument a middleware could take: made again on the
+        # app's client when asked for. (Copying them for the lazy listeners also copied
+        # that client, at every request.)
+        for made_on_bolts_copy in ("say", "complete", "fail"):
+            context.pop(made_on_bolts_copy, None)
         return next()
 
     register_listeners(app)

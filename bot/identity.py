@@ -15,8 +15,14 @@ from sync.org.access import Viewer, is_admin
 from sync.org.directory import find_employee, normalize_email
 from sync.org.time_zones import remember_slack_time_zone
 from sync.store.models import Employee
+from sync.store.prepared import Prepared
 
 log = logging.getLogger(__name__)
+
+# Asked at every request: its SQL is built once (sync/store/prepared.py).
+_BY_SLACK_ID = Prepared(
+    lambda slack_user_id: Employee.select().where(Employee.slack_user_id == slack_user_id).limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,8 @@ def identify(client: WebClient, slack_user_id: str, context) -> SlackPerson:
     request's context gives the installation (bot/installation.py) and the settings."""
     installation: Installation = context["installation"]
     admin_emails = context["settings"].slack.admin_emails
-    employee = Employee.get_or_none(Employee.slack_user_id == slack_user_id)
+    sql, params = _BY_SLACK_ID.sql(slack_user_id)
+    employee = next(iter(Employee.raw(sql, *params)), None)
     email = employee.email if employee else None
     if employee is None:
         profile = _slack_profile(client, slack_user_id, installation)

@@ -1,15 +1,23 @@
 """The Slack Web API client codexbot uses, direct messages to people, and answers to a
 slash command's response_url: all within Slack's budgets (Retry-After honoured, one
-message a second in a channel)."""
+message a second in a channel), over connections kept open from call to call."""
 
 from __future__ import annotations
 
+import io
 import random
+import select
 import threading
 import time
 from collections.abc import Callable
+from http.client import HTTPConnection, HTTPSConnection
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+from urllib.request import Request
 
 from slack_sdk import WebClient, WebhookClient
+from slack_sdk.errors import SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -18,6 +26,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import SlackResponse
+from slack_sdk.webhook import WebhookResponse
 
 from sync.config import Settings
 
@@ -58,6 +67,7 @@ class PacedWebClient(WebClient):
         self._sleep, self._clock = sleep, clock
         self._turns: dict[str, float] = {}  # channel -> when its next post may go
         self._turns_lock = threading.Lock()
+        self._connections = KeptAliveConnections()
 
     def __deepcopy__(self, memo: dict) -> PacedWebClient:
         # Bolt deep-copies each request for its lazy listeners: they must all share this
@@ -71,8 +81,20 @@ class PacedWebClient(WebClient):
     def post_to_response_url(self, url: str, message: dict) -> None:
         """One ephemeral answer to a slash command, honouring Retry-After as the client
         does (Bolt's own `respond` retries connection errors only)."""
-        webhook = WebhookClient(url, timeout=10, retry_handlers=retry_handlers(self._sleep))
+        webhook = _KeptAliveWebhookClient(
+            self._connections, url, timeout=10, retry_handlers=retry_handlers(self._sleep)
+        )
         webhook.send_dict({"response_type": "ephemeral", "replace_original": False, **message})
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        # slack_sdk's one call of urlopen, retried and rate-limited around it as before.
+        if self.proxy is not None:
+            return super()._perform_urllib_http_request_internal(url, req)
+        status, headers, body = self._connections.send(url, req, self.timeout, self.ssl)
+        if headers.get_content_type() == "application/gzip":
+            return {"status": status, "headers": headers, "body": body}
+        charset = headers.get_content_charset() or "utf-8"
+        return {"status": status, "headers": headers, "body": body.decode(charset)}
 
     def _wait_for_turn(self, channel: str) -> None:
         with self._turns_lock:
@@ -83,6 +105,88 @@ class PacedWebClient(WebClient):
                 self._turns = {c: t for c, t in self._turns.items() if t > now}
         if turn > now:
             self._sleep(turn - now)
+
+
+class KeptAliveConnections:
+    """HTTP connections to Slack kept open between calls, one per thread and host:
+    slack_sdk's urlopen opens (and Slack's side accepts) a new connection for every call,
+    most of the cost of a short call. A request goes out and fails as urlopen's would:
+    URLError when it cannot be sent, HTTPError for a status outside 2xx (redirects
+    aside: Slack's endpoints do not redirect), so slack_sdk's retries (connection
+    errors, Retry-After) see what they always saw."""
+
+    # A connection idle this long is checked before use (the server may have closed it);
+    # one used just now is not, saving a system call per call in a burst.
+    CHECKED_AFTER_IDLE = 1.0
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def send(self, url: str, req: Request, timeout: float, ssl: Any) -> tuple[int, Any, bytes]:
+        """(status, headers, body) of `req` sent to `url`."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SlackRequestError(f"Invalid URL detected: {url}")
+        connection = self._connection(parts.scheme, parts.netloc, timeout, ssl)
+        self._local.used[parts.scheme, parts.netloc] = time.monotonic()
+        try:
+            try:
+                connection.request(
+                    req.get_method(), req.selector, req.data, dict(req.header_items())
+                )
+            except OSError as error:  # not sent: urlopen says URLError
+                raise URLError(error) from error
+            response = connection.getresponse()
+            body = response.read()
+        except BaseException:
+            connection.close()  # opened afresh by the next request
+            raise
+        if not 200 <= response.status < 300:
+            headers = response.headers
+            raise HTTPError(url, response.status, response.reason, headers, io.BytesIO(body))
+        return response.status, response.headers, body
+
+    def _connection(self, scheme: str, host: str, timeout: float, ssl: Any) -> HTTPConnection:
+        local = self._local
+        if not hasattr(local, "connections"):
+            local.connections, local.used = {}, {}
+        connection = local.connections.get((scheme, host))
+        if connection is None:
+            if scheme == "https":
+                connection = HTTPSConnection(host, timeout=timeout, context=ssl)
+            else:
+                connection = HTTPConnection(host, timeout=timeout)
+            local.connections[scheme, host] = connection
+        elif (
+            connection.sock is not None
+            and time.monotonic() - local.used[scheme, host] > self.CHECKED_AFTER_IDLE
+            and _closed_by_server(connection.sock)
+        ):
+            connection.close()  # reopened by its next request
+        connection.timeout = timeout
+        return connection
+
+
+def _closed_by_server(sock: Any) -> bool:
+    # An idle kept-alive connection has nothing to read unless the server closed it.
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
+
+
+class _KeptAliveWebhookClient(WebhookClient):
+    """A response_url post over the client's kept-alive connections."""
+
+    def __init__(self, connections: KeptAliveConnections, url: str, **options) -> None:
+        super().__init__(url, **options)
+        self._connections = connections
+
+    def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
+        if self.proxy is not None:
+            return super()._perform_http_request_internal(url, req)
+        status, headers, body = self._connections.send(url, req, self.timeout, self.ssl)
+        charset = headers.get_content_charset() or "utf-8"
+        text = body.decode(charset)
+        return WebhookResponse(url=url, status_code=status, body=text, headers=headers)
 
 
 # slack_sdk's retry handlers wait with a bare time.sleep in prepare_for_next_attempt and

@@ -10,8 +10,10 @@ tests/test_layout.py checks.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -61,6 +63,7 @@ class FakeSlack:
         # Where apps.connections.open sends a Socket Mode client (tests/socket_mode_server.py);
         # while None, the method is unknown here, as it always was.
         self.socket_mode_url: str | None = None
+        self.connections_accepted = 0  # TCP connections, kept alive across calls
         self._server = _Server(("127.0.0.1", 0), _Handler, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -76,6 +79,7 @@ class FakeSlack:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
 
     def go_down(self) -> None:
         """Slack unreachable: nothing listens on the port any more."""
@@ -230,10 +234,35 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type, fake: FakeSlack) -> None:
         super().__init__(address, handler)
         self.fake = fake
+        # Connections are kept alive (HTTP/1.1): a Slack that goes down closes them too.
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request, client_address) -> None:
+        with self._open_lock:
+            self._open.add(request)
+            self.fake.connections_accepted += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            still_open, self._open = self._open, set()
+        for connection in still_open:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The headers and the body go out in two writes: on a kept-alive connection, Nagle's
+    # algorithm held the body back until the client's delayed ACK (40 ms a call), a wait
+    # Slack's own servers do not make.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):
         pass

@@ -13,10 +13,22 @@ from dataclasses import dataclass
 
 from sync.reports.periods import Period
 from sync.store.models import SyncRun
+from sync.store.prepared import Prepared
 from sync.store.workspaces import current_workspace_id, synced_days
 
 # A run of consecutive days, first and last included.
 DayRange = tuple[dt.date, dt.date]
+
+
+# Read for every answer: its SQL is built once (sync/store/prepared.py).
+_LAST_SYNC = Prepared(
+    lambda workspace_id: (
+        SyncRun.select(SyncRun.finished_at)
+        .where(SyncRun.outcome == SyncRun.OUTCOME_OK, SyncRun.workspace_id == workspace_id)
+        .order_by(SyncRun.finished_at.desc())
+        .limit(1)
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -34,12 +46,8 @@ class Coverage:
         workspace_id = current_workspace_id()
         as_of = None
         if workspace_id is not None:
-            as_of = (
-                SyncRun.select(SyncRun.finished_at)
-                .where(SyncRun.outcome == SyncRun.OUTCOME_OK, SyncRun.workspace_id == workspace_id)
-                .order_by(SyncRun.finished_at.desc())
-                .scalar()
-            )
+            row = _LAST_SYNC.execute(workspace_id).fetchone()
+            as_of = SyncRun.finished_at.python_value(row[0]) if row else None
         synced = frozenset(synced_days(workspace_id, first_day, today))
         return cls(workspace_id, as_of, synced, first_day, today)
 

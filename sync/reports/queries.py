@@ -29,6 +29,7 @@ from sync.reports.metrics import STAT_FIELDS, Stats
 from sync.reports.periods import Period
 from sync.reports.surfaces import SURFACE_ORDER, surface_of
 from sync.store.models import DailyUsage, Employee, Workspace
+from sync.store.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -470,24 +471,33 @@ def usage_by_day_and_surface(
     ]
 
 
-def _attributed_rows(
-    owner_of: dict[str, Employee], workspace_id: str, window: Period
-) -> Iterator[tuple[Employee, dt.date, str, list]]:
-    """Every usage row of the accounts in `owner_of` (Codex user id -> employee) in
-    `workspace_id` over `window`, with the employee it counts for: the one reading of
-    usage behind stats answers and exports. Rows after someone's last day are nobody's."""
-    query = DailyUsage.select(
+# The rows of a few accounts (one person's, most often): the SQL is built once, and the
+# rows come as the driver returns them (peewee's conversion of each value of each row was
+# most of a digest's time, over rows of plain numbers). Days come back as text from
+# SQLite and as dates from PostgreSQL: the caller converts them.
+_USAGE_ROWS = Prepared(
+    lambda workspace_id, user_ids, first_day, last_day: DailyUsage.select(
         DailyUsage.codex_user_id,
         DailyUsage.day,
         DailyUsage.client_id,
         *(getattr(DailyUsage, name) for name in STAT_FIELDS),
     ).where(
         DailyUsage.workspace_id == workspace_id,
-        DailyUsage.codex_user_id.in_(list(owner_of)),
-        DailyUsage.day.between(window.first_day, window.last_day),
+        DailyUsage.codex_user_id.in_(user_ids),
+        DailyUsage.day.between(first_day, last_day),
     )
+)
+
+
+def _attributed_rows(
+    owner_of: dict[str, Employee], workspace_id: str, window: Period
+) -> Iterator[tuple[Employee, dt.date, str, list]]:
+    """Every usage row of the accounts in `owner_of` (Codex user id -> employee) in
+    `workspace_id` over `window`, with the employee it counts for: the one reading of
+    usage behind stats answers and exports. Rows after someone's last day are nobody's."""
+    rows = _USAGE_ROWS.execute(workspace_id, list(owner_of), window.first_day, window.last_day)
     days: dict[str | dt.date, dt.date] = {}
-    for user_id, day, client_id, *counts in _driver_rows(query):
+    for user_id, day, client_id, *counts in rows:
         if day not in days:
             days[day] = dt.date.fromisoformat(day) if isinstance(day, str) else day
         employee = owner_of[user_id]
@@ -575,6 +585,9 @@ class _Sums:
         )
 
 
+_WORKSPACES = Prepared(lambda: Workspace.select(Workspace.workspace_id))
+
+
 def _with_account_in(workspace_id: str, owner_of: dict[str, Employee]) -> set[int]:
     """The employees with a Codex account in the workspace. The API lists only users with
     usage, so an account is known from usage: someone whose users appear only in another
@@ -582,11 +595,7 @@ def _with_account_in(workspace_id: str, owner_of: dict[str, Employee]) -> set[in
     shown as a row of zeros. Someone with no usage anywhere (retention deleted it) keeps
     the account they were once seen with."""
     everyone = {employee.id for employee in owner_of.values()}
-    others = [
-        other
-        for (other,) in Workspace.select(Workspace.workspace_id).tuples()
-        if other != workspace_id
-    ]
+    others = [other for (other,) in _WORKSPACES.execute() if other != workspace_id]
     if not others:  # one workspace so far: the usual case, and nothing to read
         return everyone
 

@@ -24,6 +24,7 @@ from peewee import EXCLUDED
 
 from sync.clock import utc_timestamp
 from sync.store.models import Claim, database
+from sync.store.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +34,37 @@ def try_claim(name: str, holder: str, ttl_seconds: float) -> bool:
     return claim_until(name, holder, utc_timestamp() + dt.timedelta(seconds=ttl_seconds))
 
 
+# Taken at every Slack event (once per event id): their SQL is built once.
+_TAKE = Prepared(
+    lambda name, holder, until, now: Claim.insert(
+        name=name, holder=holder, expires_at=until
+    ).on_conflict(
+        conflict_target=[Claim.name],
+        update={Claim.holder: EXCLUDED.holder, Claim.expires_at: EXCLUDED.expires_at},
+        where=(Claim.expires_at < now) | (Claim.holder == holder),
+    )
+)
+_HOLDER = Prepared(lambda name: Claim.select(Claim.holder).where(Claim.name == name).limit(1))
+
+
+def _holder_of(name: str) -> str | None:
+    row = _HOLDER.execute(name).fetchone()
+    return row[0] if row else None
+
+
 def claim_until(name: str, holder: str, until: dt.datetime) -> bool:
     """Whether `holder` holds `name` until `until` (naive UTC)."""
     now = utc_timestamp()
     with database.atomic():
-        Claim.insert(name=name, holder=holder, expires_at=until).on_conflict(
-            conflict_target=[Claim.name],
-            update={Claim.holder: EXCLUDED.holder, Claim.expires_at: EXCLUDED.expires_at},
-            where=(Claim.expires_at < now) | (Claim.holder == holder),
-        ).execute()
-        current = Claim.select(Claim.holder).where(Claim.name == name).scalar()
+        _TAKE.execute(name, holder, until, now)
+        current = _holder_of(name)
         if current != holder and _died_on_this_host(current):
             # Its process is gone: no need to wait for the claim to expire.
             log.info("taking claim %s over from %s, which is no longer running", name, current)
             Claim.update(holder=holder, expires_at=until).where(
                 Claim.name == name, Claim.holder == current
             ).execute()
-            current = Claim.select(Claim.holder).where(Claim.name == name).scalar()
+            current = _holder_of(name)
     return current == holder
 
 

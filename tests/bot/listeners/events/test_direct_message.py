@@ -165,3 +165,12 @@ def test_an_archived_person_is_not_told_who_viewed_them(bot, slack, org):
     (answer,) = slack.wait_for("chat.postMessage")
     assert "Max Manager" not in str(answer.params)
     assert answer.params["text"].startswith("I can't show Codex stats")
+
+
+def test_answers_in_one_dm_take_turns_as_every_post_to_a_channel_does(bot, slack, org, slept):
+    bot.dm("UREP", "usage")
+    bot.dm("UREP", "30d")
+    posts = slack.wait_for("chat.postMessage", 2)
+    assert {post.params["channel"] for post in posts} == {"DUREP"}
+    # say() posts through the app's paced client: the second answer waited for its turn.
+    assert len(slept) == 1 and 0 < slept[0] <= 1.0
