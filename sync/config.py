@@ -92,6 +92,10 @@ class SyncSettings(_Section):
     interval_minutes: Annotated[int, Field(ge=1)] = 60
     # Any sync ends after this long, whatever the API does; what it stored stays.
     deadline_minutes: Annotated[float, Field(gt=0)] = 30
+    # Pages are committed together until a transaction holds this many rows (fewer when
+    # the API is slow to send the next page): a crash loses at most the open one, which the
+    # next sync reads again. See sync/ingest/job.py, _StoredPages.
+    transaction_rows: Annotated[int, Field(ge=1)] = 200_000
 
 
 class DigestSettings(_Section):

@@ -18,6 +18,7 @@ from sync.config import load_settings
 from sync.ingest.job import SyncFailedError, last_successful_sync, run_sync
 from sync.notices import Notice
 from sync.org.importer import import_org_csv
+from sync.store.database import BULK_WRITE_CACHE_KIB
 from sync.store.models import CodexUser, DailyUsage, SyncRun
 
 NOW = "2026-11-25 10:30:00"
@@ -238,6 +239,47 @@ def test_the_next_page_is_fetched_while_one_is_being_stored(db, sim):
         if run.pages == 1:  # the first page is stored: the second is already on its way
             waited.append(second_requested.wait(10))
 
-    run = run_sync(settings_for(sim), days=20, progress=progress)
+    settings = settings_for(sim)
+    settings.sync.transaction_rows = 1  # a commit, and a progress call, for each page
+    run = run_sync(settings, days=20, progress=progress)
     assert waited == [True] and run.pages > 2
     assert run.pages == len(requests)  # one ahead, and none fetched twice
+
+
+@freeze_time(NOW)
+def test_pages_are_committed_together_up_to_the_transaction_rows(db, sim):
+    connect(sim)
+    settings = settings_for(sim, page_size=10)
+    settings.sync.transaction_rows = 1
+    run_sync(settings, days=20)
+    page_by_page = usage_dump()
+    DailyUsage.delete().execute()
+    commits = []
+
+    def progress(run, latest_day):
+        # Told after each commit, with the counts that commit saved alongside its rows.
+        stored = SyncRun.get_by_id(run.id)
+        commits.append((stored.pages, stored.rows, DailyUsage.select().count()))
+
+    settings.sync.transaction_rows = 40  # a few of the 10-row pages
+    run = run_sync(settings, days=20, progress=progress)
+    assert usage_dump() == page_by_page
+    assert 2 < len(commits) < run.pages
+    assert [pages for pages, _, _ in commits] == sorted({pages for pages, _, _ in commits})
+    assert all(rows == stored for _, rows, stored in commits)
+    assert commits[-1][:2] == (run.pages, run.rows)
+
+
+@freeze_time(NOW)
+def test_a_sync_writes_through_a_larger_sqlite_cache_then_gives_it_back(sqlite_db, sim):
+    connect(sim)
+
+    def cache_kib():
+        (size,) = sqlite_db.execute_sql("PRAGMA cache_size").fetchone()
+        return -size  # negative: KiB
+
+    before = cache_kib()
+    during = []
+    run_sync(settings_for(sim), days=5, progress=lambda run, day: during.append(cache_kib()))
+    assert during and set(during) == {BULK_WRITE_CACHE_KIB} != before
+    assert cache_kib() == before
