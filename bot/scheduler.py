@@ -1,5 +1,7 @@
 """`codexbot run`'s background jobs: the hourly sync and the digests (weekly ones and each
-1:1's prep, bot/digests.py).
+1:1's prep, bot/digests.py). After a sync it ran, a replica builds the organisation's
+adoption roll-ups of the common windows (sync/reports/adoption_rollups.py), so the first
+answer after the sync does not pay for them.
 
 Both tick every minute with `schedule`; whether there is work is read from the shared
 database, and a lease picks the one replica that does it, so several replicas and
@@ -21,6 +23,7 @@ from bot.guard import schema_gate
 from sync.config import Settings
 from sync.ingest.scheduled import run_scheduled_sync
 from sync.notices import Notice
+from sync.reports.adoption_rollups import warm
 from sync.store.claims import unique_holder
 from sync.store.models import database
 
@@ -55,6 +58,9 @@ class Scheduler:
         if outcome.paused_because:
             paused = Notice("sync_paused", {"error": outcome.paused_because})
             tell_admins(self.client, self.settings, paused)
+        if outcome.ran:
+            # Outside any transaction: answers meanwhile read the rows, as without a roll-up.
+            warm(self.settings.adoption, extra_days=(self.settings.digest.period_days,))
 
     def digest_tick(self) -> None:
         self.digests.deliver_due()

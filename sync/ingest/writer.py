@@ -21,6 +21,7 @@ from sync.codex.client import collector_paused
 from sync.codex.rows import UsageRecord
 from sync.org.directory import normalize_email
 from sync.store.models import CodexUser, DailyUsage, database
+from sync.store.rollups import note_usage_changed
 
 _USAGE_KEY = (
     DailyUsage.workspace_id,
@@ -101,6 +102,7 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None, worksp
     with collector_paused():
         users, rows = _rows(records, sync_run_id, workspace_id, postgres)
         with database.atomic():
+            note_usage_changed()  # in the page's transaction (sync/store/rollups.py)
             cursor = database.cursor()
             if postgres:
                 _copy_in(cursor, _USER_FIELDS, users)
@@ -185,12 +187,14 @@ def _copy_value(value: object) -> str:
 
 def delete_unreported_usage(workspace_id: str, first_day, last_day, sync_run_id: int) -> int:
     """Drop rows in a fully re-read window that the API no longer reports (revised days)."""
-    return (
-        DailyUsage.delete()
-        .where(
-            DailyUsage.workspace_id == workspace_id,
-            DailyUsage.day.between(first_day, last_day),
-            (DailyUsage.sync_run != sync_run_id) | DailyUsage.sync_run.is_null(),
+    with database.atomic():
+        note_usage_changed()
+        return (
+            DailyUsage.delete()
+            .where(
+                DailyUsage.workspace_id == workspace_id,
+                DailyUsage.day.between(first_day, last_day),
+                (DailyUsage.sync_run != sync_run_id) | DailyUsage.sync_run.is_null(),
+            )
+            .execute()
         )
-        .execute()
-    )

@@ -21,8 +21,9 @@ are nobody's. Definitions, each for the period and for the one before it:
   period were stored without cached tokens (before schema v6), as for one person.
 
 The figures come from grouped SQL: usage summed per Codex account in two scans of the
-window (per account; per account and client), and exactly per person (with the archive
-cut) only for the few people with an archive date or several accounts. Python then walks
+window (per account; per account and client), rolled up once per usage revision and
+window (sync/reports/adoption_rollups.py), and exactly per person (with the archive cut)
+only for the few people with an archive date or several accounts. Python then walks
 one line per person, never a row of usage. Names (cohort and idle lists) go only to a
 viewer who may see the own figures of each person in the list (sync/org/privacy.py), and
 a group whose hidden people are too few to show is withheld whole (the group-size floor).
@@ -31,11 +32,12 @@ a group whose hidden people are too few to show is withheld whole (the group-siz
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from peewee import JOIN, Case, chunked, fn
+from peewee import JOIN, chunked, fn
 
 from sync.clock import utc_today
 from sync.config import AdoptionSettings
@@ -45,19 +47,27 @@ from sync.org.access_log import record_views
 from sync.org.chart import direct_reports, members_below
 from sync.org.directory import codex_user_ids_by_employee, matched_employee_ids_by_codex_user
 from sync.org.privacy import floor_of, individually_visible, sum_shown
+from sync.reports.adoption_rollups import Bounds as _Bounds
+from sync.reports.adoption_rollups import (
+    RollupGoneError,
+    Window,
+    WindowSums,
+    as_date,
+    client_totals,
+    rolled_up,
+    rolled_up_or_built,
+)
 from sync.reports.coverage import Coverage, DayRange
 from sync.reports.metrics import Stats
 from sync.reports.periods import Period
 from sync.reports.surfaces import SURFACE_ORDER, surface_of
-from sync.store.models import CodexUser, DailyUsage, EmailAlias, Employee
+from sync.store.models import CodexUser, DailyUsage, EmailAlias, Employee, database
 
 NOT_IN_DIRECTORY = Notice("not_in_directory")
 REFUSED = Notice("refused")
 # Where a view through an adoption answer is logged (AccessLog.SURFACES).
 ADOPTION_SURFACE = "adoption"
 COHORTS = ("none", "light", "moderate", "heavy")
-# The weekly figure: people active in the period's last this many days.
-RECENT_DAYS = 7
 # People named in each list (heavy users, people not using Codex, idle seats).
 NAMED_PER_LIST = 10
 _BATCH = 5000
@@ -302,9 +312,12 @@ def _withheld(answer: AdoptionAnswer, floor: int) -> AdoptionAnswer:
 
 
 def _scope_people(manager: Employee | None) -> _Scope:
-    if manager is None:
-        query = Employee.select(Employee.id, Employee.archived_on).tuples()
-        return _Scope(dict(query))
+    if manager is None:  # the driver's rows: only the few archive dates need converting
+        query = Employee.select(Employee.id, Employee.archived_on)
+        rows = database.execute_sql(*query.sql())
+        return _Scope(
+            {person: archived_on and as_date(archived_on) for person, archived_on in rows}
+        )
     people: dict[int, dt.date | None] = {}
     emails: dict[int, str] = {}
     for batch in chunked(list(members_below([manager])), _BATCH):
@@ -337,38 +350,106 @@ def _per_person(
     accounts: dict[int, int] = {}
     for person in owner_of.values():
         accounts[person] = accounts.get(person, 0) + 1
+    if workspace_id is None or not owner_of:
+        return {}, accounts, {}
+    try:
+        lines, surfaces = _sums(scope, owner_of, accounts, period, idle_days, workspace_id)
+    except RollupGoneError:  # replaced while read: the new one is there, or is built
+        lines, surfaces = _sums(scope, owner_of, accounts, period, idle_days, workspace_id)
+    return lines, accounts, surfaces
+
+
+def _sums(
+    scope: _Scope,
+    owner_of: dict[str, int],
+    accounts: dict[int, int],
+    period: Period,
+    idle_days: int,
+    workspace_id: str,
+) -> tuple[dict[int, _Line], dict[str, list[float]]]:
     lines: dict[int, _Line] = {}
     surfaces: dict[str, list[float]] = {}
-    if workspace_id is None or not owner_of:
-        return lines, accounts, surfaces
     bounds = _Bounds.of(period, idle_days)
-    # Exact per person (their rows joined to the directory, cut at their last day) for
-    # people with an archive date by the period's end or several accounts; everyone else
-    # per account, with no join: the one scan a large directory costs.
-    exact = {
-        person
-        for person, archived_on in scope.people.items()
-        if accounts.get(person, 0) > 1
-        or (accounts.get(person) and archived_on is not None and archived_on <= period.last_day)
-    }
-    simple_users = [user for user, person in owner_of.items() if person not in exact]
-    exact_users = [user for user, person in owner_of.items() if person in exact]
     in_window = (DailyUsage.workspace_id == workspace_id) & DailyUsage.day.between(
         bounds.window_first, period.last_day
     )
+    # The per-account sums from the window's roll-up (sync/reports/adoption_rollups.py):
+    # the organisation's answer builds it when missing (its scans are the ones the answer
+    # would run anyway) and sums its surfaces by client in SQL; a reporting line reads its
+    # own accounts' or, without a roll-up, sums them itself.
+    window = Window(workspace_id, bounds, period.last_day)
+    sums: WindowSums | None
+    if scope.emails is None or len(owner_of) > _BATCH:
+        sums = rolled_up_or_built(window, surfaces=False)
+    else:
+        sums = rolled_up(window, list(owner_of))
+    # Exact per person (their rows joined to the directory, cut at their last day) for
+    # people with several accounts, and for people with one and an archive date by the
+    # period's end who used it after that date, unless the roll-up holds that cut;
+    # everyone else per account, with no join.
+    leavers = {
+        person: archived_on
+        for person, archived_on in scope.people.items()
+        if accounts.get(person) == 1 and archived_on is not None and archived_on <= period.last_day
+    }
+    exact = {person for person, count in accounts.items() if count > 1}
+    # A leaver's account, summed up to their last day in the roll-up: its line and rows.
+    cut_lines: dict[str, tuple] = {}
+    cut_surfaces: dict[str, list[tuple]] = {}
+    if sums is None:
+        exact |= set(leavers)
+    else:
+        for user, person in owner_of.items():
+            last_day = sums.last_day_of(user) if person in leavers else None
+            if last_day is not None and last_day > leavers[person]:
+                key = (user, leavers[person])
+                if key in sums.cut_lines:
+                    cut_lines[user] = sums.cut_lines[key]
+                    cut_surfaces[user] = sums.cut_surfaces.get(key, [])
+                else:  # the directory changed since the roll-up: sum the rows
+                    exact.add(person)
+    simple_users = [user for user, person in owner_of.items() if person not in exact]
+    exact_users = [user for user, person in owner_of.items() if person in exact]
     for by_surface, columns in ((False, bounds.columns()), (True, bounds.surface_columns())):
         client = [DailyUsage.client_id] if by_surface else []
-        found = _by_account(
-            simple_users, in_window, client, columns, whole=len(simple_users) > _BATCH
-        )
+        if sums is None:
+            found: Iterable = _by_account(simple_users, in_window, client, columns)
+        elif not by_surface:  # (account, its last day with a row, the sums): most of them
+            for user, _, *rest in sums.lines:
+                owner = owner_of.get(user)
+                if owner is None or owner in exact or user in cut_lines:
+                    continue
+                summed, known = _Line(*rest), lines.get(owner)
+                if known is None:
+                    lines[owner] = summed
+                else:
+                    known.add(summed)
+            found = ()
+        elif sums.stored_in is None:
+            found = sums.surfaces
+        else:  # summed per client by the database, but for the accounts not simple here
+            leaving_out = [
+                user
+                for user in sums.last_days
+                if owner_of.get(user) in exact or owner_of.get(user) is None or user in cut_lines
+            ]
+            for row in client_totals(window, sums, leaving_out):
+                _take(lines, surfaces, 0, list(row), True)
+            found = ()
         for user, *rest in found:
             simple = owner_of.get(user)
-            if simple is None or simple in exact:
+            if simple is None or simple in exact or user in cut_lines:
                 continue
             _take(lines, surfaces, simple, rest, by_surface)
+        for user, line in cut_lines.items():
+            if by_surface:
+                for row in cut_surfaces[user]:
+                    _take(lines, surfaces, owner_of[user], list(row), True)
+            else:
+                _take(lines, surfaces, owner_of[user], list(line), False)
         for owner, *rest in _by_person(exact_users, in_window, client, columns):
             _take(lines, surfaces, int(owner), rest, by_surface)
-    return lines, accounts, surfaces
+    return lines, surfaces
 
 
 def _take(lines, surfaces, person: int, rest: list, by_surface: bool) -> None:
@@ -378,18 +459,21 @@ def _take(lines, surfaces, person: int, rest: list, by_surface: bool) -> None:
         for n, value in enumerate(values):
             sums[n] += float(value or 0)  # PostgreSQL sums 64-bit integers as Decimal
     else:
-        lines.setdefault(person, _Line()).add(_Line(*(value or 0 for value in rest)))
+        line = _Line(*(value or 0 for value in rest))
+        known = lines.get(person)
+        if known is None:  # most people: one account
+            lines[person] = line
+        else:
+            known.add(line)
 
 
-def _by_account(users: list[str], in_window, client: list, columns: list, *, whole: bool):
-    """Sums per Codex account (and client, if asked): for most of a large directory, one
-    scan of the window with no id list; else the accounts in batches."""
+def _by_account(users: list[str], in_window, client: list, columns: list):
+    """Sums per Codex account (and client, if asked) of a few accounts, in batches."""
     by_account = DailyUsage.codex_user_id
-    batches: Iterable[list[str] | None] = [None] if whole else chunked(users, _BATCH)
-    for batch in batches:
-        query = DailyUsage.select(by_account, *client, *columns).where(in_window)
-        if batch is not None:
-            query = query.where(by_account.in_(batch))
+    for batch in chunked(users, _BATCH):
+        query = DailyUsage.select(by_account, *client, *columns).where(
+            in_window, by_account.in_(batch)
+        )
         yield from query.group_by(by_account, *client).tuples()
 
 
@@ -419,79 +503,6 @@ def _by_person(users: list[str], in_window, client: list, columns: list):
             .tuples()
         )
         yield from query
-
-
-@dataclass(frozen=True)
-class _Bounds:
-    window_first: dt.date
-    previous_first: dt.date
-    first: dt.date
-    recent_first: dt.date
-    idle_first: dt.date
-
-    @classmethod
-    def of(cls, period: Period, idle_days: int) -> _Bounds:
-        idle_first = period.last_day - dt.timedelta(days=idle_days - 1)
-        recent_first = max(period.first_day, period.last_day - dt.timedelta(days=RECENT_DAYS - 1))
-        previous_first = period.previous.first_day
-        return cls(
-            min(previous_first, idle_first),
-            previous_first,
-            period.first_day,
-            recent_first,
-            idle_first,
-        )
-
-    def columns(self) -> list:
-        """The sums of a _Line, in its order, over whatever rows are grouped."""
-        day = DailyUsage.day
-        active = (DailyUsage.threads > 0) | (DailyUsage.turns > 0) | (DailyUsage.credits > 0)
-        current = day >= self.first
-        before = (day >= self.previous_first) & (day < self.first)
-
-        def active_days(condition):
-            return fn.COUNT(Case(None, [(active & condition, day)], None).distinct())
-
-        def summed(value, condition):
-            return fn.SUM(Case(None, [(condition, value)], 0))
-
-        return [
-            active_days(current),
-            active_days(before),
-            active_days(day >= self.recent_first),
-            active_days(day >= self.idle_first),
-            summed(DailyUsage.credits, current),
-            summed(DailyUsage.credits, before),
-            summed(DailyUsage.threads, current),
-            summed(DailyUsage.threads, before),
-            summed(DailyUsage.turns, current),
-            summed(DailyUsage.turns, before),
-        ]
-
-    def surface_columns(self) -> list:
-        """Over whatever rows are grouped, for this period and then the one before: credits;
-        input tokens and cached input tokens summed over the rows whose input tokens are
-        known, and how many of those lack cached ones (stored before schema v6), as
-        sync/reports/queries.py sums them for one person."""
-        day = DailyUsage.day
-        current = day >= self.first
-        before = (day >= self.previous_first) & (day < self.first)
-        known = DailyUsage.input_tokens.is_null(False)
-        gap = known & DailyUsage.cached_input_tokens.is_null()
-
-        def summed(value, condition):
-            return fn.SUM(Case(None, [(condition, value)], 0))
-
-        return [
-            summed(DailyUsage.credits, current),
-            summed(DailyUsage.credits, before),
-            summed(DailyUsage.input_tokens, current & known),
-            summed(DailyUsage.cached_input_tokens, current & known & ~gap),
-            summed(1, current & gap),
-            summed(DailyUsage.input_tokens, before & known),
-            summed(DailyUsage.cached_input_tokens, before & known & ~gap),
-            summed(1, before & gap),
-        ]
 
 
 def cohort_of(active_days: int, credits: float, days: int, settings: AdoptionSettings) -> str:
@@ -609,14 +620,42 @@ def _named_lists(
     person of that list one by one; a list with anyone else in it is not named at all (its
     named part would tell, by difference, where the others are)."""
     named: dict[str, NamedList] = {}
+    # An admin sees everyone (individually_visible): an organisation's list of thousands
+    # is then sorted from names alone, and only the people named are loaded.
+    sees_everyone = has_access(viewer) and is_admin(viewer, admin_emails=admin_emails)
+    directory: dict[int, tuple[int, str, str]] = {}
     for kind, ids in lists.items():
         if not ids:
             continue
-        people: list[Employee] = []
-        for batch in chunked(ids, _BATCH):
-            people += list(Employee.select().where(Employee.id.in_(batch)))
-        if len(individually_visible(viewer, people, admin_emails)) < len(people):
+        if sees_everyone:
+            names = _names(ids, directory)
+            by_name = heapq.nsmallest(
+                NAMED_PER_LIST, names, key=lambda row: ((row[1] or row[2]).lower(), row[2])
+            )
+            first = [person for person, _, _ in by_name]
+            by_id = {p.id: p for p in Employee.select().where(Employee.id.in_(first))}
+            people = [by_id[person] for person in first]
+            named[kind] = NamedList(people, max(0, len(names) - NAMED_PER_LIST))
             continue
-        people.sort(key=lambda p: (p.display_name.lower(), p.email))
-        named[kind] = NamedList(people[:NAMED_PER_LIST], max(0, len(people) - NAMED_PER_LIST))
+        everyone: list[Employee] = []
+        for batch in chunked(ids, _BATCH):
+            everyone += list(Employee.select().where(Employee.id.in_(batch)))
+        if len(individually_visible(viewer, everyone, admin_emails)) < len(everyone):
+            continue
+        everyone.sort(key=lambda p: (p.display_name.lower(), p.email))
+        named[kind] = NamedList(everyone[:NAMED_PER_LIST], max(0, len(everyone) - NAMED_PER_LIST))
     return named
+
+
+def _names(
+    ids: list[int], directory: dict[int, tuple[int, str, str]]
+) -> list[tuple[int, str, str]]:
+    """(id, name, email) of `ids`; for a long list, read from the whole directory, once
+    (`directory` keeps it): an id list of thousands costs more to send than the rows."""
+    if len(ids) <= _BATCH // 5:
+        query = Employee.select(Employee.id, Employee.name, Employee.email)
+        return list(query.where(Employee.id.in_(ids)).tuples())
+    if not directory:  # the driver's rows, as they are: no field converts these
+        query = Employee.select(Employee.id, Employee.name, Employee.email)
+        directory.update((row[0], row) for row in database.execute_sql(*query.sql()))
+    return [directory[person] for person in ids]

@@ -34,6 +34,7 @@ from sync.store.models import (
     SyncRun,
     Workspace,
 )
+from sync.store.rollups import forget_rollups
 
 # Parents before the rows that refer to them.
 COPIED = (
@@ -95,6 +96,8 @@ def copy_database(
                 "copy_count_mismatch", table=model._meta.table_name, expected=rows
             )
         copied.append(CopiedTable(model._meta.table_name, rows))
+    # Roll-ups are not copied: the target builds its own from the rows it now holds.
+    forget_rollups(target)
     return copied
 
 

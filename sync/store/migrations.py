@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from peewee import (
+    SQL,
     AutoField,
     BigIntegerField,
     CharField,
@@ -221,11 +222,119 @@ def _cached_input_tokens_kept(db: Database) -> None:
     migrate(migrator.add_column("daily_usage", "cached_input_tokens", BigIntegerField(null=True)))
 
 
+def _adoption_rolled_up(db: Database) -> None:
+    """Version 7: adoption answers read roll-ups, the sums of a window per Codex account
+    (and per account and client) built once per usage revision, a counter every writer
+    of usage bumps. The cache starts empty, at revision 0."""
+
+    class Frozen(Model):  # this version's tables as they are created here, whatever comes later
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    class UsageRevision(Frozen):
+        id = IntegerField(primary_key=True, default=1, constraints=[SQL("CHECK (id = 1)")])
+        revision = BigIntegerField(default=0)
+
+    class AdoptionRollup(Frozen):
+        id = AutoField()
+        workspace_id = CharField()
+        window_first = DateField()
+        previous_first = DateField()
+        first = DateField()
+        recent_first = DateField()
+        idle_first = DateField()
+        last_day = DateField()
+        revision = BigIntegerField()
+        built_at = DateTimeField()
+        organisation = CharField(null=True)
+
+        class Meta:
+            indexes = (
+                (
+                    (
+                        "workspace_id",
+                        "window_first",
+                        "previous_first",
+                        "first",
+                        "recent_first",
+                        "idle_first",
+                        "last_day",
+                        "revision",
+                    ),
+                    True,
+                ),
+            )
+
+    class AdoptionRollupLine(Frozen):
+        rollup = IntegerField()
+        codex_user_id = CharField()
+        cut_day = DateField()
+        days = IntegerField()
+        previous_days = IntegerField()
+        recent_days = IntegerField()
+        idle_window_days = IntegerField()
+        credits = DoubleField()
+        previous_credits = DoubleField()
+        threads = BigIntegerField()
+        previous_threads = BigIntegerField()
+        turns = BigIntegerField()
+        previous_turns = BigIntegerField()
+        last_row_day = DateField()
+
+        class Meta:
+            primary_key = CompositeKey("rollup", "codex_user_id", "cut_day")
+
+    class AdoptionRollupSurface(Frozen):
+        rollup = IntegerField()
+        codex_user_id = CharField()
+        client_id = CharField()
+        cut_day = DateField()
+        credits = DoubleField()
+        previous_credits = DoubleField()
+        input_tokens = BigIntegerField()
+        cached_input_tokens = BigIntegerField()
+        cached_gaps = BigIntegerField()
+        previous_input_tokens = BigIntegerField()
+        previous_cached_input_tokens = BigIntegerField()
+        previous_cached_gaps = BigIntegerField()
+
+        class Meta:
+            primary_key = CompositeKey("rollup", "codex_user_id", "client_id", "cut_day")
+
+    class AdoptionRollupTotal(Frozen):
+        rollup = IntegerField()
+        client_id = CharField()
+        credits = DoubleField()
+        previous_credits = DoubleField()
+        input_tokens = BigIntegerField()
+        cached_input_tokens = BigIntegerField()
+        cached_gaps = BigIntegerField()
+        previous_input_tokens = BigIntegerField()
+        previous_cached_input_tokens = BigIntegerField()
+        previous_cached_gaps = BigIntegerField()
+
+        class Meta:
+            primary_key = CompositeKey("rollup", "client_id")
+
+    db.create_tables(
+        [
+            UsageRevision,
+            AdoptionRollup,
+            AdoptionRollupLine,
+            AdoptionRollupSurface,
+            AdoptionRollupTotal,
+        ],
+        safe=False,
+    )
+
+
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _claims_replace_leases_and_handled_events,
     3: _usage_per_workspace_and_coverage,
     4: _directory_kept_current,
     5: _digests_timed_to_one_on_ones,
     6: _cached_input_tokens_kept,
+    7: _adoption_rolled_up,
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -301,6 +301,121 @@ class OrgSource(BaseModel):
     imported_at = DateTimeField()  # when that content was read
 
 
+class UsageRevision(BaseModel):
+    """A counter every writer of usage bumps in its own transaction (sync/store/rollups.py):
+    a roll-up built at one revision is exact while the revision stays."""
+
+    id = IntegerField(primary_key=True, default=1, constraints=[SQL("CHECK (id = 1)")])
+    revision = BigIntegerField(default=0)
+
+
+class AdoptionRollup(BaseModel):
+    """The adoption answer's sums of one window (sync/reports/adoption_rollups.py) over a
+    workspace's usage at one usage revision: its lines are per Codex account, so every
+    scope reads the same roll-up."""
+
+    id = AutoField()
+    workspace_id = CharField()
+    # The window's bounds (sync/reports/adoption_rollups.py, Bounds) and its last day.
+    window_first = DateField()
+    previous_first = DateField()
+    first = DateField()
+    recent_first = DateField()
+    idle_first = DateField()
+    last_day = DateField()
+    revision = BigIntegerField()
+    built_at = DateTimeField()
+    # Which accounts the organisation's surface totals (AdoptionRollupTotal) sum: a
+    # SHA-256 of their ids, which an answer compares with its own (the directory may have
+    # changed since).
+    organisation = CharField(null=True)
+
+    class Meta:
+        indexes = (
+            (
+                (
+                    "workspace_id",
+                    "window_first",
+                    "previous_first",
+                    "first",
+                    "recent_first",
+                    "idle_first",
+                    "last_day",
+                    "revision",
+                ),
+                True,
+            ),
+        )
+
+
+class AdoptionRollupLine(BaseModel):
+    """One Codex account's sums over a roll-up's window: active days (period, the one
+    before, the last 7 days, the idle window), credits, threads and turns (period, before)."""
+
+    rollup = IntegerField()  # AdoptionRollup.id; deleted with it (sync/reports/adoption_rollups.py)
+    codex_user_id = CharField()
+    # The sums are of the rows up to this day: the window's last day, or a leaver's last day
+    # (the cut an answer makes for them; any other cut is summed from the rows).
+    cut_day = DateField()
+    days = IntegerField()
+    previous_days = IntegerField()
+    recent_days = IntegerField()
+    idle_window_days = IntegerField()
+    credits = DoubleField()
+    previous_credits = DoubleField()
+    threads = BigIntegerField()
+    previous_threads = BigIntegerField()
+    turns = BigIntegerField()
+    previous_turns = BigIntegerField()
+    # The account's last day with a row up to the window's end: a leaver's account with
+    # none after their last day needs no cut (sync/reports/adoption.py).
+    last_row_day = DateField()
+
+    class Meta:
+        primary_key = CompositeKey("rollup", "codex_user_id", "cut_day")
+
+
+class AdoptionRollupSurface(BaseModel):
+    """One Codex account's sums on one client over a roll-up's window, for the period and
+    the one before: credits, input and cached input tokens where known, rows lacking
+    cached tokens."""
+
+    rollup = IntegerField()
+    codex_user_id = CharField()
+    client_id = CharField()
+    cut_day = DateField()
+    credits = DoubleField()
+    previous_credits = DoubleField()
+    input_tokens = BigIntegerField()
+    cached_input_tokens = BigIntegerField()
+    cached_gaps = BigIntegerField()
+    previous_input_tokens = BigIntegerField()
+    previous_cached_input_tokens = BigIntegerField()
+    previous_cached_gaps = BigIntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("rollup", "codex_user_id", "client_id", "cut_day")
+
+
+class AdoptionRollupTotal(BaseModel):
+    """A roll-up's surface sums on one client over the organisation's accounts (those
+    its `organisation` names): what the organisation's answer reads instead of 40k rows."""
+
+    rollup = IntegerField()
+    client_id = CharField()
+    credits = DoubleField()
+    previous_credits = DoubleField()
+    input_tokens = BigIntegerField()
+    cached_input_tokens = BigIntegerField()
+    cached_gaps = BigIntegerField()
+    previous_input_tokens = BigIntegerField()
+    previous_cached_input_tokens = BigIntegerField()
+    previous_cached_gaps = BigIntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("rollup", "client_id")
+
+
 ALL_MODELS = [
     SchemaVersion,
     Employee,
@@ -318,4 +433,9 @@ ALL_MODELS = [
     OrgSource,
     DigestSchedule,
     OneOnOne,
+    UsageRevision,
+    AdoptionRollup,
+    AdoptionRollupLine,
+    AdoptionRollupSurface,
+    AdoptionRollupTotal,
 ]

@@ -9,7 +9,8 @@ import logging
 from sync.clock import utc_timestamp, utc_today
 from sync.config import RetentionSettings
 from sync.store.claims import forget_expired
-from sync.store.models import AccessLog, DailyUsage
+from sync.store.models import AccessLog, DailyUsage, database
+from sync.store.rollups import note_usage_changed
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,9 @@ def apply_retention(retention: RetentionSettings) -> tuple[int, int]:
     usage_deleted = views_deleted = 0
     if retention.usage_days:
         cutoff = utc_today() - dt.timedelta(days=retention.usage_days)
-        usage_deleted = DailyUsage.delete().where(DailyUsage.day < cutoff).execute()
+        with database.atomic():  # the usage revision moves with the rows
+            note_usage_changed()
+            usage_deleted = DailyUsage.delete().where(DailyUsage.day < cutoff).execute()
     if retention.access_log_days:
         cutoff_time = utc_timestamp() - dt.timedelta(days=retention.access_log_days)
         views_deleted = AccessLog.delete().where(AccessLog.viewed_at < cutoff_time).execute()

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from peewee import Expression, Select, chunked, fn
 
 from sync.store.models import Connection, DailyUsage, SyncedDay, SyncRun, Workspace, database
+from sync.store.rollups import note_usage_changed
 
 
 def current_workspace() -> Expression:
@@ -118,6 +119,7 @@ def usage_held(workspace_id: str) -> tuple[int, int]:
 def forget_workspace(workspace_id: str) -> int:
     """Delete a workspace's usage, ledger and runs; returns the usage rows deleted."""
     with database.atomic():
+        note_usage_changed()  # roll-ups of its usage are stale (sync/store/rollups.py)
         deleted = DailyUsage.delete().where(DailyUsage.workspace_id == workspace_id).execute()
         SyncedDay.delete().where(SyncedDay.workspace_id == workspace_id).execute()
         SyncRun.delete().where(SyncRun.workspace_id == workspace_id).execute()

@@ -16,7 +16,10 @@ from bot.server import health
 from bot.slack import web_client
 from sync.codex.connection import store_connection
 from sync.notices import Notice
-from sync.store.models import Connection, SyncRun
+from sync.reports.adoption_rollups import Bounds, Window, compute, rolled_up
+from sync.reports.periods import Period
+from sync.store.models import AdoptionRollup, Connection, SyncRun
+from sync.store.rollups import usage_revision
 
 SECRET = Fernet.generate_key().decode()
 START = dt.datetime(2026, 11, 25, 10, 0, 0)
@@ -183,3 +186,26 @@ def test_a_replica_without_the_secret_leaves_syncing_to_the_others_and_pauses_no
     # Its /healthz says why it does not sync; the others' say nothing of the kind.
     assert "No secret key to encrypt the API key with" in health(lost)[1]["this_replica"]
     assert "this_replica" not in health(able)[1]
+
+
+def test_a_sync_leaves_the_common_adoption_windows_rolled_up_and_a_tick_without_one_none(
+    shared_settings, simulator
+):
+    store_connection(simulator.workspace_id, simulator.api_key, SECRET)
+    with freeze_time(START) as clock:
+        replica = Scheduler(shared_settings, web_client(shared_settings), "solo")
+        replica.sync_tick()
+        # 7, 30 and 90 days (the digest's 7 among them), at the revision the sync left.
+        built = {(r.id, r.first, r.revision) for r in AdoptionRollup.select()}
+        assert len(built) == 3 and {revision for *_, revision in built} == {usage_revision()}
+        today = START.date()
+        for days in (7, 30, 90):
+            period = Period.ending_before(today, days)
+            bounds = Bounds.of(period, shared_settings.adoption.idle_days)
+            window = Window(simulator.workspace_id, bounds, period.last_day)
+            stored = rolled_up(window, None)
+            assert stored is not None and stored.lines  # the simulator's usage, summed
+            assert sorted(stored.lines) == sorted(compute([window])[0].sums.lines)
+        clock.tick(dt.timedelta(minutes=1))
+        replica.sync_tick()  # no sync due: nothing built
+        assert {(r.id, r.first, r.revision) for r in AdoptionRollup.select()} == built

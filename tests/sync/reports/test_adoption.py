@@ -6,17 +6,27 @@ and names only for viewers who may see each person."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
-from factories import person, store_usage, usage
+from factories import WORKSPACE, person, store_usage, usage
 from freezegun import freeze_time
 
-from sync.config import AdoptionSettings
+from sync.config import AdoptionSettings, RetentionSettings
 from sync.notices import Notice
 from sync.org.access import AccessPolicy, Viewer
 from sync.reports.adoption import AdoptionAnswer, ask_adoption, cohort_of
+from sync.reports.adoption_rollups import Bounds, Window, compute, rolled_up, store, warm
 from sync.reports.periods import Period
-from sync.store.models import AccessLog, EmailAlias, Employee
+from sync.store.models import (
+    AccessLog,
+    AdoptionRollup,
+    AdoptionRollupLine,
+    EmailAlias,
+    Employee,
+)
+from sync.store.retention import apply_retention
+from sync.store.workspaces import forget_workspace
 
 TODAY = dt.date(2026, 6, 15)
 SETTINGS = AdoptionSettings()
@@ -118,14 +128,18 @@ ATTRIBUTED = """
     LEFT JOIN employee by_email ON by_email.email = c.email
     LEFT JOIN email_alias a ON a.codex_email = c.email
     JOIN employee e ON e.id = COALESCE(by_email.id, a.employee_id)
-    WHERE d.day BETWEEN ? AND ?
+    WHERE d.day BETWEEN ? AND ? {workspace}
       AND (e.archived_on IS NULL OR d.day <= e.archived_on)
       AND e.id IN (SELECT id FROM employee WHERE {scope})
 """
 
 
-def sql_figures(db, period: Period, scope: str) -> dict:
-    """The figures an adoption answer gives, by hand-written SQL over the stored rows."""
+def sql_figures(db, period: Period, scope: str, workspace: str | None = None) -> dict:
+    """The figures an adoption answer gives, by hand-written SQL over the stored rows (of
+    `workspace` only, if given)."""
+    attributed = ATTRIBUTED.format(
+        scope=scope, workspace="" if workspace is None else f"AND d.workspace_id = '{workspace}'"
+    )
     days = [period.first_day, period.last_day]
     active = "(d.threads > 0 OR d.turns > 0 OR d.credits > 0)"
     (people,) = _sql(
@@ -137,20 +151,18 @@ def sql_figures(db, period: Period, scope: str) -> dict:
     (active_people, person_days) = _sql(
         db,
         "SELECT COUNT(DISTINCT id), COUNT(*) FROM (SELECT DISTINCT e.id AS id, d.day AS day "
-        + ATTRIBUTED.format(scope=scope)
+        + attributed
         + f" AND {active}) AS active_days",
         days,
     )[0]
     credits, threads, turns = _sql(
         db,
-        "SELECT SUM(d.credits), SUM(d.threads), SUM(d.turns)" + ATTRIBUTED.format(scope=scope),
+        "SELECT SUM(d.credits), SUM(d.threads), SUM(d.turns)" + attributed,
         days,
     )[0]
     by_client = _sql(
         db,
-        "SELECT d.client_id, SUM(d.credits)"
-        + ATTRIBUTED.format(scope=scope)
-        + " GROUP BY d.client_id",
+        "SELECT d.client_id, SUM(d.credits)" + attributed + " GROUP BY d.client_id",
         days,
     )
     return {
@@ -376,3 +388,132 @@ def test_a_team_minus_one_person_is_not_readable_by_difference(db, frozen, other
     assert ask(lea, manager=lea, policy=works_council).withheld_below is None
     # Seeing everyone one by one, nothing is withheld.
     assert ask(lea, manager=sam).withheld_below is None
+
+
+# ------------------------------------------------------------------------------ roll-ups
+# (sync/reports/adoption_rollups.py): read while the usage revision stays, never after a
+# write of usage, whoever writes it.
+
+OTHER_WORKSPACE = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+
+def org_answer_equal_to_sql(db, admin: Employee, days=90, workspace=None) -> AdoptionAnswer:
+    answer = ask(admin, days, org=True)
+    assert isinstance(answer, AdoptionAnswer)
+    for figures, period in (
+        (answer.current, answer.period),
+        (answer.previous, answer.period.previous),
+    ):
+        expected = sql_figures(db, period, "1 = 1", workspace)
+        assert (figures.people, figures.active, figures.active_person_days) == (
+            expected["people"],
+            expected["active"],
+            expected["person_days"],
+        )
+        assert figures.credits == pytest.approx(expected["credits"])
+        assert (figures.threads, figures.turns) == (expected["threads"], expected["turns"])
+        assert sum(figures.credits_by_surface.values()) == pytest.approx(expected["credits"])
+    return answer
+
+
+def window_of(days: int, workspace: str = WORKSPACE) -> Window:
+    period = Period.ending_before(TODAY, days)
+    return Window(workspace, Bounds.of(period, SETTINGS.idle_days), period.last_day)
+
+
+def plain(rows: list[tuple]) -> list[tuple]:
+    """Rows with PostgreSQL's Decimal sums as ints, in key order."""
+    return sorted(tuple(int(v) if isinstance(v, Decimal) else v for v in row) for row in rows)
+
+
+def test_answers_read_the_rollup_until_a_sync_changes_a_row(db, org):
+    first = org_answer_equal_to_sql(db, org["admin"])
+    team = ask(org["max"], 90)
+    assert isinstance(team, AdoptionAnswer)
+    assert AdoptionRollup.select().count() == 1
+    # Read, not scanned again: a figure changed in the roll-up shows, in the organisation
+    # and in a reporting line (which reads only its own accounts).
+    AdoptionRollupLine.update(credits=AdoptionRollupLine.credits + 1000).where(
+        AdoptionRollupLine.codex_user_id == "u-ana"
+    ).execute()
+    tampered = ask(org["admin"], 90, org=True)
+    tampered_team = ask(org["max"], 90)
+    assert isinstance(tampered, AdoptionAnswer) and isinstance(tampered_team, AdoptionAnswer)
+    assert tampered.current.credits == pytest.approx(first.current.credits + 1000)
+    assert tampered_team.current.credits == pytest.approx(team.current.credits + 1000)
+    # A sync that rewrites one row: the roll-up is stale, the answer is the rows'.
+    store_usage([usage("u-ana", ago(1), email="ana@example.com", credits=50.0, turns=6)])
+    after = org_answer_equal_to_sql(db, org["admin"])
+    assert after.current.credits == pytest.approx(first.current.credits - 5.0 + 50.0)
+    after_team = ask(org["max"], 90)
+    assert isinstance(after_team, AdoptionAnswer)
+    assert after_team.current.credits == pytest.approx(team.current.credits - 5.0 + 50.0)
+    # The stale roll-up was pruned when the new one was built.
+    assert AdoptionRollup.select().count() == 1
+
+
+def test_a_leaver_is_cut_at_their_last_day_whether_the_rollup_knew_it_or_not(db, org):
+    first = org_answer_equal_to_sql(db, org["admin"], 30)
+    cut = AdoptionRollupLine.select().where(AdoptionRollupLine.cut_day != ago(1))
+    assert {(line.codex_user_id, line.cut_day) for line in cut} == {("u-gus", ago(10))}
+    # Ben leaves 4 days ago, after the roll-up was built: no cut for him in it, so his rows
+    # are summed for the answer, up to his last day; the roll-up is read for everyone else.
+    Employee.update(archived_on=ago(4)).where(Employee.id == org["ben"].id).execute()
+    after = org_answer_equal_to_sql(db, org["admin"], 30)
+    assert after.current.credits == pytest.approx(first.current.credits - 3 * 2.0)
+    assert AdoptionRollup.select().count() == 1
+
+
+def test_retention_makes_the_rollup_stale(db, org):
+    first = org_answer_equal_to_sql(db, org["admin"])
+    assert apply_retention(RetentionSettings(usage_days=30))[0] > 0  # Fay's and Ken's old days
+    after = org_answer_equal_to_sql(db, org["admin"])
+    assert after.current.credits == pytest.approx(first.current.credits - 9.0 - 1.0)
+
+
+def test_a_workspace_switch_reads_the_new_workspaces_usage(db, org):
+    org_answer_equal_to_sql(db, org["admin"], workspace=WORKSPACE)
+    with freeze_time("2026-06-15 13:00:00"):  # connected after the first one
+        store_usage([usage("u-ana", ago(2), email="ana@example.com", credits=7.0)], OTHER_WORKSPACE)
+        switched = org_answer_equal_to_sql(db, org["admin"], workspace=OTHER_WORKSPACE)
+        assert (switched.current.active, switched.current.credits) == (1, 7.0)
+        # Forgetting it: answers go back to the first workspace's history.
+        forget_workspace(OTHER_WORKSPACE)
+        back = org_answer_equal_to_sql(db, org["admin"], workspace=WORKSPACE)
+        assert back.current.active > 1
+
+
+def test_two_builders_store_one_rollup_and_an_overtaken_build_none(db, org):
+    window = window_of(30)
+    first, second = compute([window])[0], compute([window])[0]
+    assert (store(first), store(second)) == (True, False)
+    assert AdoptionRollup.select().count() == 1
+    stored = rolled_up(window, None)
+    assert stored is not None
+    assert plain(stored.lines) == plain(first.sums.lines)
+    assert plain(stored.surfaces) == plain(first.sums.surfaces)
+    overtaken = compute([window_of(7)])[0]
+    store_usage([usage("u-cat", ago(2), email="cat@example.com")])  # a sync writes meanwhile
+    assert store(overtaken) is False
+    assert rolled_up(window, None) is None  # and the first one is stale now
+
+
+def test_warming_builds_each_common_window_as_its_own_scans_would(db, org):
+    assert warm(SETTINGS, TODAY) == 3
+    assert warm(SETTINGS, TODAY) == 0  # already built
+    for days in (7, 30, 90):
+        stored = rolled_up(window_of(days), None)
+        assert stored is not None
+        alone = compute([window_of(days)])[0].sums
+        # Only the accounts with rows in this window: Fay's (35 to 45 days ago) are in the
+        # 90 days' only, as a scan of the window alone finds them.
+        assert plain(stored.lines) == plain(alone.lines)
+        assert plain(stored.surfaces) == plain(alone.surfaces)
+    assert "u-fay" not in {row[0] for row in stored_lines(7)}
+    assert "u-fay" in {row[0] for row in stored_lines(90)}
+
+
+def stored_lines(days: int) -> list[tuple]:
+    stored = rolled_up(window_of(days), None)
+    assert stored is not None
+    return stored.lines

@@ -239,7 +239,10 @@ def test_a_version_5_database_gains_cached_tokens_unknown_and_keeps_its_usage(bl
 
     db = open_database(blank_url)
     try:
-        assert SchemaVersion.select().order_by(SchemaVersion.version.desc()).get().version == 6
+        assert (
+            SchemaVersion.select().order_by(SchemaVersion.version.desc()).get().version
+            == SCHEMA_VERSION
+        )
         days = [today - dt.timedelta(days=n) for n in (3, 2, 1)]
         # Every row intact, the new count unknown (NULL), never 0.
         assert usage_dump() == [
@@ -278,5 +281,64 @@ def test_a_version_5_database_gains_cached_tokens_unknown_and_keeps_its_usage(bl
         assert (mixed.cached_input_tokens, mixed.cache_share) == (None, None)
         assert (recent.input_tokens, recent.cached_input_tokens) == (2000, 1200)
         assert recent.cache_share == 0.6
+    finally:
+        db.close()
+
+
+def test_a_version_6_database_gains_empty_adoption_rollups_built_from_its_usage(blank_url):
+    from factories import WORKSPACE, store_usage, usage
+
+    from sync.config import AdoptionSettings
+    from sync.org.access import Viewer
+    from sync.reports.adoption import AdoptionAnswer, ask_adoption
+    from sync.reports.periods import Period
+    from sync.store.models import AdoptionRollup, AdoptionRollupLine
+    from sync.store.rollups import usage_revision
+
+    today = dt.date(2026, 11, 25)
+    create_version_1(blank_url)
+    migrate_raw_to(blank_url, 6)
+    raw = connect(blank_url)
+    assert "adoption_rollup" not in raw.get_tables()
+    raw.execute_sql(
+        f'INSERT INTO "codex_user" ("user_id", "email") VALUES ({raw.param}, {raw.param})',
+        ("u-ada", "ada@example.com"),
+    )
+    for n in range(1, 4):
+        raw.execute_sql(
+            'INSERT INTO "daily_usage" ("workspace_id", "codex_user_id", "day", "client_id", '
+            '"threads", "turns", "credits", "input_tokens", "output_tokens", "total_tokens", '
+            f'"sync_run", "cached_input_tokens") VALUES ({", ".join([raw.param] * 12)})',
+            (WORKSPACE, "u-ada", today - dt.timedelta(days=n), "CODEX_CLI", 1, 3, 2.5)
+            + (1000, 100, 1100, 1, 600),
+        )
+    raw.close()
+
+    db = open_database(blank_url)
+    try:
+        assert (
+            SchemaVersion.select().order_by(SchemaVersion.version.desc()).get().version
+            == SCHEMA_VERSION
+        )
+        assert (AdoptionRollup.select().count(), usage_revision()) == (0, 0)
+        ada = Employee.get(Employee.email == "ada@example.com")
+        with freeze_time("2026-11-25 12:00:00"):
+            store_usage([])  # the workspace connected and synced, as after a sync
+            period = Period.ending_before(today, 7)
+            answer = ask_adoption(
+                Viewer(ada, ada.email), period, AdoptionSettings(), whole_organisation=True
+            )
+            assert isinstance(answer, AdoptionAnswer)
+            assert (answer.current.active, answer.current.active_person_days) == (1, 3)
+            assert answer.current.credits == 7.5
+            assert AdoptionRollupLine.select().count() == 1  # built from the old rows
+            # The first write after the upgrade moves the revision on from 0.
+            store_usage([usage("u-ada", today - dt.timedelta(days=1), credits=4.0)])
+            assert usage_revision() == 1
+            again = ask_adoption(
+                Viewer(ada, ada.email), period, AdoptionSettings(), whole_organisation=True
+            )
+        assert isinstance(again, AdoptionAnswer)
+        assert again.current.credits == 9.0
     finally:
         db.close()
