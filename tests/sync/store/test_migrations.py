@@ -211,6 +211,31 @@ def migrate_raw_to(url: str, version: int) -> None:
     raw.close()
 
 
+def insert_ada_usage(raw, today: dt.date, *, cached_input_tokens: int | None) -> None:
+    """Ada's Codex account and one CLI row on each of the 3 days before `today`, written
+    with plain SQL as an older schema holds them: without the cached-tokens column when
+    `cached_input_tokens` is None (before version 6), else with that count."""
+    from factories import WORKSPACE
+
+    raw.execute_sql(
+        f'INSERT INTO "codex_user" ("user_id", "email") VALUES ({raw.param}, {raw.param})',
+        ("u-ada", "ada@example.com"),
+    )
+    columns = ["workspace_id", "codex_user_id", "day", "client_id", "threads", "turns"]
+    columns += ["credits", "input_tokens", "output_tokens", "total_tokens", "sync_run"]
+    counts: tuple = (1, 3, 2.5, 1000, 100, 1100, 1)
+    if cached_input_tokens is not None:
+        columns.append("cached_input_tokens")
+        counts += (cached_input_tokens,)
+    names = ", ".join(f'"{name}"' for name in columns)
+    marks = ", ".join([raw.param] * len(columns))
+    for n in range(1, 4):
+        raw.execute_sql(
+            f'INSERT INTO "daily_usage" ({names}) VALUES ({marks})',
+            (WORKSPACE, "u-ada", today - dt.timedelta(days=n), "CODEX_CLI", *counts),
+        )
+
+
 def test_a_version_5_database_gains_cached_tokens_unknown_and_keeps_its_usage(blank_url):
     from factories import WORKSPACE, usage, usage_dump
 
@@ -223,18 +248,7 @@ def test_a_version_5_database_gains_cached_tokens_unknown_and_keeps_its_usage(bl
     migrate_raw_to(blank_url, 5)
     raw = connect(blank_url)
     assert "cached_input_tokens" not in {c.name for c in raw.get_columns("daily_usage")}
-    raw.execute_sql(
-        f'INSERT INTO "codex_user" ("user_id", "email") VALUES ({raw.param}, {raw.param})',
-        ("u-ada", "ada@example.com"),
-    )
-    for n in range(1, 4):
-        raw.execute_sql(
-            'INSERT INTO "daily_usage" ("workspace_id", "codex_user_id", "day", "client_id", '
-            '"threads", "turns", "credits", "input_tokens", "output_tokens", "total_tokens", '
-            f'"sync_run") VALUES ({", ".join([raw.param] * 11)})',
-            (WORKSPACE, "u-ada", today - dt.timedelta(days=n), "CODEX_CLI", 1, 3, 2.5)
-            + (1000, 100, 1100, 1),
-        )
+    insert_ada_usage(raw, today, cached_input_tokens=None)
     raw.close()
 
     db = open_database(blank_url)
@@ -286,7 +300,7 @@ def test_a_version_5_database_gains_cached_tokens_unknown_and_keeps_its_usage(bl
 
 
 def test_a_version_6_database_gains_empty_adoption_rollups_built_from_its_usage(blank_url):
-    from factories import WORKSPACE, store_usage, usage
+    from factories import store_usage, usage
 
     from sync.config import AdoptionSettings
     from sync.org.access import Viewer
@@ -300,18 +314,7 @@ def test_a_version_6_database_gains_empty_adoption_rollups_built_from_its_usage(
     migrate_raw_to(blank_url, 6)
     raw = connect(blank_url)
     assert "adoption_rollup" not in raw.get_tables()
-    raw.execute_sql(
-        f'INSERT INTO "codex_user" ("user_id", "email") VALUES ({raw.param}, {raw.param})',
-        ("u-ada", "ada@example.com"),
-    )
-    for n in range(1, 4):
-        raw.execute_sql(
-            'INSERT INTO "daily_usage" ("workspace_id", "codex_user_id", "day", "client_id", '
-            '"threads", "turns", "credits", "input_tokens", "output_tokens", "total_tokens", '
-            f'"sync_run", "cached_input_tokens") VALUES ({", ".join([raw.param] * 12)})',
-            (WORKSPACE, "u-ada", today - dt.timedelta(days=n), "CODEX_CLI", 1, 3, 2.5)
-            + (1000, 100, 1100, 1, 600),
-        )
+    insert_ada_usage(raw, today, cached_input_tokens=600)
     raw.close()
 
     db = open_database(blank_url)
