@@ -14,6 +14,20 @@ from sync.store.workspaces import mark_synced, note_connected, start_history
 WORKSPACE = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 
+# The token counts of a client or totals object of a usage row, as the API names them.
+TOKEN_FIELDS = (
+    "uncached_text_input_tokens",
+    "cached_text_input_tokens",
+    "text_output_tokens",
+    "text_total_tokens",
+)
+
+
+def utc_midnight(day: dt.date) -> int:
+    """Unix seconds at the start of `day` in UTC: a usage bucket's start_time."""
+    return int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
+
+
 def person(email, name=None, manager=None, role="employee", archived_on=None) -> Employee:
     return Employee.create(
         email=email.lower(),

@@ -12,6 +12,7 @@ import sys
 
 import httpx
 import pytest
+from factories import TOKEN_FIELDS, utc_midnight
 from freezegun import freeze_time
 
 from sync.codex.simulator import Simulator, generate_org, usage_row, write_org_csv
@@ -19,16 +20,6 @@ from sync.codex.simulator.org import CSV_HEADER, TIMEZONES, UNKNOWN_SURFACE
 
 TODAY = datetime.date(2025, 3, 12)  # a Wednesday
 DAY = 86400
-TOKEN_FIELDS = (
-    "uncached_text_input_tokens",
-    "cached_text_input_tokens",
-    "text_output_tokens",
-    "text_total_tokens",
-)
-
-
-def midnight(day: datetime.date) -> int:
-    return int(datetime.datetime.combine(day, datetime.time(), datetime.UTC).timestamp())
 
 
 def client_for(sim: Simulator, key: str | None = None) -> httpx.Client:
@@ -66,7 +57,9 @@ def api(sim):
 
 @pytest.fixture(scope="module")
 def all_rows(sim, api):
-    rows, _ = fetch_all(api, sim.workspace_id, start_time=midnight(TODAY) - 89 * DAY, limit=30000)
+    rows, _ = fetch_all(
+        api, sim.workspace_id, start_time=utc_midnight(TODAY) - 89 * DAY, limit=30000
+    )
     return rows
 
 
@@ -182,7 +175,7 @@ def test_org_needs_at_least_one_employee():
 
 
 def test_same_seed_serves_the_same_pages_and_another_seed_differs(sim, api):
-    params = {"start_time": midnight(TODAY) - 10 * DAY, "limit": 50}
+    params = {"start_time": utc_midnight(TODAY) - 10 * DAY, "limit": 50}
     first = api.get(usage_url(sim), params=params).json()
     with Simulator(employees=200, seed=7, today=TODAY) as twin, client_for(twin) as client:
         assert client.get(usage_url(twin), params=params).json() == first
@@ -191,7 +184,7 @@ def test_same_seed_serves_the_same_pages_and_another_seed_differs(sim, api):
 
 
 def test_every_row_is_served_once_whatever_the_page_size(sim, api, all_rows):
-    window = {"start_time": midnight(TODAY) - 20 * DAY, "end_time": midnight(TODAY) + DAY}
+    window = {"start_time": utc_midnight(TODAY) - 20 * DAY, "end_time": utc_midnight(TODAY) + DAY}
     small, pages = fetch_all(api, sim.workspace_id, limit=7, **window)
     large, one = fetch_all(api, sim.workspace_id, limit=30000, **window)
     assert one == 1 and pages > 100
@@ -204,7 +197,7 @@ def test_every_row_is_served_once_whatever_the_page_size(sim, api, all_rows):
 
 
 def test_a_page_token_resumes_at_its_position_without_earlier_pages(sim, api, all_rows):
-    params = {"start_time": midnight(TODAY) - 89 * DAY, "limit": 100}
+    params = {"start_time": utc_midnight(TODAY) - 89 * DAY, "limit": 100}
     token = api.get(usage_url(sim), params=params).json()["next_page"]
     resumed = api.get(usage_url(sim), params={**params, "limit": 50, "page": token}).json()
     assert resumed["data"] == all_rows[100:150]
@@ -213,22 +206,22 @@ def test_a_page_token_resumes_at_its_position_without_earlier_pages(sim, api, al
 
 def test_only_days_in_the_window_and_the_history_are_served(sim, api, all_rows):
     days = sorted({r["start_time"] for r in all_rows})
-    assert days[0] == midnight(TODAY) - 89 * DAY and days[-1] == midnight(TODAY)
+    assert days[0] == utc_midnight(TODAY) - 89 * DAY and days[-1] == utc_midnight(TODAY)
     assert all(r["end_time"] - r["start_time"] == DAY for r in all_rows)
     # A window starting at noon still includes that day: it intersects the window.
-    noon = midnight(TODAY) - 5 * DAY + DAY // 2
+    noon = utc_midnight(TODAY) - 5 * DAY + DAY // 2
     rows, _ = fetch_all(api, sim.workspace_id, start_time=noon, end_time=noon + DAY)
     assert sorted({r["start_time"] for r in rows}) == [noon - DAY // 2, noon + DAY // 2]
     default, _ = fetch_all(api, sim.workspace_id, limit=30000)
     assert {r["start_time"] for r in default} == set(days[-30:])
     with Simulator(employees=50, days=3, today=TODAY) as short, client_for(short) as client:
-        rows, _ = fetch_all(client, short.workspace_id, start_time=midnight(TODAY) - 80 * DAY)
-    assert {r["start_time"] for r in rows} == {midnight(TODAY) - n * DAY for n in range(3)}
+        rows, _ = fetch_all(client, short.workspace_id, start_time=utc_midnight(TODAY) - 80 * DAY)
+    assert {r["start_time"] for r in rows} == {utc_midnight(TODAY) - n * DAY for n in range(3)}
 
 
 def test_current_day_has_null_tokens_and_earlier_days_do_not(all_rows):
-    today = [r for r in all_rows if r["start_time"] == midnight(TODAY)]
-    earlier = [r for r in all_rows if r["start_time"] < midnight(TODAY)]
+    today = [r for r in all_rows if r["start_time"] == utc_midnight(TODAY)]
+    earlier = [r for r in all_rows if r["start_time"] < utc_midnight(TODAY)]
     assert today and earlier
     for row in today:
         for counts in (row["totals"], *row["clients"]):
@@ -288,7 +281,7 @@ def test_leavers_keep_or_lose_usage_after_leaving(sim, all_rows):
     later = collections.defaultdict(int)
     for row in all_rows:
         account = accounts[row["user_id"]]
-        if account.person_email in left and row["start_time"] > midnight(
+        if account.person_email in left and row["start_time"] > utc_midnight(
             left[account.person_email]
         ):
             later[account.user_id] += 1
@@ -330,8 +323,8 @@ def test_workspace_without_plan_is_403_and_unknown_workspace_404(sim, api):
     [
         ({"start_time": "yesterday"}, "start_time"),
         ({"end_time": "1.5"}, "end_time"),
-        ({"start_time": midnight(TODAY), "end_time": midnight(TODAY)}, "end_time"),
-        ({"start_time": midnight(TODAY) - 91 * DAY}, "start_time"),
+        ({"start_time": utc_midnight(TODAY), "end_time": utc_midnight(TODAY)}, "end_time"),
+        ({"start_time": utc_midnight(TODAY) - 91 * DAY}, "start_time"),
         ({"limit": 0}, "limit"),
         ({"limit": 30001}, "limit"),
         ({"group_by": "month"}, "group_by"),
@@ -347,19 +340,19 @@ def test_bad_parameters_are_422(sim, api, params, field):
 
 
 def test_oldest_allowed_start_and_week_grouping_are_accepted(sim, api):
-    params = {"start_time": midnight(TODAY) - 90 * DAY, "group_by": "week", "limit": 1}
+    params = {"start_time": utc_midnight(TODAY) - 90 * DAY, "group_by": "week", "limit": 1}
     response = api.get(usage_url(sim), params=params)
     assert response.status_code == 200
-    assert response.json()["data"][0]["start_time"] == midnight(TODAY) - 89 * DAY
+    assert response.json()["data"][0]["start_time"] == utc_midnight(TODAY) - 89 * DAY
     far_future = api.get(usage_url(sim), params={"end_time": 10**15})
     assert far_future.status_code == 200 and far_future.json()["data"] == []
 
 
 def test_a_token_from_another_window_is_refused(sim, api):
-    early = {"start_time": midnight(TODAY) - 30 * DAY, "limit": 500}
+    early = {"start_time": utc_midnight(TODAY) - 30 * DAY, "limit": 500}
     token = api.get(usage_url(sim), params=early).json()["next_page"]
     assert api.get(usage_url(sim), params={**early, "page": token}).status_code == 200
-    late = {"start_time": midnight(TODAY) - 2 * DAY, "page": token}
+    late = {"start_time": utc_midnight(TODAY) - 2 * DAY, "page": token}
     response = api.get(usage_url(sim), params=late)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "page"]
@@ -439,9 +432,9 @@ def test_today_comes_from_the_clock_when_not_given():
         frozen = datetime.date(2025, 6, 4)
         with Simulator(employees=40, days=3) as sim, client_for(sim) as client:
             rows, _ = fetch_all(client, sim.workspace_id)
-    assert max(r["start_time"] for r in rows) == midnight(frozen)
-    assert min(r["start_time"] for r in rows) == midnight(frozen) - 2 * DAY
-    current = [r for r in rows if r["start_time"] == midnight(frozen)]
+    assert max(r["start_time"] for r in rows) == utc_midnight(frozen)
+    assert min(r["start_time"] for r in rows) == utc_midnight(frozen) - 2 * DAY
+    current = [r for r in rows if r["start_time"] == utc_midnight(frozen)]
     assert current and all(r["totals"]["text_total_tokens"] is None for r in current)
 
 
@@ -589,7 +582,7 @@ def test_hostile_rows_are_dated_in_the_served_window_and_absent_when_it_is_empty
 
 
 def test_hostile_rows_come_on_the_first_page_in_an_order_fixed_by_the_seed():
-    params = {"start_time": midnight(TODAY) - 3 * DAY, "limit": 10}
+    params = {"start_time": utc_midnight(TODAY) - 3 * DAY, "limit": 10}
 
     def first_two_pages(seed: int) -> tuple[str, dict]:
         quirks = {"hostile_rows"}
@@ -625,7 +618,7 @@ def test_more_without_token_ends_with_has_more_and_no_token():
     with Simulator(employees=20, days=10, seed=2, today=TODAY, quirks=quirks) as sim:
         pages = read_window(sim, page_size=25)
         with client_for(sim) as api:
-            body = api.get(usage_url(sim), params={"start_time": midnight(TODAY)}).json()
+            body = api.get(usage_url(sim), params={"start_time": utc_midnight(TODAY)}).json()
     with Simulator(employees=20, days=10, seed=2, today=TODAY) as clean:
         clean_pages = read_window(clean, page_size=25)
     assert len(pages) == len(clean_pages) > 1
@@ -644,7 +637,7 @@ def test_endless_pages_always_give_a_new_token_and_repeat_the_window():
         assert tokens[0] is None
         assert len({t[0] for t in tokens[1:]}) == len(tokens) - 1 == 11
         with client_for(sim) as api:
-            params = {"start_time": midnight(TODAY), "page": encode_loop_token(2, "junk")}
+            params = {"start_time": utc_midnight(TODAY), "page": encode_loop_token(2, "junk")}
             assert api.get(usage_url(sim), params=params).status_code == 422
     records = [p.records for p in pages]
     lap = next(i for i in range(1, len(records)) if records[i] == records[0])
@@ -653,7 +646,7 @@ def test_endless_pages_always_give_a_new_token_and_repeat_the_window():
 
 
 def test_trickle_sends_the_body_a_few_bytes_at_a_time():
-    params = {"start_time": midnight(TODAY) - DAY, "limit": 1}
+    params = {"start_time": utc_midnight(TODAY) - DAY, "limit": 1}
     with Simulator(employees=20, seed=2, today=TODAY) as clean, client_for(clean) as api:
         whole = api.get(usage_url(clean), params=params).content
     options = {"quirks": {"trickle"}, "trickle_bytes": 40, "trickle_pause": 0.005}

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
+from factories import TOKEN_FIELDS, utc_midnight
 from freezegun import freeze_time
 
 from bot.cli import cli
@@ -32,16 +33,6 @@ from sync.store.models import DailyUsage
 TODAY = datetime.date(2025, 3, 12)  # a Wednesday
 DAY = 86400
 EMPLOYEES, DAYS = 45, 10
-TOKEN_FIELDS = (
-    "uncached_text_input_tokens",
-    "cached_text_input_tokens",
-    "text_output_tokens",
-    "text_total_tokens",
-)
-
-
-def midnight(day: datetime.date) -> int:
-    return int(datetime.datetime.combine(day, datetime.time(), datetime.UTC).timestamp())
 
 
 def fetch_all(sim: Simulator, **params) -> tuple[list[dict], int]:
@@ -71,7 +62,7 @@ def full():
 
 @pytest.fixture(scope="module")
 def all_rows(full):
-    rows, _ = fetch_all(full, start_time=midnight(TODAY) - 80 * DAY, limit=30000)
+    rows, _ = fetch_all(full, start_time=utc_midnight(TODAY) - 80 * DAY, limit=30000)
     return rows
 
 
@@ -86,7 +77,7 @@ def test_every_employee_has_one_account_used_every_day_on_all_four_surfaces(full
     assert kept and all(ids[email] == user_id for email, user_id in kept.items())
     assert len(all_rows) == EMPLOYEES * DAYS
     per_day = collections.Counter(r["start_time"] for r in all_rows)
-    assert sorted(per_day) == [midnight(TODAY) - n * DAY for n in range(DAYS - 1, -1, -1)]
+    assert sorted(per_day) == [utc_midnight(TODAY) - n * DAY for n in range(DAYS - 1, -1, -1)]
     assert set(per_day.values()) == {EMPLOYEES}  # weekends included
     for row in all_rows:
         assert [c["client_id"] for c in row["clients"]] == list(FULL_DENSITY_SURFACES)
@@ -108,7 +99,7 @@ def test_full_rows_have_the_apis_shape_and_consistent_counts(full, all_rows):
         }
         assert row["actor"].get("email") == accounts[row["user_id"]].email
         totals, clients = row["totals"], row["clients"]
-        today = row["start_time"] == midnight(TODAY)
+        today = row["start_time"] == utc_midnight(TODAY)
         for field in ("threads", "turns", *TOKEN_FIELDS):
             if today and field in TOKEN_FIELDS:
                 assert totals[field] is None and all(c[field] is None for c in clients)
@@ -127,9 +118,9 @@ def test_full_rows_have_the_apis_shape_and_consistent_counts(full, all_rows):
 def test_full_pages_resume_at_their_position_and_the_same_seed_serves_the_same_bytes(
     full, all_rows
 ):
-    small, pages = fetch_all(full, start_time=midnight(TODAY) - 80 * DAY, limit=7)
+    small, pages = fetch_all(full, start_time=utc_midnight(TODAY) - 80 * DAY, limit=7)
     assert small == all_rows and pages == -(-len(all_rows) // 7)
-    window, _ = fetch_all(full, start_time=midnight(TODAY) - 3 * DAY, limit=11)
+    window, _ = fetch_all(full, start_time=utc_midnight(TODAY) - 3 * DAY, limit=11)
     assert window == all_rows[-4 * EMPLOYEES :]
     query = f"{API_PREFIX}/workspaces/{full.workspace_id}/usage?limit=13"
     with Simulator(
