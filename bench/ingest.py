@@ -3,10 +3,12 @@
 API-shaped pages (every employee, every day, three surfaces: 10k x 30 x 3 = 900k rows)
 are encoded to JSON bytes once each; from the same bytes, in the same process:
 
-- the project: the client's `decode_json` and `usage_page`, then `upsert_usage`, one
-  transaction a page, as a sync stores a page of this size;
-- the limit, the fastest plain-driver pipeline found for the engine: orjson, then the
-  stored tuples built straight from the known shape (no validation), then
+- the project: the client's `decode_usage_page` and `usage_page`, then `upsert_usage`,
+  one transaction a page, as a sync stores a page of this size;
+- the limit, the fastest plain-driver pipeline found for the engine: the page decoded
+  by the faster of orjson (into dicts) and msgspec (into structs of the known shape,
+  with no checks), both run on every page, then the stored tuples built straight from
+  it (no validation), then
   - SQLite: `sqlite3` `executemany` on a file of its own with the project's DDL and the
     project's pragmas (WAL, synchronous=NORMAL: the same durability);
   - PostgreSQL: COPY into a temporary table, then one `INSERT ... SELECT ... ON CONFLICT
@@ -38,9 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import _common
+import msgspec
 import orjson
 
-from sync.codex.client import decode_json, usage_page
+from sync.codex.client import decode_usage_page, usage_page
 from sync.codex.simulator import generate_org
 from sync.config import CodexSettings
 from sync.ingest.writer import upsert_usage
@@ -72,14 +75,23 @@ STAGES = ("decode", "parse", "store")
 
 @dataclass
 class Side:
-    """One pipeline's seconds by stage, over one pass."""
+    """One pipeline's seconds by stage, over one pass; the limit's decode and parse are
+    those of its faster decoder (settle)."""
 
     name: str
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    # The limit's decoders: name -> [decode, parse] seconds.
+    decoders: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
         return sum(self.seconds.values())
+
+    def settle(self) -> str:
+        """Take the faster decoder's decode and parse seconds; its name."""
+        name, (decode, parse) = min(self.decoders.items(), key=lambda item: sum(item[1]))
+        self.seconds.update(decode=decode, parse=parse)
+        return name
 
 
 def main() -> None:
@@ -117,6 +129,7 @@ def main() -> None:
                     limits[side].run(body, sync_run, raws[side])
             pages += 1
         check_stored(records_total, limits)
+        fastest = [raw.settle() for raw in raws]
         print(
             f"   {pass_name}: {pages} pages of up to {page_size} API rows "
             f"({api_rows:,} API rows, {records_total:,} stored rows)"
@@ -127,6 +140,13 @@ def main() -> None:
                 f"     {side.name:<40}: {side.total:7.2f} s {records_total / side.total:>9,.0f} "
                 f"rows/s  ({stages})"
             )
+        decoders = "; ".join(
+            f"{name} {decode:.2f} + {parse:.2f} s"
+            for name, (decode, parse) in raws[0].decoders.items()
+        )
+        print(
+            f"     the limit's decoders, decode + parse: {decoders} (the limit takes {fastest[0]})"
+        )
         limit = raws[0]
         whole = limit.total / project.total
         store = limit.seconds["store"] / project.seconds["store"]
@@ -159,7 +179,7 @@ def run_project(body: bytes, sync_run: int, side: Side) -> tuple[int, int]:
     """The project's path for one page's body, as the client and a sync take it; returns
     the rows stored and the API rows."""
     started = time.perf_counter()
-    page = decode_json(body)
+    page = decode_usage_page(body)
     decoded = time.perf_counter()
     read = usage_page(page, *ALL_DAYS)
     del page  # as the client does before the page is stored
@@ -255,31 +275,113 @@ def api_row(rng: random.Random, user_id: str, email: str, start: int, tokens: bo
 # ------------------------------------------------------------------------------ the limit
 
 
+class _Client(msgspec.Struct, gc=False):
+    """The known shape, for msgspec: no defaults, no ranges, nothing checked."""
+
+    client_id: str
+    threads: int
+    turns: int
+    credits: float
+    uncached_text_input_tokens: int | None
+    cached_text_input_tokens: int | None
+    text_output_tokens: int | None
+    text_total_tokens: int | None
+
+
+class _Actor(msgspec.Struct, gc=False):
+    user_id: str
+    email: str
+
+
+class _Row(msgspec.Struct, gc=False):
+    start_time: int
+    actor: _Actor
+    clients: list[_Client]
+
+
+class _Page(msgspec.Struct, gc=False):
+    data: list[_Row]
+
+
+_struct_page = msgspec.json.Decoder(_Page)
+
+
 class Raw:
-    """The plain pipeline up to the driver: orjson, then the stored tuples straight from
-    the known shape, the collector paused for both as the project does, and the decoded
-    page freed before storing."""
+    """The plain pipeline up to the driver: the page decoded by orjson and by msgspec
+    (the one whose order alternates goes first), then the stored tuples straight from the
+    known shape, the collector paused for both as the project does, and the decoded page
+    freed before storing. The tuples stored are msgspec's; orjson's are checked equal on
+    the first page."""
 
     name = ""
+    checked = False
+    pages = 0
 
     def run(self, body: bytes, sync_run: int, side: Side) -> None:
+        decoders = [("orjson", self._orjson), ("msgspec", self._msgspec)]
+        self.pages += 1
+        if self.pages % 2:
+            decoders.reverse()
+        made = {}
+        for name, decode in decoders:
+            started = time.perf_counter()
+            gc.disable()
+            try:
+                data = decode(body)
+                decoded = time.perf_counter()
+                made[name] = self.tuples(data, sync_run, structs=name == "msgspec")
+                del data
+            finally:
+                gc.enable()
+            parsed = time.perf_counter()
+            seconds = side.decoders.setdefault(name, [0.0, 0.0])
+            seconds[0] += decoded - started
+            seconds[1] += parsed - decoded
+        if not self.checked:
+            assert made["orjson"] == made["msgspec"], "the two decoders disagree"
+            self.checked = True
+        del made["orjson"]
+        users, rows = made.pop("msgspec")
         started = time.perf_counter()
-        gc.disable()
-        try:
-            data = orjson.loads(body)["data"]
-            decoded = time.perf_counter()
-            users, rows = self.tuples(data, sync_run)
-            del data
-        finally:
-            gc.enable()
-        parsed = time.perf_counter()
         self.upsert(users, rows)
-        stored = time.perf_counter()
-        side.seconds["decode"] += decoded - started
-        side.seconds["parse"] += parsed - decoded
-        side.seconds["store"] += stored - parsed
+        side.seconds["store"] += time.perf_counter() - started
 
-    def tuples(self, data: list[dict], sync_run: int) -> tuple[list[tuple], list[tuple]]:
+    @staticmethod
+    def _orjson(body: bytes) -> list[dict]:
+        return orjson.loads(body)["data"]
+
+    @staticmethod
+    def _msgspec(body: bytes) -> list[_Row]:
+        return _struct_page.decode(body).data
+
+    def tuples(self, data: list, sync_run: int, structs: bool) -> tuple[list[tuple], list[tuple]]:
+        return self._from_structs(data, sync_run) if structs else self._from_dicts(data, sync_run)
+
+    def _from_structs(self, data: list[_Row], sync_run: int) -> tuple[list[tuple], list[tuple]]:
+        workspace, users, rows, days = _common.WORKSPACE, {}, [], {}
+        for row in data:
+            actor = row.actor
+            user = actor.user_id
+            users[user] = actor.email
+            start = row.start_time
+            day = days.get(start)
+            if day is None:
+                day = days[start] = self.day(start)
+            for c in row.clients:
+                uncached, cached = c.uncached_text_input_tokens, c.cached_text_input_tokens
+                rows.append(
+                    (
+                        *(workspace, user, day, c.client_id, c.threads, c.turns, c.credits),
+                        None if uncached is None or cached is None else uncached + cached,
+                        c.text_output_tokens,
+                        c.text_total_tokens,
+                        cached,
+                        sync_run,
+                    )
+                )
+        return sorted(users.items()), rows
+
+    def _from_dicts(self, data: list[dict], sync_run: int) -> tuple[list[tuple], list[tuple]]:
         workspace, users, rows, days = _common.WORKSPACE, {}, [], {}
         for row in data:
             actor = row["actor"]

@@ -82,16 +82,15 @@ def usage_dump() -> list[tuple]:
     )
 
 
-def store_usage(records, workspace: str = WORKSPACE, *, completed_sync: bool = True) -> int:
+def store_usage(records, workspace: str = WORKSPACE, *, completed_sync: bool = True) -> None:
     """Store usage as a completed sync leaves it: the workspace known and current, the
     rows written, every day from well before the earliest record to yesterday in the
     ledger, and a successful run finished now (so answers have data "as of" now), unless
     `completed_sync` is False."""
     run = record_sync(workspace, ok=completed_sync)
-    stored = upsert_usage(records, run.id, workspace)
+    upsert_usage(records, run.id, workspace)
     first = min((r.day for r in records), default=utc_today()) - dt.timedelta(days=200)
     mark_history(workspace, first, max((r.day for r in records), default=first))
-    return stored
 
 
 def record_sync(workspace: str = WORKSPACE, *, ok: bool = True) -> SyncRun:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+import msgspec
 import orjson
 from tenacity import (
     RetryCallState,
@@ -31,7 +32,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from sync.codex.rows import UsageRecord, parse_rows
+from sync.codex.rows import ApiUsageRow, UsageRecord, parse_api_rows, parse_rows
 from sync.codex.telemetry import API_RESPONSES
 from sync.notices import Problem
 
@@ -156,16 +157,17 @@ class CodexAnalyticsClient:
         first_day = start.astimezone(dt.UTC).date()
         last_day = (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
 
-        def read(body: Any) -> tuple[UsagePage, str, str | None]:
-            page = usage_page(_checked_page(body), first_day, last_day)
-            token_param, token = _next_token(body)
-            if token is None and body.get("has_more") is True:
+        def read(body: ApiPage | Any) -> tuple[UsagePage, str, str | None]:
+            page = usage_page(body, first_day, last_day)
+            envelope = body.envelope() if isinstance(body, ApiPage) else body
+            token_param, token = _next_token(envelope)
+            if token is None and envelope.get("has_more") is True:
                 page.warning = "more_without_token"
             return page, token_param, token
 
         seen_tokens: set[str] = set()
         while True:
-            page, token_param, token = self._get(params, read)
+            page, token_param, token = self._get(params, read, decode_usage_page)
             yield page
             if token is None:
                 return
@@ -176,11 +178,16 @@ class CodexAnalyticsClient:
             params.pop("cursor" if token_param == "page" else "page", None)
 
     def _get_page_body(self, params: dict[str, str | int]) -> dict:
-        return self._get(params, _checked_page)
+        return self._get(params, _checked_page, decode_json)
 
-    def _get(self, params: dict[str, str | int], read: Callable[[Any], _Read]) -> _Read:
-        """What `read` makes of the decoded JSON of one GET, retried as need be (see
-        _get_json_once)."""
+    def _get(
+        self,
+        params: dict[str, str | int],
+        read: Callable[[Any], _Read],
+        decode: Callable[[bytes], Any],
+    ) -> _Read:
+        """What `read` makes of the body of one GET as `decode` decodes it, retried as
+        need be (see _get_json_once)."""
         retrying = Retrying(
             retry=retry_if_exception_type(_TransientError),
             # stop_before_delay: a long Retry-After must not carry a page past the budget.
@@ -191,11 +198,16 @@ class CodexAnalyticsClient:
             reraise=True,
         )
         try:
-            return retrying(self._get_json_once, params, read)
+            return retrying(self._get_json_once, params, read, decode)
         except _TransientError as exc:
             raise ServiceUnavailableError(exc.reason, **exc.details) from None
 
-    def _get_json_once(self, params: dict[str, str | int], read: Callable[[Any], _Read]) -> _Read:
+    def _get_json_once(
+        self,
+        params: dict[str, str | int],
+        read: Callable[[Any], _Read],
+        decode: Callable[[bytes], Any],
+    ) -> _Read:
         """One request, and what `read` makes of its JSON; a body that is not JSON is
         retried like a 5xx. Decoded and read with the collector paused throughout (see
         collector_paused): the decoded body is freed before it could see it."""
@@ -210,7 +222,7 @@ class CodexAnalyticsClient:
         if status == 200:
             with collector_paused():
                 try:
-                    body = decode_json(content)
+                    body = decode(content)
                 # RecursionError: JSON nested deeper than the parser goes is no page either.
                 except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                     raise _TransientError("not_json") from None
@@ -293,6 +305,37 @@ def decode_json(content: bytes) -> Any:
             return json.loads(content)
 
 
+class ApiPage(msgspec.Struct, gc=False):
+    """A page of usage as the API sends it, decoded typed (see sync/codex/rows.py)."""
+
+    data: list[ApiUsageRow]
+    has_more: bool | None = None
+    next_page: str | int | None = None
+    next_cursor: str | int | None = None
+
+    def envelope(self) -> dict[str, Any]:
+        """The paging fields, as _next_token reads them from plain JSON."""
+        return {
+            "has_more": self.has_more,
+            "next_page": self.next_page,
+            "next_cursor": self.next_cursor,
+        }
+
+
+_api_page = msgspec.json.Decoder(ApiPage)
+
+
+def decode_usage_page(content: bytes) -> ApiPage | Any:
+    """A usage page's body decoded typed, which checks its rows as it goes (rows.py);
+    a body that does not fit the types, as plain JSON (decode_json), for parse_rows to
+    reject its bad rows one by one."""
+    with collector_paused():
+        try:
+            return _api_page.decode(content)
+        except msgspec.DecodeError:  # not JSON, or not of the types (ValidationError)
+            return decode_json(content)
+
+
 def _checked_page(body: Any) -> dict:
     """`body` if it is a page; JSON that is not one will not become one on a retry."""
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -300,11 +343,17 @@ def _checked_page(body: Any) -> dict:
     return body
 
 
-def usage_page(body: dict, first_day: dt.date, last_day: dt.date) -> UsagePage:
-    """The records of a decoded page's rows, and its rejections (see parse_rows)."""
+def usage_page(body: ApiPage | Any, first_day: dt.date, last_day: dt.date) -> UsagePage:
+    """The records of a decoded page's rows, and its rejections (see parse_rows); `body`
+    as decode_usage_page gives it."""
     with collector_paused():
-        parsed = parse_rows(body["data"], first_day, last_day)
-    return UsagePage(parsed.records, len(body["data"]), parsed.rejected)
+        if isinstance(body, ApiPage):
+            rows: list = body.data
+            parsed = parse_api_rows(rows, first_day, last_day)
+        else:
+            rows = _checked_page(body)["data"]
+            parsed = parse_rows(rows, first_day, last_day)
+    return UsagePage(parsed.records, len(rows), parsed.rejected)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,9 @@ import math
 import operator
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
+
+import msgspec
 
 # Stored for what a row's totals hold beyond its clients, and for rows with totals only.
 UNATTRIBUTED_CLIENT = "UNATTRIBUTED"
@@ -102,7 +104,9 @@ def parse_row(row: Any, first_day: dt.date, last_day: dt.date) -> list[UsageReco
             raise RowRejected("bad_clients")
     if totals is not None and not isinstance(totals, dict):
         raise RowRejected("bad_clients")
-    if not clients and not totals:
+    if not clients and not (totals and any(totals.get(n) is not None for n in _COUNT_FIELDS)):
+        # Totals without a single count in them ({}, nulls, other fields) say nothing:
+        # stored, they would read as a day of zeros.
         raise RowRejected("no_counts")
     user = user_id if type(user_id) is str else str(user_id)
     head = (user, email, day)
@@ -112,13 +116,137 @@ def parse_row(row: Any, first_day: dt.date, last_day: dt.date) -> list[UsageReco
         counts = _counts(client)
         counted.append(counts)
         records.append(_record((*head, client_id, *counts)))
-    if totals and not records:
-        return [_record((*head, UNATTRIBUTED_CLIENT, *_counts(totals)))]
-    if totals:
-        remainder = _remainder(_counts(totals), counted)
-        if remainder is not None:
-            records.append(_record((*head, UNATTRIBUTED_CLIENT, *remainder)))
+    return _with_totals(head, records, counted, _counts(totals) if totals else None)
+
+
+def _with_totals(
+    head: tuple[str, str | None, dt.date],
+    records: list[UsageRecord],
+    counted: list[_Counts],
+    totals: _Counts | None,
+) -> list[UsageRecord]:
+    """The clients' records, and what the row's totals hold beyond them as unattributed."""
+    if totals is None:
+        return records
+    if not records:
+        return [_record((*head, UNATTRIBUTED_CLIENT, *totals))]
+    remainder = _remainder(totals, counted)
+    if remainder is not None:
+        records.append(_record((*head, UNATTRIBUTED_CLIENT, *remainder)))
     return records
+
+
+# ------------------------------------------------------------------ rows decoded typed
+#
+# The same rows decoded by msgspec into the types below, which check on decoding, in C,
+# what parse_row checks in Python: the shape, each value's type and each count's range.
+# A page that does not fit them (one bad row is enough) is decoded again as plain JSON
+# and read by parse_rows, which rejects the bad rows alone with their reasons; so both
+# ways give the same records and the same rejections (tests/sync/codex/test_rows.py
+# checks it on hostile pages). Decoding typed and reading took 0.15 s for a 30,000-row
+# page against orjson and parse_rows' 0.36 s (issue 15).
+
+_Threads = Annotated[int, msgspec.Meta(ge=0, le=CEILINGS["threads"])]
+_Turns = Annotated[int, msgspec.Meta(ge=0, le=CEILINGS["turns"])]
+_Credits = Annotated[float, msgspec.Meta(ge=0, le=CEILINGS["credits"])]
+_Tokens = Annotated[int, msgspec.Meta(ge=0, le=CEILINGS["tokens"])]
+
+
+# gc=False: decoded rows make no reference cycles, so the collector need not track them.
+class ApiCounts(msgspec.Struct, gc=False):
+    """A row's totals, as the API sends them."""
+
+    threads: _Threads | None = None
+    turns: _Turns | None = None
+    credits: _Credits | None = None
+    uncached_text_input_tokens: _Tokens | None = None
+    cached_text_input_tokens: _Tokens | None = None
+    text_output_tokens: _Tokens | None = None
+    text_total_tokens: _Tokens | None = None
+
+    def stored(self) -> _Counts:
+        return _stored_counts(
+            self.uncached_text_input_tokens,
+            self.cached_text_input_tokens,
+            self.text_output_tokens,
+            self.text_total_tokens,
+            self.threads or 0,
+            self.turns or 0,
+            self.credits,
+        )
+
+    def any_count(self) -> bool:
+        return any(
+            value is not None
+            for value in (
+                self.threads,
+                self.turns,
+                self.credits,
+                self.uncached_text_input_tokens,
+                self.cached_text_input_tokens,
+                self.text_output_tokens,
+                self.text_total_tokens,
+            )
+        )
+
+
+class ApiClientCounts(ApiCounts, gc=False):
+    """One client surface's counts in a row, as the API sends them."""
+
+    client_id: str | None = None
+
+
+class ApiActor(msgspec.Struct, gc=False):
+    user_id: str | None = None
+    email: str | None = None
+
+
+class ApiUsageRow(msgspec.Struct, gc=False):
+    """One row as the API sends it."""
+
+    start_time: int | None = None
+    end_time: int | None = None
+    user_id: str | None = None
+    email: str | None = None
+    actor: ApiActor | None = None
+    totals: ApiCounts | None = None
+    clients: list[ApiClientCounts] | None = None
+
+
+def parse_api_rows(rows: list[ApiUsageRow], first_day: dt.date, last_day: dt.date) -> ParsedRows:
+    """parse_rows for rows decoded as ApiUsageRow: the same records and rejections."""
+    parsed = ParsedRows()
+    extend, rejected = parsed.records.extend, parsed.rejected
+    for row in rows:
+        try:
+            extend(_api_row_records(row, first_day, last_day))
+        except RowRejected as rejection:
+            rejected[rejection.reason] += 1
+    return parsed
+
+
+def _api_row_records(row: ApiUsageRow, first_day: dt.date, last_day: dt.date) -> list[UsageRecord]:
+    """parse_row's checks in its order, but those the types have made already."""
+    actor = row.actor
+    if actor is None:
+        user, email = row.user_id, _email(row.email)
+    else:
+        user, email = actor.user_id or row.user_id, _email(actor.email) or _email(row.email)
+    if not user:
+        raise RowRejected("no_user")
+    day = _day_of_bucket(row.start_time, row.end_time)
+    if not first_day <= day <= last_day:
+        raise RowRejected("outside_window")
+    clients, totals = row.clients, row.totals
+    if not clients and (totals is None or not totals.any_count()):
+        raise RowRejected("no_counts")
+    head = (user, email, day)
+    records, counted = [], []
+    for client in clients or ():
+        counts = client.stored()
+        counted.append(counts)
+        records.append(_record((*head, client.client_id or UNATTRIBUTED_CLIENT, *counts)))
+    return _with_totals(head, records, counted, None if totals is None else totals.stored())
 
 
 # A record from its eleven values. tuple.__new__ straight away: the named tuple's own
@@ -237,16 +365,30 @@ def _counts(counts: dict) -> _Counts:
         output = _whole(output, "tokens")
     if total is not None and not (type(total) is int and 0 <= total <= _MAX_TOKENS):
         total = _whole(total, "tokens")
-    # A sum with an unknown part stays unknown.
-    input_tokens = None if uncached is None or cached is None else uncached + cached
-    if total is None and input_tokens is not None and output is not None:
-        total = input_tokens + output
     if not (type(threads) is int and 0 <= threads <= _MAX_THREADS):
         threads = _whole(threads, "threads") or 0
     if not (type(turns) is int and 0 <= turns <= _MAX_TURNS):
         turns = _whole(turns, "turns") or 0
     if not (type(credits) is float and 0.0 <= credits <= _MAX_CREDITS):
         credits = _number(credits, "credits")
+    return _stored_counts(uncached, cached, output, total, threads, turns, credits)
+
+
+def _stored_counts(
+    uncached: int | None,
+    cached: int | None,
+    output: int | None,
+    total: int | None,
+    threads: int,
+    turns: int,
+    credits: float | None,
+) -> _Counts:
+    """The stored counts from checked API figures: input tokens are cached + uncached,
+    and the total, when the API leaves it out, input + output. A sum with an unknown
+    part stays unknown."""
+    input_tokens = None if uncached is None or cached is None else uncached + cached
+    if total is None and input_tokens is not None and output is not None:
+        total = input_tokens + output
     return (threads, turns, credits or 0.0, input_tokens, output, total, cached)
 
 
@@ -326,11 +468,16 @@ def _remainder(totals: _Counts, clients: list[tuple]) -> _Counts | None:
 
 def _column_sums(clients: list[tuple]) -> tuple:
     """Each count summed over the clients, in the order sum() adds them; TypeError where
-    one is None. map(operator.add) over whole tuples: half the time of zip and sum."""
-    sums: Any = clients[0]
-    for counts in clients[1:]:
-        sums = map(operator.add, sums, counts)
-    return tuple(sums)
+    one is None."""
+    return functools.reduce(_added_counts, clients)
+
+
+def _added_counts(a: tuple, b: tuple) -> tuple:
+    """Two clients' counts added count by count. Written out: zip and sum, or map and
+    operator.add, took twice as long, a sixth of reading a row."""
+    a0, a1, a2, a3, a4, a5, a6 = a
+    b0, b1, b2, b3, b4, b5, b6 = b
+    return (a0 + b0, a1 + b1, a2 + b2, a3 + b3, a4 + b4, a5 + b5, a6 + b6)
 
 
 def _whole_or_unknown(value: float | None) -> int | None:

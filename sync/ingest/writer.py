@@ -12,6 +12,7 @@ pipeline (issue 15).
 from __future__ import annotations
 
 import io
+import operator
 from collections.abc import Sequence
 from functools import cache
 
@@ -42,6 +43,8 @@ _USAGE_COUNTS = (
 # in the same order as _USAGE_KEY and _USAGE_COUNTS), then the sync run that wrote it.
 _USER_FIELDS = (CodexUser.user_id, CodexUser.email)
 _USAGE_FIELDS = (*_USAGE_KEY, *_USAGE_COUNTS, DailyUsage.sync_run)
+_USER_ID, _DAY = operator.itemgetter(0), operator.itemgetter(2)
+_USER_AND_EMAIL, _EMAIL_GIVEN = operator.itemgetter(0, 1), operator.itemgetter(1)
 # The temporary tables COPY fills, one per statement; dropped at commit at the latest.
 _COPY_TABLE = {CodexUser: "codexbot_users_in", DailyUsage: "codexbot_usage_in"}
 # COPY's text format: a backslash escapes these; None is \N.
@@ -89,11 +92,13 @@ def _quoted(name: str) -> str:
     return f'"{name}"'
 
 
-def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None, workspace_id: str) -> int:
+def upsert_usage(
+    records: Sequence[UsageRecord], sync_run_id: int | None, workspace_id: str
+) -> None:
     """Store a page of `workspace_id`'s records in one transaction; re-reading a day
-    overwrites it."""
+    overwrites it, and a key given twice keeps the last."""
     if not records:
-        return 0
+        return
     postgres = isinstance(database.obj, PostgresqlDatabase)
     users_sql, usage_sql = _upsert_statements(postgres)
     # Tuples of plain values, which make no cycles: the collector would only walk the page
@@ -114,29 +119,45 @@ def upsert_usage(records: Sequence[UsageRecord], sync_run_id: int | None, worksp
             else:
                 cursor.executemany(users_sql, users)
                 cursor.executemany(usage_sql, rows)
-        stored = len(rows)
         del users, rows
-    return stored
 
 
 def _rows(
     records: Sequence[UsageRecord], sync_run_id: int | None, workspace_id: str, postgres: bool
 ) -> tuple[list[tuple], list[tuple]]:
     """The Codex users' rows and the usage rows of `records`."""
-    emails: dict[str, str | None] = {}
-    for record in records:
-        if record.email or record.codex_user_id not in emails:
-            emails[record.codex_user_id] = record.email
+    # Each user once, with the last email given for them, if any: loops of map and
+    # filter in C, a tenth of the upsert's Python time when written as a Python loop.
+    emails: dict[str, str | None] = dict.fromkeys(map(_USER_ID, records))
+    emails.update(filter(_EMAIL_GIVEN, map(_USER_AND_EMAIL, records)))
     # Attribution compares lower-cased emails; store them so whoever calls this.
     users = sorted((user, normalize_email(email) or None) for user, email in emails.items())
-    # PostgreSQL refuses to upsert one key twice in a statement; the last one wins.
-    unique = {(r[0], r[2], r[3]): r for r in records}.values()
     if postgres:
+        # PostgreSQL refuses to upsert one key twice in a statement; the last one wins,
+        # as it does on SQLite, where executemany upserts the rows one after the other.
+        unique = {(r[0], r[2], r[3]): r for r in records}.values()
         return users, [(workspace_id, r[0], *r[2:], sync_run_id) for r in unique]
     # Days as the ISO text SQLite stores (sync/store/database.py), each written once:
     # through the driver's adapter a day cost a microsecond a row, a sixth of the upsert.
-    days = {day: day.isoformat() for day in {r[2] for r in unique}}
-    return users, [(workspace_id, r[0], days[r[2]], *r[3:], sync_run_id) for r in unique]
+    days = {day: day.isoformat() for day in set(map(_DAY, records))}
+    # Unpacked into names: slicing each record (r[3:]) cost a quarter more.
+    return users, [
+        (
+            workspace_id,
+            user,
+            days[day],
+            client,
+            threads,
+            turns,
+            credits,
+            inputs,
+            out,
+            total,
+            cached,
+            sync_run_id,
+        )
+        for user, _, day, client, threads, turns, credits, inputs, out, total, cached in records
+    ]
 
 
 def _copy_in(cursor, fields: Sequence[Field], rows: Sequence[tuple]) -> None:

@@ -4,6 +4,7 @@ or is rejected whole with one reason; one bad row never blocks the good ones."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import random
 from collections import Counter, defaultdict
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sync.codex.client import ApiPage, decode_usage_page, usage_page
 from sync.codex.rows import UNATTRIBUTED_CLIENT, RowRejected, UsageRecord, parse_row, parse_rows
 
 DAY = dt.date(2026, 11, 2)
@@ -53,6 +55,13 @@ def row(user="user-1", email="Dev@Example.com", **overrides) -> dict[str, Any]:
 
 def parse(value) -> list[UsageRecord]:
     return parse_row(value, FIRST, LAST)
+
+
+def parsed_from_json(rows: list[Any]) -> tuple[list[UsageRecord], Counter[str]]:
+    """The rows as the client reads them off the wire: decoded typed when the page fits
+    the API's types, else as plain JSON (sync/codex/client.py)."""
+    page = usage_page(decode_usage_page(json.dumps({"data": rows}).encode()), FIRST, LAST)
+    return page.records, page.rejected
 
 
 def client_with(**changed) -> list[dict[str, Any]]:
@@ -156,6 +165,10 @@ def test_a_bad_row_is_rejected_with_its_reason(reason, value):
     with pytest.raises(RowRejected) as rejected:
         parse(value)
     assert rejected.value.reason == reason
+    # Off the wire, next to a good row, whichever way the page is decoded.
+    records, reasons = parsed_from_json([value, row(user="user-2")])
+    assert reasons == {reason: 1}
+    assert [r.codex_user_id for r in records] == ["user-2"]
 
 
 def test_parse_rows_counts_each_rejection_and_keeps_the_good_rows_around_them():
@@ -165,6 +178,47 @@ def test_parse_rows_counts_each_rejection_and_keeps_the_good_rows_around_them():
     parsed = parse_rows(mixed, FIRST, LAST)
     assert parsed.rejected == {reason: len(values) for reason, values in REJECTED.items()}
     assert [r.codex_user_id for r in parsed.records] == ["user-0", "user-1", "user-2"]
+    assert parsed_from_json(mixed) == (parsed.records, parsed.rejected)
+
+
+def test_a_page_as_the_api_sends_it_is_decoded_typed_and_read_the_same():
+    rows = [
+        row(user="user-1"),
+        row(user="user-2", email=None, totals=counts(turns=9)),  # an unattributed remainder
+        row(user="user-3", clients=client_with(text_total_tokens=None), totals=None),
+        # A day outside the window.
+        row(user="user-4", start_time=MIDNIGHT - 9 * SECONDS, end_time=MIDNIGHT - 8 * SECONDS),
+        row(user="user-5", totals={}, clients=None),  # no counts
+        row(user="", actor=None),  # no user
+    ]
+    body = json.dumps({"data": rows, "has_more": True, "next_page": "p2"}).encode()
+    decoded = decode_usage_page(body)
+    assert isinstance(decoded, ApiPage)  # the typed way, not the fallback
+    assert decoded.envelope() == {"has_more": True, "next_page": "p2", "next_cursor": None}
+    page = usage_page(decoded, FIRST, LAST)
+    parsed = parse_rows(rows, FIRST, LAST)
+    assert (page.records, page.rejected, page.rows) == (parsed.records, parsed.rejected, 6)
+    assert page.rejected == {"outside_window": 1, "no_counts": 1, "no_user": 1}
+    assert [type(value) for value in page.records[0]] == [type(v) for v in parsed.records[0]]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        row(clients=client_with(turns=-1)),
+        row(clients=client_with(credits="2.5")),
+        row(start_time="2026-11-02T00:00:00Z"),
+        row(actor="user-1"),
+        row(user_id=7, actor=None),
+    ],
+)
+def test_a_page_off_the_types_is_read_as_plain_json_with_the_same_result(broken):
+    rows = [row(user="user-1"), broken]
+    decoded = decode_usage_page(json.dumps({"data": rows}).encode())
+    assert not isinstance(decoded, ApiPage)
+    page = usage_page(decoded, FIRST, LAST)
+    parsed = parse_rows(rows, FIRST, LAST)
+    assert (page.records, page.rejected) == (parsed.records, parsed.rejected)
 
 
 def test_counts_up_to_the_ceilings_are_kept():
@@ -402,8 +456,24 @@ def test_the_unattributed_remainder_of_a_day_without_tokens_keeps_them_unknown()
 
 
 def test_a_row_with_no_counts_at_all_is_accounted_for():
-    parsed = parse_rows([row(totals=None, clients=[]), row(totals={}, clients=None)], FIRST, LAST)
-    assert parsed.records == [] and parsed.rejected == {"no_counts": 2}
+    no_counts = [
+        row(totals=None, clients=[]),
+        row(totals={}, clients=None),
+        # Totals that hold no count say nothing either: never a day of zeros.
+        row(totals=dict.fromkeys(TOKENS), clients=None),
+        row(totals={"lines_added": 12}, clients=[]),
+    ]
+    parsed = parse_rows(no_counts, FIRST, LAST)
+    assert parsed.records == [] and parsed.rejected == {"no_counts": 4}
+    assert parsed_from_json(no_counts) == ([], parsed.rejected)
+    # A count of zero is a count: the API said nothing was done.
+    (zero,) = parse(row(totals={"threads": 0}, clients=None))
+    assert (zero.client_id, zero.threads, zero.turns, zero.input_tokens) == (
+        UNATTRIBUTED_CLIENT,
+        0,
+        0,
+        None,
+    )
 
 
 # ----------------------------------------------------------------- property: any page
@@ -474,7 +544,8 @@ def valid_rows(draw, number: int) -> tuple[dict[str, Any], dt.date]:
         for c in draw(st.lists(count_objects(), max_size=3))
     ]
     totals = draw(st.one_of(st.none(), count_objects()))
-    if not clients and not totals:  # a row with no counts is a known gap (above)
+    if not clients and all(value is None for value in (totals or {}).values()):
+        # A row with no count in it is a known gap (above).
         totals = {"threads": draw(ints), "turns": draw(ints), "credits": draw(cents)}
     if clients or draw(st.booleans()):
         value["clients"] = clients
@@ -615,6 +686,7 @@ def person_figures(value: dict[str, Any]) -> dict[str, float]:
 def test_any_page_is_parsed_without_raising_and_every_row_is_accounted_for_once(page):
     rows, valid, invalid = page
     parsed = parse_rows(rows, FIRST, LAST)
+    assert parsed_from_json(rows) == (parsed.records, parsed.rejected)
 
     # Row by row: each one is stored or rejected, never both, never neither.
     stored, reasons = 0, Counter()
