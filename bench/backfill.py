@@ -10,6 +10,11 @@ simulator's. Each window starts from an empty database holding the imported org 
 stored connection, as an operator's first sync does. 30 days against 90 shows whether
 memory grows with the window (pages are meant to stream).
 
+At full density, the longest window is also stored by the plain-driver limit
+(bench/plain_backfill.py, in a child process too): the same pages from the same
+simulator, stored the fastest plain way bench/ingest.py found, with no checks. It is
+timed from its first request, the sync from its process's start (about a second more).
+
     .venv/bin/python bench/backfill.py [--employees N] [--days N] [--density D] [--smoke]
 """
 
@@ -23,12 +28,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import _common
 from cryptography.fernet import Fernet
 
 from sync.codex.connection import store_connection
 from sync.codex.simulator import DENSITIES, DENSITY_FULL, Simulator
+from sync.config import CodexSettings, SyncSettings
 from sync.store.database import open_database
 from sync.store.models import DailyUsage, SyncRun, database
 
@@ -115,9 +122,18 @@ def main() -> None:
             accounts = len(sim.org.accounts)
             print(f"   {density} density, simulator at {sim.base_url}: {accounts:,} Codex accounts")
             figures = [run_window(url, sim, secret_key, days, args) for days in windows]
+            # At full density only: every row has the one shape the plain pipeline knows.
+            limit = plain_limit(url, sim, windows[-1]) if density == DENSITY_FULL else None
         goal = GOAL_FULL_SECONDS[engine] if density == DENSITY_FULL else GOAL_SECONDS
         results.append(DensityFigures(density, accounts, figures, goal))
         print_table(figures)
+        if limit is not None:
+            rows, seconds = limit
+            print(
+                f"   the plain-driver limit (bench/plain_backfill.py), {windows[-1]} d: "
+                f"{rows:,} rows in {seconds:.1f} s; the sync took "
+                f"{figures[-1].wall / seconds:.2f} times as long"
+            )
         print(f"   peak RSS {figures[-1].days} d / {figures[0].days} d: {results[-1].growth:.2f}")
         print(f"   {results[-1].summary()} (goal < {goal:.0f} s)")
     goals = "; ".join(f"{r.density} < {r.goal_seconds:.0f} s" for r in results)
@@ -192,6 +208,31 @@ def run_window(url: str, sim: Simulator, secret_key: str, days: int, args) -> Sy
         pages=run.pages,
         stored=stored,
     )
+
+
+def plain_limit(url: str, sim: Simulator, days: int) -> tuple[int, float]:
+    """The rows the plain pipeline stored for `days`, and its seconds, in a child process
+    (as the sync runs: not sharing this process with the simulator)."""
+    found = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("plain_backfill.py")),
+            url,
+            sim.base_url,
+            sim.workspace_id,
+            sim.api_key,
+            str(days),
+            str(CodexSettings().page_size),
+            str(SyncSettings().transaction_rows),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode != 0:
+        sys.stderr.write(found.stderr)
+        raise SystemExit(f"bench/plain_backfill.py failed ({found.returncode})")
+    rows, seconds = found.stdout.split()
+    return int(rows), float(seconds)
 
 
 def codexbot_command() -> list[str]:

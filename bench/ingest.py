@@ -290,7 +290,7 @@ class _Client(msgspec.Struct, gc=False):
 
 class _Actor(msgspec.Struct, gc=False):
     user_id: str
-    email: str
+    email: str | None = None
 
 
 class _Row(msgspec.Struct, gc=False):
@@ -415,6 +415,15 @@ class Raw:
         return dt.datetime.fromtimestamp(start, dt.UTC).date()
 
     def upsert(self, users: list[tuple], rows: list[tuple]) -> None:
+        """One page in a transaction of its own."""
+        self.write(users, rows)
+        self.commit()
+
+    def write(self, users: list[tuple], rows: list[tuple]) -> None:
+        """One page into the open transaction (begun if none is)."""
+        raise NotImplementedError
+
+    def commit(self) -> None:
         raise NotImplementedError
 
     def figures(self) -> tuple:
@@ -459,11 +468,15 @@ class RawSqlite(Raw):
     def day(start: int) -> object:
         return dt.datetime.fromtimestamp(start, dt.UTC).date().isoformat()  # stored as text
 
-    def upsert(self, users: list[tuple], rows: list[tuple]) -> None:
-        self.conn.execute("BEGIN")
+    def write(self, users: list[tuple], rows: list[tuple]) -> None:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN")
         self.conn.executemany(self.users_sql, users)
         self.conn.executemany(self.usage_sql, rows)
-        self.conn.execute("COMMIT")
+
+    def commit(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
 
     def figures(self) -> tuple:
         return self.conn.execute(
@@ -513,7 +526,7 @@ class RawPostgres(Raw):
             + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
         )
 
-    def upsert(self, users: list[tuple], rows: list[tuple]) -> None:
+    def write(self, users: list[tuple], rows: list[tuple]) -> None:
         escapes = self._escapes
         users_text = "".join(
             [f"{u.translate(escapes)}\t{_copy_text(e, escapes)}\n" for u, e in users]
@@ -533,6 +546,9 @@ class RawPostgres(Raw):
             cursor.execute(self.users_sql)
             cursor.copy_expert("COPY usage_in FROM STDIN", io.StringIO(rows_text), 1 << 20)
             cursor.execute(self.usage_sql)
+            cursor.execute("DROP TABLE users_in, usage_in")  # the transaction may go on
+
+    def commit(self) -> None:
         self.conn.commit()
 
     def figures(self) -> tuple:
