@@ -29,7 +29,7 @@ from sync.codex.client import CodexAnalyticsClient, CodexApiError, UsagePage
 from sync.codex.connection import load_api_key
 from sync.codex.rows import UsageRecord
 from sync.config import API_HISTORY_DAYS, Settings
-from sync.ingest.writer import delete_unreported_usage, upsert_usage
+from sync.ingest.writer import delete_unreported_usage, upsert_usage, usage_in_window
 from sync.notices import Notice, Problem
 from sync.org.directory import count_unmatched_codex_users
 from sync.org.source import import_org_source
@@ -180,6 +180,10 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
     try:
         _read_org_source(settings)
         stored = _StoredPages(run, workspace_id, settings.sync.transaction_rows, progress)
+        # Only rows stored before this run can be rows the API no longer reports: in a
+        # window that held none (a first backfill), the scan for them is skipped, a second
+        # per million rows it would read.
+        window_held_usage = usage_in_window(workspace_id, window.first_day, window.last_day)
         with client, bulk_writing(), stored:
             pages = client.iter_usage_pages(window.start, window.end, codex.page_size)
             for page, next_page_ready in _one_page_ahead(pages):
@@ -196,7 +200,8 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
                 stored.commit()
                 # Every page read: the window's complete days are synced, and rows the API
                 # no longer reports in it are gone.
-                delete_unreported_usage(workspace_id, window.first_day, window.last_day, run.id)
+                if window_held_usage:
+                    delete_unreported_usage(workspace_id, window.first_day, window.last_day, run.id)
                 start_history(workspace_id, window.first_day)
                 complete_days = (window.last_day - window.first_day).days
                 mark_synced(

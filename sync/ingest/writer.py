@@ -206,6 +206,15 @@ def _copy_value(value: object) -> str:
     return str(value)
 
 
+def usage_in_window(workspace_id: str, first_day, last_day) -> bool:
+    """Whether `workspace_id` has any usage stored in [first_day, last_day]."""
+    return (
+        DailyUsage.select()
+        .where(DailyUsage.workspace_id == workspace_id, DailyUsage.day.between(first_day, last_day))
+        .exists()
+    )
+
+
 def delete_unreported_usage(workspace_id: str, first_day, last_day, sync_run_id: int) -> int:
     """Drop rows in a fully re-read window that the API no longer reports (revised days)."""
     with database.atomic():

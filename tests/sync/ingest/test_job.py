@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 
 import pytest
 from cryptography.fernet import Fernet
-from factories import WORKSPACE, usage_dump
+from factories import WORKSPACE, usage, usage_dump
 from freezegun import freeze_time
 from wording import raises_saying
 
@@ -16,6 +17,7 @@ from sync.codex.connection import NotConnectedError, store_connection
 from sync.codex.simulator import Simulator, write_org_csv
 from sync.config import load_settings
 from sync.ingest.job import SyncFailedError, last_successful_sync, run_sync
+from sync.ingest.writer import upsert_usage
 from sync.notices import Notice
 from sync.org.importer import import_org_csv
 from sync.store.database import BULK_WRITE_CACHE_KIB
@@ -81,6 +83,29 @@ def test_two_syncs_and_an_overlapping_resync_give_identical_tables(db, sim):
     # Today's rows carry no tokens yet: unknown, not zero.
     today_rows = [row for row in once if row[1] == dt.date(2026, 11, 25)]
     assert today_rows and all(row[6] is None and row[8] is None for row in today_rows)
+
+
+@freeze_time(NOW)
+def test_rows_the_api_no_longer_reports_go_and_a_window_that_held_none_skips_the_scan(
+    db, sim, caplog
+):
+    connect(sim)
+    settings = settings_for(sim)
+    caplog.set_level(logging.DEBUG, logger="peewee")  # peewee logs each query it runs
+
+    def usage_deleted() -> bool:
+        queries = [record.getMessage() for record in caplog.records]
+        return any("DELETE" in sql and "daily_usage" in sql for sql in queries)
+
+    run_sync(settings, days=10)  # a first backfill: nothing stored before it
+    assert not usage_deleted()
+    synced = usage_dump()
+    # A row of the window the API does not report, as a revised day leaves behind.
+    upsert_usage([usage("user-gone", dt.date(2026, 11, 20))], None, sim.workspace_id)
+    caplog.clear()
+    run_sync(settings, days=10)
+    assert usage_deleted()
+    assert usage_dump() == synced
 
 
 @freeze_time(NOW)
