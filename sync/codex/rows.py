@@ -154,7 +154,7 @@ _Tokens = Annotated[int, msgspec.Meta(ge=0, le=CEILINGS["tokens"])]
 
 # gc=False: decoded rows make no reference cycles, so the collector need not track them.
 class ApiCounts(msgspec.Struct, gc=False):
-    """A row's totals, as the API sends them."""
+    """A row's totals as the API sends them; with a client id, a client's counts."""
 
     threads: _Threads | None = None
     turns: _Turns | None = None
