@@ -15,6 +15,7 @@ import functools
 import math
 import operator
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NamedTuple
 
@@ -70,11 +71,21 @@ class RowRejected(Exception):
 
 def parse_rows(rows: list[Any], first_day: dt.date, last_day: dt.date) -> ParsedRows:
     """The records of the rows whose day lies in [first_day, last_day]; the rest counted."""
+    return _read_each(parse_row, rows, first_day, last_day)
+
+
+def _read_each(
+    read: Callable[[Any, dt.date, dt.date], list[UsageRecord]],
+    rows: list[Any],
+    first_day: dt.date,
+    last_day: dt.date,
+) -> ParsedRows:
+    """The records `read` makes of each row, and the reasons of those it rejects."""
     parsed = ParsedRows()
     extend, rejected = parsed.records.extend, parsed.rejected
     for row in rows:
         try:
-            extend(parse_row(row, first_day, last_day))
+            extend(read(row, first_day, last_day))
         except RowRejected as rejection:
             rejected[rejection.reason] += 1
     return parsed
@@ -215,14 +226,7 @@ class ApiUsageRow(msgspec.Struct, gc=False):
 
 def parse_api_rows(rows: list[ApiUsageRow], first_day: dt.date, last_day: dt.date) -> ParsedRows:
     """parse_rows for rows decoded as ApiUsageRow: the same records and rejections."""
-    parsed = ParsedRows()
-    extend, rejected = parsed.records.extend, parsed.rejected
-    for row in rows:
-        try:
-            extend(_api_row_records(row, first_day, last_day))
-        except RowRejected as rejection:
-            rejected[rejection.reason] += 1
-    return parsed
+    return _read_each(_api_row_records, rows, first_day, last_day)
 
 
 def _api_row_records(row: ApiUsageRow, first_day: dt.date, last_day: dt.date) -> list[UsageRecord]:
