@@ -448,7 +448,13 @@ class RawSqlite(Raw):
             _unlink(path + suffix)
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None)
-        pragmas = ("journal_mode = wal", f"synchronous = {synchronous}", "foreign_keys = 1")
+        (page_size,) = database.execute_sql("PRAGMA page_size").fetchone()
+        pragmas = (
+            f"page_size = {page_size}",  # before the first table: the project's
+            "journal_mode = wal",
+            f"synchronous = {synchronous}",
+            "foreign_keys = 1",
+        )
         for pragma in (*pragmas, "busy_timeout = 10000"):
             self.conn.execute(f"PRAGMA {pragma}")
         for (statement,) in ddl:

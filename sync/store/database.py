@@ -100,6 +100,14 @@ def connect_unbound(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
         db: Database = _SerializedSqliteDatabase(
             path,
             pragmas={
+                # 64 KiB pages, SQLite's largest (its default is 4 KiB): a sync's upserts
+                # land all over the usage key's index, and with larger pages SQLite has far
+                # fewer of them to change and write. Plain sqlite3 stored 3.6M rows in
+                # 20.9 s against 32.6 s, the full-density backfill took 57.9 s against
+                # 76.5 s, and answers read as fast (issue 15). Only a new database takes it
+                # (it must come before the first table and WAL); an existing one keeps its
+                # pages, until `codexbot db copy` into a new file.
+                "page_size": 65536,
                 "journal_mode": "wal",
                 "synchronous": "normal",
                 "foreign_keys": 1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -48,6 +49,22 @@ def test_a_new_sqlite_file_and_its_wal_and_shm_are_readable_by_their_owner_only(
     for name in ("codexbot.db", "codexbot.db-wal", "codexbot.db-shm"):
         mode = stat.S_IMODE(os.stat(tmp_path / name).st_mode)
         assert mode == 0o600, f"{name}: {oct(mode)}"
+    db.close()
+
+
+def test_a_new_sqlite_file_has_64_kib_pages_and_an_older_one_keeps_its_own(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'new.db'}")
+    assert db.execute_sql("PRAGMA page_size").fetchone() == (65536,)
+    db.close()
+    # A database made before, with SQLite's default 4 KiB pages, opens and works as it is.
+    older = tmp_path / "older.db"
+    made = sqlite3.connect(older)
+    made.execute("PRAGMA journal_mode = wal")
+    made.execute("CREATE TABLE kept (n INTEGER)")
+    made.close()
+    db = open_database(f"sqlite:///{older}")
+    assert db.execute_sql("PRAGMA page_size").fetchone() == (4096,)
+    assert SchemaVersion.select(SchemaVersion.version).scalar() == SCHEMA_VERSION
     db.close()
 
 
