@@ -5,10 +5,13 @@ Every DM ("my usage", one per person) and every slash command (`stats`, or `stat
 threads, each with a connection of its own, all starting together. The bot is the real
 `codexbot run --http` in a child process, on an org with usage prepared here by the
 project's own functions; its Web API calls and answers go to the fake Slack of
-bot/cli/fake_slack.py, served from this process. For every request: the acknowledgement
-(the HTTP response; Slack gives up after 3 s), errors (any status but 200, any transport
-error) and the answer (from sending to the fake Slack receiving the DM's
-chat.postMessage, or the post to that command's own response_url).
+bot/cli/fake_slack.py, served from a child process of its own (FakeSlackProcess), so that
+serving them takes no interpreter time from the 50 sending threads and their clocks. For
+every request: the acknowledgement (the HTTP response; Slack gives up after 3 s), errors
+(any status but 200, any transport error) and the answer (from sending to the fake Slack
+receiving the DM's chat.postMessage, or the post to that command's own response_url).
+Both sides stamp with time.monotonic(), Linux's CLOCK_MONOTONIC, which is one clock for
+every process of the machine, so the stamps compare across processes.
 
 The baseline is the same burst against a bare Bolt app with the same signing secret whose
 listeners only ack(), behind the same WSGI stack (bot/server.py on waitress, same thread
@@ -145,9 +148,7 @@ def main() -> None:
     )
     print(f"   codexbot: {describe_root(bot_root)}")
 
-    slack = FakeSlack().start()
-    for slack_id, email in cast.slack_users:
-        slack.add_user(slack_id, email)
+    slack = FakeSlackProcess.start(cast.slack_users)
     scratch = tempfile.TemporaryDirectory(prefix="codexbot-slack-load-")
     try:
         bare = start_bare_server(slack)
@@ -163,11 +164,11 @@ def main() -> None:
                 run_burst(bare, cast.burst(slack, f"bare-{n}"), args.threads)
                 for n in range(BARE_BURSTS - 1)
             ]
-            calls_before = len(slack.calls)
+            calls_before = slack.call_count()
             measured = run_burst(bot, cast.burst(slack, "bot"), args.threads)
             wait_for_answers(slack, measured.requests, answer_wait)
             answers_cpu = bot.cpu_seconds() - measured.cpu_start
-            burst_calls = Counter(c.method for c in slack.calls[calls_before:])
+            burst_calls = Counter(c.method for c in slack.calls_from(calls_before))
             bare_bursts.append(run_burst(bare, cast.burst(slack, "bare-last"), args.threads))
             baseline = Burst(
                 [r for b in bare_bursts for r in b.requests],
@@ -234,7 +235,7 @@ class Cast:
             slack_users=sorted((slack_id, emails[slack_id]) for slack_id in cast),
         )
 
-    def burst(self, slack: FakeSlack, tag: str) -> list[Request]:
+    def burst(self, slack: FakeSlackProcess, tag: str) -> list[Request]:
         """The burst's requests, DMs and commands mixed in a fixed order."""
         requests = [dm_request(user) for user in self.dms]
         requests += [
@@ -269,7 +270,7 @@ def dm_request(user_id: str) -> Request:
     return Request("DM", json.dumps(body), "application/json", ("chat.postMessage", f"D{user_id}"))
 
 
-def command_request(slack: FakeSlack, user_id: str, text: str, tag: str) -> Request:
+def command_request(slack: FakeSlackProcess, user_id: str, text: str, tag: str) -> Request:
     """`/codex <text>`, with a response_url of its own on the fake Slack."""
     path = f"/response/load-{tag}"
     body = urlencode(
@@ -291,6 +292,104 @@ def command_request(slack: FakeSlack, user_id: str, text: str, tag: str) -> Requ
 
 
 # ------------------------------------------------------------------------------ servers
+
+
+@dataclass
+class Received:
+    """What the benchmark reads of a call the fake Slack received."""
+
+    method: str
+    path: str | None
+    channel: str | None
+    text: str
+    received_at: float  # time.monotonic() in the fake Slack's process
+
+
+class FakeSlackProcess:
+    """bot/cli/fake_slack.py's FakeSlack, served by a child process (serve_fake_slack).
+    This process asks it over the child's stdin and stdout, one JSON line each way, only
+    while no burst is being acknowledged: for the calls it received since the n-th."""
+
+    def __init__(self, process: subprocess.Popen, base_url: str) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.api_url = f"{base_url}/api/"
+        self._lock = threading.Lock()
+
+    @classmethod
+    def start(cls, users: list[tuple[str, str]]) -> FakeSlackProcess:
+        code = (
+            f"import sys; sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(REPO)!r}]; "
+            "import slack_load; slack_load.serve_fake_slack()"
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise SystemExit(f"the fake Slack did not start (exit status {process.wait()})")
+        slack = cls(process, json.loads(line)["base_url"])
+        slack._ask({"users": users})
+        return slack
+
+    def _ask(self, command: dict) -> dict:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        with self._lock:
+            self.process.stdin.write(json.dumps(command) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"the fake Slack exited (status {self.process.wait()})")
+        return json.loads(line)
+
+    def call_count(self) -> int:
+        return self._ask({"count": True})["count"]
+
+    def calls_from(self, start: int) -> list[Received]:
+        return [Received(**call) for call in self._ask({"calls_from": start})["calls"]]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()  # the child stops at the end of its input
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def serve_fake_slack() -> None:
+    """The fake Slack, run in a child process: its address first, then an answer to each
+    command line of FakeSlackProcess, until stdin ends."""
+    slack = FakeSlack().start()
+    print(json.dumps({"base_url": slack.base_url}), flush=True)
+    for line in sys.stdin:
+        command = json.loads(line)
+        answer: dict = {}
+        if "users" in command:
+            for slack_id, email in command["users"]:
+                slack.add_user(slack_id, email)
+        elif "count" in command:
+            answer["count"] = len(slack.calls)
+        elif "calls_from" in command:
+            answer["calls"] = [
+                {
+                    "method": call.method,
+                    "path": call.path,
+                    "channel": call.params.get("channel"),
+                    "text": str(call.params.get("text", "")),
+                    "received_at": call.received_at,
+                }
+                for call in slack.calls[command["calls_from"] :]
+            ]
+        print(json.dumps(answer), flush=True)
+    slack.stop()
 
 
 class Server:
@@ -356,7 +455,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_bot(url: str, slack: FakeSlack, root: Path | None, scratch: Path) -> Server:
+def start_bot(url: str, slack: FakeSlackProcess, root: Path | None, scratch: Path) -> Server:
     """`codexbot run --http` with digests off, its Slack client pointed at the fake."""
     config = scratch / "codexbot.toml"
     config.write_text("[digest]\nenabled = false\n")
@@ -391,7 +490,7 @@ def start_bot(url: str, slack: FakeSlack, root: Path | None, scratch: Path) -> S
     return Server("codexbot run --http", process, port, "listening on")
 
 
-def start_bare_server(slack: FakeSlack) -> Server:
+def start_bare_server(slack: FakeSlackProcess) -> Server:
     port = free_port()
     code = (
         f"import sys; sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(REPO)!r}]; "
@@ -504,7 +603,7 @@ def send(client: httpx.Client, url: str, request: Request) -> None:
 
 
 def warm_up(
-    server: Server, slack: FakeSlack, cast: Cast, tag: str, answers: bool, wait: float
+    server: Server, slack: FakeSlackProcess, cast: Cast, tag: str, answers: bool, wait: float
 ) -> None:
     """A few requests one after another before the clock: imports, templates and the
     first connections are not what the burst measures."""
@@ -562,26 +661,26 @@ def run_burst(server: Server, requests: list[Request], threads: int) -> Burst:
     return Burst(requests, wall, cpu, cpu_before)
 
 
-def wait_for_answers(slack: FakeSlack, requests: list[Request], timeout: float) -> None:
+def wait_for_answers(slack: FakeSlackProcess, requests: list[Request], timeout: float) -> None:
     """Wait until the fake Slack has an answer for every request (or `timeout` passed),
     and note when each first arrived."""
     waiting = {r.answer: r for r in requests}
     seen = 0
     deadline = time.monotonic() + timeout
     while waiting and time.monotonic() < deadline:
-        calls = slack.calls[seen:]
+        calls = slack.calls_from(seen)
         seen += len(calls)
         for call in calls:
             if call.method == "response_url":
                 key = (call.method, str(call.path))
             elif call.method == "chat.postMessage":
-                key = (call.method, str(call.params.get("channel")))
+                key = (call.method, str(call.channel))
             else:
                 continue
             request = waiting.get(key)
             if request is not None and call.received_at >= request.started:
                 request.answered = call.received_at
-                request.busy = BUSY_WORDS in str(call.params.get("text", ""))
+                request.busy = BUSY_WORDS in call.text
                 del waiting[key]
         time.sleep(0.02)
 

@@ -11,6 +11,9 @@ import threading
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import create_server
+from waitress.adjustments import Adjustments
+from waitress.server import TcpWSGIServer
 
 from bot.guard import DATABASE_ERRORS, schema_gate
 from bot.rendering import words
@@ -117,6 +120,27 @@ def _json(start_response, status: int, body: dict) -> list[bytes]:
     return [payload]
 
 
+class _BurstAcceptingServer(TcpWSGIServer):
+    """Waitress's server, accepting every connection that is waiting at each turn of its
+    loop instead of one.
+
+    One thread runs that loop for every connection: it accepts, reads the requests and
+    hands them to the request threads. Each turn needs the interpreter several times
+    (select, accept, each recv), and in a burst it waits for it behind the request threads
+    and the answer pool's (bot/work.py) every time. When 50 connections opened at once,
+    the last were accepted 0.3 to 1 s after their clients began, a turn each, and their
+    requests, already sent, waited unread: in bench/slack_load.py the slowest
+    acknowledgements (0.7-1.3 s) were all of the burst's first ~35 ms and spent all but a
+    few ms there, not in the queue for a thread nor in the app."""
+
+    def handle_accept(self) -> None:
+        while len(self._map) < self.adj.connection_limit:
+            open_before = len(self._map)
+            super().handle_accept()  # a channel joins the map for each accepted
+            if len(self._map) == open_before:  # none was waiting (or it failed)
+                return
+
+
 def create_http_server(
     app: App,
     host: str,
@@ -127,16 +151,19 @@ def create_http_server(
 ):
     """A waitress server (threaded, production-grade WSGI); `.run()` serves. Waitress
     itself also refuses a body over the limit, whatever the headers claim."""
-    from waitress import create_server
-
-    return create_server(
-        wsgi_application(app, max_body_bytes, scheduler, scim),
-        host=host,
-        port=port,
-        threads=8,
-        ident="codexbot",
-        max_request_body_size=max_body_bytes,
-    )
+    application = wsgi_application(app, max_body_bytes, scheduler, scim)
+    adjustments = {
+        "host": host,
+        "port": port,
+        "threads": 8,
+        "ident": "codexbot",
+        "max_request_body_size": max_body_bytes,
+    }
+    if len(Adjustments(**adjustments).listen) > 1:
+        # A host name with several addresses: waitress serves each with a server of its
+        # own class, which accepts one connection a turn.
+        return create_server(application, **adjustments)
+    return _BurstAcceptingServer(application, **adjustments)
 
 
 def serve_socket_mode(app: App, app_token: str, stop: threading.Event | None = None) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from urllib.parse import urlencode
 
 import httpx
+from slack_bolt import App
+from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
+from waitress.channel import HTTPChannel
 
 from bot.cli.fake_slack import SIGNING_SECRET
-from bot.server import HEALTH_PATH
+from bot.server import HEALTH_PATH, create_http_server
 from sync.store.models import SyncRun
 
 
@@ -109,3 +113,21 @@ def test_bodies_that_are_not_utf8_or_too_large_and_bad_timestamps_get_4xx_and_no
     # And the bot still answers a good request.
     assert bot.command("UREP", "stats").status_code == 200
     assert "Codex usage for Remy Report" in slack.wait_for("response_url")[0].params["text"]
+
+
+def test_connections_opened_together_are_all_accepted_in_one_turn_of_the_loop(slack):
+    """In a burst, a connection accepted a turn later waited for the interpreter at every
+    turn before it (bot/server.py): all those waiting are taken at once."""
+    app = App(client=WebClient(token="xoxb-test", base_url=slack.api_url), signing_secret="s")
+    server = create_http_server(app, "127.0.0.1", 0, 1 << 20)
+    clients = [socket.create_connection(("127.0.0.1", server.effective_port)) for _ in range(5)]
+    try:
+        server.handle_accept()  # what one turn does with the listening socket readable
+        channels = [c for c in server._map.values() if isinstance(c, HTTPChannel)]
+        assert len(channels) == 5
+        server.handle_accept()  # none left: returns at once
+    finally:
+        for client in clients:
+            client.close()
+        server.task_dispatcher.shutdown(cancel_pending=False)
+        server.close()
