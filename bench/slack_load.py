@@ -357,11 +357,7 @@ class FakeSlackProcess:
         if self.process.poll() is None:
             assert self.process.stdin is not None
             self.process.stdin.close()  # the child stops at the end of its input
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            wait_or_kill(self.process)
 
 
 def serve_fake_slack() -> None:
@@ -442,11 +438,16 @@ class Server:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            wait_or_kill(self.process)
+
+
+def wait_or_kill(process: subprocess.Popen) -> None:
+    """Wait up to 10 s for a child asked to stop, then kill it."""
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:
