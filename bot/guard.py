@@ -1,7 +1,8 @@
-"""Every listener runs inside this guard: its own database connection, closed afterwards
-(a broken connection is never reused), and "temporarily unavailable" instead of a stack
-trace when the database is down or its schema is not this code's. Work the pool had no
-room for (bot/work.py) only says the bot is busy: it runs without the database."""
+"""Every listener runs inside this guard: a database connection (work_connection: on
+SQLite the thread keeps its own; a broken one is never reused), and "temporarily
+unavailable" instead of a stack trace when the database is down or its schema is not
+this code's. Work the pool had no room for (bot/work.py) only says the bot is busy: it
+runs without the database."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot.connecting import API_KEY_BLOCK
 from bot.messages import render_field_errors, render_message
 from bot.work import overflowing
 from sync.notices import Notice
-from sync.store.database import schema_state
+from sync.store.database import schema_state, work_connection
 from sync.store.models import database
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def _guarded(function, busy_without_database: bool):
         if busy_without_database and overflowing():
             return function(**kwargs)
         try:
-            with database.connection_context():
+            with work_connection():
                 if schema_gate.problem() is not None:
                     _tell_unavailable(kwargs)
                     return None

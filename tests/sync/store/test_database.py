@@ -11,10 +11,11 @@ import threading
 
 import pytest
 from databases import POSTGRES_URL, drop_every_table, postgres_param
+from peewee import SqliteDatabase
 
-from sync.store.database import connect_unbound, open_database
+from sync.store.database import connect_unbound, open_database, work_connection
 from sync.store.migrations import SCHEMA_VERSION
-from sync.store.models import SchemaVersion, SyncRun
+from sync.store.models import SchemaVersion, SyncRun, database
 
 OPEN = "import sys; from sync.store.database import open_database; open_database(sys.argv[1])"
 
@@ -66,6 +67,26 @@ def test_a_new_sqlite_file_has_64_kib_pages_and_an_older_one_keeps_its_own(tmp_p
     assert db.execute_sql("PRAGMA page_size").fetchone() == (4096,)
     assert SchemaVersion.select(SchemaVersion.version).scalar() == SCHEMA_VERSION
     db.close()
+
+
+def test_work_keeps_its_threads_sqlite_connection_gives_postgresql_back_and_drops_a_broken_one(
+    db,
+):
+    sqlite = isinstance(database.obj, SqliteDatabase)
+    database.close()
+    with work_connection():
+        first = database.connection()
+        SyncRun.select().count()
+    # SQLite: left open for the thread's next work; PostgreSQL: back in the pool.
+    assert database.is_closed() is not sqlite
+    with work_connection():
+        assert (database.connection() is first) or not sqlite
+    with pytest.raises(RuntimeError), work_connection():
+        raise RuntimeError("the work failed")
+    assert database.is_closed()  # never reused after an error
+    with work_connection():
+        assert SyncRun.select().count() == 0
+        assert database.connection() is not first or not sqlite
 
 
 WRITER = """
