@@ -127,7 +127,7 @@ def _rows(
 ) -> tuple[list[tuple], list[tuple]]:
     """The Codex users' rows and the usage rows of `records`."""
     # Each user once, with the last email given for them, if any: loops of map and
-    # filter in C, a tenth of the upsert's Python time when written as a Python loop.
+    # filter in C. As a Python loop, this took a fifth of building the rows.
     emails: dict[str, str | None] = dict.fromkeys(map(_USER_ID, records))
     emails.update(filter(_EMAIL_GIVEN, map(_USER_AND_EMAIL, records)))
     # Attribution compares lower-cased emails; store them so whoever calls this.
