@@ -16,7 +16,7 @@ from wording import raises_saying
 
 from sync.codex.connection import load_api_key
 from sync.store.claims import try_claim
-from sync.store.database import SchemaMismatchError, open_database
+from sync.store.database import SchemaMismatchError, open_database, schema_state
 from sync.store.migrations import SCHEMA_VERSION
 from sync.store.models import ALL_MODELS, Claim, Connection, DigestDelivery, Employee, SchemaVersion
 
@@ -253,10 +253,7 @@ def test_a_version_5_database_gains_cached_tokens_unknown_and_keeps_its_usage(bl
 
     db = open_database(blank_url)
     try:
-        assert (
-            SchemaVersion.select().order_by(SchemaVersion.version.desc()).get().version
-            == SCHEMA_VERSION
-        )
+        assert schema_state(db).current == SCHEMA_VERSION
         days = [today - dt.timedelta(days=n) for n in (3, 2, 1)]
         # Every row intact, the new count unknown (NULL), never 0.
         assert usage_dump() == [
@@ -319,10 +316,7 @@ def test_a_version_6_database_gains_empty_adoption_rollups_built_from_its_usage(
 
     db = open_database(blank_url)
     try:
-        assert (
-            SchemaVersion.select().order_by(SchemaVersion.version.desc()).get().version
-            == SCHEMA_VERSION
-        )
+        assert schema_state(db).current == SCHEMA_VERSION
         assert (AdoptionRollup.select().count(), usage_revision()) == (0, 0)
         ada = Employee.get(Employee.email == "ada@example.com")
         with freeze_time("2026-11-25 12:00:00"):
