@@ -10,9 +10,9 @@ first imports the `[org] source` file when it changed (sync/org/source.py).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
-import functools
 import json
 import logging
 import operator
@@ -29,7 +29,12 @@ from sync.codex.client import CodexAnalyticsClient, CodexApiError, UsagePage
 from sync.codex.connection import load_api_key
 from sync.codex.rows import UsageRecord
 from sync.config import API_HISTORY_DAYS, Settings
-from sync.ingest.writer import delete_unreported_usage, upsert_usage, usage_in_window
+from sync.ingest.writer import (
+    delete_unreported_usage,
+    flush_staged_usage,
+    stage_usage,
+    usage_in_window,
+)
 from sync.notices import Notice, Problem
 from sync.org.directory import count_unmatched_codex_users
 from sync.org.source import import_org_source
@@ -184,9 +189,10 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
         # window that held none (a first backfill), the scan for them is skipped, a second
         # per million rows it would read.
         window_held_usage = usage_in_window(workspace_id, window.first_day, window.last_day)
-        with client, bulk_writing(), stored:
+        with client, bulk_writing(), stored, contextlib.ExitStack() as stack:
             pages = client.iter_usage_pages(window.start, window.end, codex.page_size)
-            for page, next_page_ready in _one_page_ahead(pages):
+            ahead = stack.enter_context(contextlib.closing(_PagesAhead(pages, PAGES_AHEAD)))
+            for page in ahead:
                 stored.store(page.records)
                 rejected.update(page.rejected)
                 run.rejected = json.dumps(dict(sorted(rejected.items()))) if rejected else None
@@ -194,7 +200,7 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
                 if monotonic() > deadline:
                     timed_out = True
                     break
-                if not stored.worth_holding(next_page_ready):
+                if not stored.worth_holding(ahead.ready):
                     stored.commit()
             else:
                 stored.commit()
@@ -242,6 +248,12 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
 # A transaction holding pages waits this long in all for the next page before it commits:
 # the write lock is not held while the API is slow (SQLite has one writer at a time).
 HOLD_FOR_NEXT_PAGE_SECONDS = 1.0
+# Pages fetched ahead of the one being stored. SQLite moves a transaction's rows into the
+# table without the interpreter's lock (sync/ingest/writer.py), for about as long as
+# fetching and parsing a few pages takes: with one page ahead, the fetching thread was
+# idle for most of it. Full-density backfill (bench/backfill.py): 47.1 s with one,
+# 41.8 s with two; three gave no more and kept more pages in memory.
+PAGES_AHEAD = 2
 _DAY = operator.itemgetter(2)  # a UsageRecord's day
 
 
@@ -298,7 +310,7 @@ class _StoredPages:
         if not self._open:
             self._transaction.enter_context(database.atomic())
             self._open = True
-        upsert_usage(records, self.run.id, self.workspace_id)
+        stage_usage(records, self.run.id, self.workspace_id)
         self._pages += 1
         self._rows += len(records)
         latest = max(map(_DAY, records), default=None)
@@ -324,6 +336,7 @@ class _StoredPages:
         run.pages += self._pages
         run.rows += self._rows
         try:
+            flush_staged_usage()
             run.save(only=[SyncRun.pages, SyncRun.rows, SyncRun.rejected, SyncRun.warning])
             self._transaction.close()  # commits, or rolls back and raises
         except BaseException:
@@ -338,45 +351,64 @@ class _StoredPages:
             self.progress(run, latest)
 
 
-def _one_page_ahead(pages: Iterator[UsagePage]) -> Iterator[tuple[UsagePage, NextPageReady]]:
-    """`pages`, each next one fetched (and decoded and parsed) in a thread of its own while
-    the caller stores the one before: the API's time and the database's overlap. One page
-    ahead at most, so memory stays bounded; the fetching thread never touches the
-    database. A failure to fetch is raised here, at the page it would have been. With each
-    page comes a function that waits up to a number of seconds for the next one and says
-    whether it has arrived (or the fetch has ended).
+class _PagesAhead:
+    """`pages`, fetched (and decoded and parsed) by a thread of its own up to `depth`
+    pages ahead of the caller, who stores them meanwhile: the API's time and the
+    database's overlap, and so do parsing and SQLite's moving a transaction's rows into
+    the table, which runs without the interpreter's lock (sync/ingest/writer.py). At most
+    `depth` pages wait, so memory stays bounded; the fetching thread never touches the
+    database. A failure to fetch is raised here, at the page it would have been.
+    `ready(seconds)` waits up to that long for the next page and says whether it has
+    arrived (or the fetch has ended).
 
-    A caller that stops early (the deadline) leaves the fetch in flight to end on its own:
-    waiting for it could take the API's whole retry budget past the deadline, and it ends
-    soon after the client it reads through is closed."""
+    A caller that stops early (the deadline) closes it and leaves the fetch in flight to
+    end on its own: waiting for it could take the API's whole retry budget past the
+    deadline, and it ends soon after the client it reads through is closed."""
 
-    def fetch(into: list) -> None:
-        try:
-            into.append(next(pages, None))
-        except BaseException as exc:  # handed over to the caller's thread, raised there
-            into.append(exc)
+    def __init__(self, pages: Iterator[UsagePage], depth: int) -> None:
+        self._pages = pages
+        self._slots = threading.Semaphore(depth)
+        self._arrived = threading.Condition()
+        self._fetched: collections.deque[UsagePage | BaseException | None] = collections.deque()
+        self._closed = False
+        self._thread = threading.Thread(target=self._fetch, name="codex-page", daemon=True)
+        self._thread.start()
 
-    def start() -> tuple[threading.Thread, list]:
-        into: list = []
-        thread = threading.Thread(target=fetch, args=(into,), name="codex-page", daemon=True)
-        thread.start()
-        return thread, into
+    def _fetch(self) -> None:
+        while True:
+            self._slots.acquire()
+            if self._closed:
+                return
+            item: UsagePage | BaseException | None
+            try:
+                item = next(self._pages, None)
+            except BaseException as exc:  # handed over to the caller's thread, raised there
+                item = exc
+            with self._arrived:
+                self._fetched.append(item)
+                self._arrived.notify_all()
+            if not isinstance(item, UsagePage):
+                return
 
-    thread, fetched = start()
-    while True:
-        thread.join()
-        (page,) = fetched
-        if isinstance(page, BaseException):
-            raise page
-        if page is None:
-            return
-        thread, fetched = start()
-        yield page, functools.partial(_arrived, thread)
+    def __iter__(self) -> Iterator[UsagePage]:
+        while True:
+            with self._arrived:
+                self._arrived.wait_for(lambda: self._fetched)
+                item = self._fetched.popleft()
+            self._slots.release()
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                return
+            yield item
 
+    def ready(self, timeout: float) -> bool:
+        with self._arrived:
+            return bool(self._arrived.wait_for(lambda: self._fetched, timeout))
 
-def _arrived(thread: threading.Thread, timeout: float) -> bool:
-    thread.join(timeout)
-    return not thread.is_alive()
+    def close(self) -> None:
+        self._closed = True
+        self._slots.release()  # wakes a fetch waiting for a slot, to see it is closed
 
 
 def _read_org_source(settings: Settings) -> None:

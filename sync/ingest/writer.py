@@ -1,22 +1,35 @@
 """Writing usage: the batched, idempotent upsert that every sync goes through (the hot path).
 
 Each statement is written once per engine from the models' column names: building it row
-by row through the ORM cost ten times the database's work. SQLite runs it with the
-driver's `executemany` (in-process: no round trips to save). PostgreSQL gets the rows by
-COPY into a temporary table, then one `INSERT ... SELECT ... ON CONFLICT DO UPDATE`:
-COPY is the server's bulk path, where a multi-row INSERT (`execute_values`) makes the
-server parse, plan and run one statement per thousand rows; it reached 0.46 of the COPY
-pipeline (issue 15).
+by row through the ORM cost ten times the database's work. PostgreSQL gets each page's
+rows by COPY into a temporary table, then one `INSERT ... SELECT ... ON CONFLICT DO
+UPDATE`: COPY is the server's bulk path, where a multi-row INSERT (`execute_values`) makes
+the server parse, plan and run one statement per thousand rows; it reached 0.46 of the
+COPY pipeline (issue 15).
+
+SQLite stages the pages of a transaction in a temporary table keyed as the table is, a
+page per statement (see _staging_statements), and `flush_staged_usage` moves them into
+the table in one `INSERT ... SELECT ... ON CONFLICT`, in the key's order. A page of the
+API holds one day of thousands of people, each in a leaf of its own in the key's index
+(person, then day): stored page by page, every page of a transaction walked the whole
+index again, and at 3.6M rows that index outgrows the page cache, so leaves were read
+back and written out over and over. In the key's order, a transaction's rows reach each
+leaf once; and each statement runs in SQLite without the interpreter's lock, so the next
+pages are decoded meanwhile (sync/ingest/job.py fetches two ahead). Plain sqlite3 storing
+10k people x 90 days x 4 surfaces in 200k-row transactions: 22.4 s page by page, 19.0 s
+staged; the full-density backfill (bench/backfill.py): 54.4 s before, 41.8 s after.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import operator
 from collections.abc import Sequence
 from functools import cache
 
-from peewee import Field, PostgresqlDatabase
+import msgspec
+from peewee import Field, Model, PostgresqlDatabase
 
 from sync.codex.client import collector_paused
 from sync.codex.rows import UsageRecord
@@ -43,49 +56,97 @@ _USAGE_COUNTS = (
 # in the same order as _USAGE_KEY and _USAGE_COUNTS), then the sync run that wrote it.
 _USER_FIELDS = (CodexUser.user_id, CodexUser.email)
 _USAGE_FIELDS = (*_USAGE_KEY, *_USAGE_COUNTS, DailyUsage.sync_run)
-_USER_ID, _DAY = operator.itemgetter(0), operator.itemgetter(2)
+_USER_ID = operator.itemgetter(0)
+_EMAIL_POSITION = UsageRecord._fields.index("email")
 _USER_AND_EMAIL, _EMAIL_GIVEN = operator.itemgetter(0, 1), operator.itemgetter(1)
-# The temporary tables COPY fills, one per statement; dropped at commit at the latest.
-_COPY_TABLE = {CodexUser: "codexbot_users_in", DailyUsage: "codexbot_usage_in"}
+# The temporary tables holding rows on their way in: on PostgreSQL, a page's, filled by
+# COPY and dropped at commit at the latest; on SQLite, a transaction's pages, until
+# flush_staged_usage drops them.
+_STAGING_TABLE = {CodexUser: "codexbot_users_in", DailyUsage: "codexbot_usage_in"}
+
+
+def _iso_day(value: object) -> str:
+    """What msgspec does not know: subclasses of date (freezegun's, in tests)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise NotImplementedError(type(value))
+
+
+_JSON_ENCODER = msgspec.json.Encoder(enc_hook=_iso_day)
 # COPY's text format: a backslash escapes these; None is \N.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 @cache
 def _upsert_statements(postgres: bool) -> tuple[str, str]:
-    """The upserts of Codex users and of usage. On PostgreSQL, they read the rows from the
-    temporary table that `_copy_in` fills; on SQLite, one row's placeholders."""
+    """The upserts of Codex users and of usage, from their staging tables: on PostgreSQL
+    the one `_copy_in` fills with a page; on SQLite the one `stage_usage` fills with a
+    transaction's pages, read in the key's order (see _staging_statements)."""
 
-    def upsert(fields: Sequence[Field], key: Sequence[Field], assignments: list[str]) -> str:
+    def upsert(fields: Sequence[Field]) -> str:
         model = fields[0].model
-        table = _quoted(model._meta.table_name)
         columns = ", ".join(_quoted(f.column_name) for f in fields)
-        if postgres:
-            values = f"SELECT {columns} FROM {_COPY_TABLE[model]}"
-        else:
-            values = "VALUES (" + ", ".join("?" * len(fields)) + ")"
-        conflict = ", ".join(_quoted(f.column_name) for f in key)
+        table = _quoted(model._meta.table_name)
+        values = f"SELECT {columns} FROM {_STAGING_TABLE[model]}"
+        if not postgres:
+            # WHERE true: without it, SQLite would read ON CONFLICT as a join's constraint.
+            values += " WHERE true"
+        return f"INSERT INTO {table} ({columns}) {values} {_on_conflict(model, table)}"
+
+    return upsert(_USER_FIELDS), upsert(_USAGE_FIELDS)
+
+
+def _on_conflict(model: type[Model], table: str) -> str:
+    """How a row meets the stored one with its key, in `table`: a usage row replaces its
+    counts (the last read of a day wins); a user's email is replaced unless the row
+    withholds it, which must not erase one we already know."""
+    if model is CodexUser:
+        email = _quoted(CodexUser.email.column_name)
         return (
-            f"INSERT INTO {table} ({columns}) {values} "
-            f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(assignments)}"
+            f"ON CONFLICT ({_quoted(CodexUser.user_id.column_name)}) "
+            f"DO UPDATE SET {email} = COALESCE(EXCLUDED.{email}, {table}.{email})"
+        )
+    assignments = ", ".join(
+        f"{_quoted(f.column_name)} = EXCLUDED.{_quoted(f.column_name)}"
+        for f in _USAGE_FIELDS[len(_USAGE_KEY) :]
+    )
+    key = ", ".join(_quoted(f.column_name) for f in _USAGE_KEY)
+    return f"ON CONFLICT ({key}) DO UPDATE SET {assignments}"
+
+
+@cache
+def _staging_statements() -> tuple[tuple[str, str], tuple[str, str]]:
+    """SQLite: for Codex users and for usage, the statement creating the staging table (a
+    temporary table, this connection's own, keyed as its table is, so that it reads back
+    in the key's order) and the one upserting a page's rows into it as into the table,
+    read from one JSON array: one statement a page, which SQLite runs without the
+    interpreter's lock. Bound row by row through `executemany`, the driver takes the lock
+    back at every row, and while the next page was decoded each took a turn of the thread
+    switch: staging took 3 microseconds a row."""
+
+    def staging(fields: Sequence[Field], key: Sequence[Field], values: str) -> tuple[str, str]:
+        model = fields[0].model
+        staged = _STAGING_TABLE[model]
+        columns = ", ".join(_quoted(f.column_name) for f in fields)
+        key_columns = ", ".join(_quoted(f.column_name) for f in key)
+        return (
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staged} "
+            f"({columns}, PRIMARY KEY ({key_columns})) WITHOUT ROWID",
+            f"INSERT INTO temp.{staged} ({columns}) SELECT {values} FROM json_each(?) "
+            f"WHERE true {_on_conflict(model, staged)}",
         )
 
-    email = _quoted(CodexUser.email.column_name)
-    users = upsert(
-        _USER_FIELDS,
-        (CodexUser.user_id,),
-        # A row that withholds the email must not erase one we already know.
-        [f"{email} = COALESCE(EXCLUDED.{email}, {_quoted(CodexUser._meta.table_name)}.{email})"],
+    def items(*positions: int) -> str:
+        return ", ".join(f"json_extract(value, '$[{n}]')" for n in positions)
+
+    # Users: [user, email] pairs. Usage: the records themselves (UsageRecord), which list
+    # the key and the counts in _USAGE_FIELDS's order, with the email second; the
+    # workspace and the sync run are the same for all, bound once.
+    record_positions = [n for n in range(len(UsageRecord._fields)) if n != _EMAIL_POSITION]
+    return (
+        staging(_USER_FIELDS, (CodexUser.user_id,), items(0, 1)),
+        staging(_USAGE_FIELDS, _USAGE_KEY, f"?, {items(*record_positions)}, ?"),
     )
-    usage = upsert(
-        _USAGE_FIELDS,
-        _USAGE_KEY,
-        [
-            f"{_quoted(f.column_name)} = EXCLUDED.{_quoted(f.column_name)}"
-            for f in _USAGE_FIELDS[len(_USAGE_KEY) :]
-        ],
-    )
-    return users, usage
 
 
 def _quoted(name: str) -> str:
@@ -97,73 +158,100 @@ def upsert_usage(
 ) -> None:
     """Store a page of `workspace_id`'s records in one transaction; re-reading a day
     overwrites it, and a key given twice keeps the last."""
+    with database.atomic():
+        stage_usage(records, sync_run_id, workspace_id)
+        flush_staged_usage()
+
+
+def stage_usage(records: Sequence[UsageRecord], sync_run_id: int | None, workspace_id: str) -> None:
+    """Write a page of `workspace_id`'s records in the open transaction: on PostgreSQL
+    into the tables; on SQLite into the staging tables, which flush_staged_usage moves
+    into the tables before the transaction commits (the caller's to call)."""
     if not records:
         return
-    postgres = isinstance(database.obj, PostgresqlDatabase)
-    users_sql, usage_sql = _upsert_statements(postgres)
+    postgres = _on_postgres()
     # Tuples of plain values, which make no cycles: the collector would only walk the page
     # (see collector_paused), a quarter of this function's time in the ingest benchmark.
     # Paused until they are freed, or the first collection after would walk them all.
     with collector_paused():
         users, rows = _rows(records, sync_run_id, workspace_id, postgres)
         with database.atomic():
-            note_usage_changed()  # in the page's transaction (sync/store/rollups.py)
             cursor = database.cursor()
             if postgres:
+                users_sql, usage_sql = _upsert_statements(postgres)
+                note_usage_changed()  # in the page's transaction (sync/store/rollups.py)
                 _copy_in(cursor, _USER_FIELDS, users)
                 cursor.execute(users_sql)
                 _copy_in(cursor, _USAGE_FIELDS, rows)
                 cursor.execute(usage_sql)
                 # Dropped now rather than at commit: a caller's transaction may hold pages.
-                cursor.execute(f"DROP TABLE {', '.join(_COPY_TABLE.values())}")
+                cursor.execute(f"DROP TABLE {', '.join(_STAGING_TABLE.values())}")
             else:
-                cursor.executemany(users_sql, users)
-                cursor.executemany(usage_sql, rows)
+                (create_users, users_sql), (create_usage, usage_sql) = _staging_statements()
+                cursor.execute(create_users)
+                cursor.execute(users_sql, (_json_array(users),))
+                cursor.execute(create_usage)
+                cursor.execute(usage_sql, (workspace_id, sync_run_id, _json_array(records)))
         del users, rows
+
+
+def flush_staged_usage() -> None:
+    """SQLite: move the rows stage_usage staged on this connection into the tables, in one
+    statement per table, and drop the staging tables. PostgreSQL: nothing (each page is
+    written as it is staged)."""
+    if _on_postgres():
+        return
+    cursor = database.cursor()
+    staged = {
+        name
+        for (name,) in cursor.execute(
+            "SELECT name FROM sqlite_temp_master WHERE type = 'table' AND name IN (?, ?)",
+            tuple(_STAGING_TABLE.values()),
+        )
+    }
+    if not staged:
+        return
+    with database.atomic():
+        note_usage_changed()  # in the rows' transaction (sync/store/rollups.py)
+        for sql in _upsert_statements(False):
+            cursor.execute(sql)
+        for name in staged:
+            cursor.execute(f"DROP TABLE temp.{name}")
+
+
+def _on_postgres() -> bool:
+    return isinstance(database.obj, PostgresqlDatabase)
 
 
 def _rows(
     records: Sequence[UsageRecord], sync_run_id: int | None, workspace_id: str, postgres: bool
 ) -> tuple[list[tuple], list[tuple]]:
-    """The Codex users' rows and the usage rows of `records`."""
+    """The Codex users' rows of `records` and, on PostgreSQL, their usage rows (SQLite
+    reads those from the records themselves, see _staging_statements)."""
     # Each user once, with the last email given for them, if any: loops of map and
     # filter in C. As a Python loop, this took a fifth of building the rows.
     emails: dict[str, str | None] = dict.fromkeys(map(_USER_ID, records))
     emails.update(filter(_EMAIL_GIVEN, map(_USER_AND_EMAIL, records)))
     # Attribution compares lower-cased emails; store them so whoever calls this.
     users = sorted((user, normalize_email(email) or None) for user, email in emails.items())
-    if postgres:
-        # PostgreSQL refuses to upsert one key twice in a statement; the last one wins,
-        # as it does on SQLite, where executemany upserts the rows one after the other.
-        unique = {(r[0], r[2], r[3]): r for r in records}.values()
-        return users, [(workspace_id, r[0], *r[2:], sync_run_id) for r in unique]
-    # Days as the ISO text SQLite stores (sync/store/database.py), each written once:
-    # through the driver's adapter a day cost a microsecond a row, a sixth of the upsert.
-    days = {day: day.isoformat() for day in set(map(_DAY, records))}
-    # Unpacked into names: slicing each record (r[3:]) cost a quarter more.
-    return users, [
-        (
-            workspace_id,
-            user,
-            days[day],
-            client,
-            threads,
-            turns,
-            credits,
-            inputs,
-            out,
-            total,
-            cached,
-            sync_run_id,
-        )
-        for user, _, day, client, threads, turns, credits, inputs, out, total, cached in records
-    ]
+    if not postgres:
+        return users, []
+    # PostgreSQL refuses to upsert one key twice in a statement; the last one wins, as it
+    # does on SQLite, where the staged rows are upserted one after the other.
+    unique = {(r[0], r[2], r[3]): r for r in records}.values()
+    return users, [(workspace_id, r[0], *r[2:], sync_run_id) for r in unique]
+
+
+def _json_array(rows: Sequence[tuple]) -> str:
+    """`rows` as one JSON array of arrays, days as ISO text (as SQLite stores them, see
+    sync/store/database.py); floats in the shortest text that reads back the same."""
+    return _JSON_ENCODER.encode(rows).decode()
 
 
 def _copy_in(cursor, fields: Sequence[Field], rows: Sequence[tuple]) -> None:
     """`rows` into a new temporary table of `fields` (typed as their table's), by COPY."""
     model = fields[0].model
-    table = _COPY_TABLE[model]
+    table = _STAGING_TABLE[model]
     columns = ", ".join(_quoted(f.column_name) for f in fields)
     cursor.execute(
         f"CREATE TEMPORARY TABLE {table} ON COMMIT DROP AS "

@@ -16,7 +16,7 @@ from bot.rendering import words as worded
 from sync.codex.connection import NotConnectedError, store_connection
 from sync.codex.simulator import Simulator, write_org_csv
 from sync.config import load_settings
-from sync.ingest.job import SyncFailedError, last_successful_sync, run_sync
+from sync.ingest.job import PAGES_AHEAD, SyncFailedError, last_successful_sync, run_sync
 from sync.ingest.writer import upsert_usage
 from sync.notices import Notice
 from sync.org.importer import import_org_csv
@@ -245,30 +245,32 @@ def test_retention_deletes_older_usage_and_access_log_after_a_sync(db, sim):
 
 
 @freeze_time(NOW)
-def test_the_next_page_is_fetched_while_one_is_being_stored(db, sim):
+def test_the_next_pages_are_fetched_while_one_is_being_stored_and_no_more(db, sim):
     connect(sim)
-    second_requested = threading.Event()
+    enough_requested = threading.Event()
     original = sim.handle
     requests = []
 
     def handle(path, authorization):
         requests.append(path)
-        if len(requests) == 2:
-            second_requested.set()
+        if len(requests) == 1 + PAGES_AHEAD:
+            enough_requested.set()
         return original(path, authorization)
 
     sim.handle = handle
-    waited = []
+    seen = []
 
     def progress(run, latest_day):
-        if run.pages == 1:  # the first page is stored: the second is already on its way
-            waited.append(second_requested.wait(10))
+        if run.pages == 1:  # the first page is stored: the next ones are on their way
+            seen.append((enough_requested.wait(10), len(requests)))
 
     settings = settings_for(sim)
     settings.sync.transaction_rows = 1  # a commit, and a progress call, for each page
     run = run_sync(settings, days=20, progress=progress)
-    assert waited == [True] and run.pages > 2
-    assert run.pages == len(requests)  # one ahead, and none fetched twice
+    # While the first page is stored, PAGES_AHEAD more wait for it, and not one more:
+    # memory stays bounded however fast the API answers.
+    assert seen == [(True, 1 + PAGES_AHEAD)] and run.pages > 1 + PAGES_AHEAD
+    assert run.pages == len(requests)  # none fetched twice
 
 
 @freeze_time(NOW)

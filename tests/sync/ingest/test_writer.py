@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from factories import WORKSPACE, usage, usage_dump
 
-from sync.ingest.writer import delete_unreported_usage, upsert_usage
+from sync.ingest.writer import (
+    delete_unreported_usage,
+    flush_staged_usage,
+    stage_usage,
+    upsert_usage,
+)
 from sync.store.models import CodexUser, DailyUsage
 
 DAY = dt.date(2026, 11, 2)
@@ -138,3 +144,51 @@ def test_two_upserts_in_one_transaction_each_store_their_own_rows(db):
         upsert_usage([usage("u1", DAY, credits=1.0)], 1, WORKSPACE)
         upsert_usage([usage("u1", DAY, credits=2.0), usage("u2", DAY)], 1, WORKSPACE)
     assert [(r[0], r[5]) for r in usage_dump()] == [("u1", 2.0), ("u2", 1.0)]
+
+
+def test_pages_staged_in_one_transaction_are_stored_as_pages_upserted_one_by_one(db):
+    # What a sync does with a transaction's pages: the last read of a key wins across
+    # pages, and a later page withholding an email keeps the one an earlier page gave.
+    pages = [
+        [usage("u1", DAY, credits=1.0, email="one@example.com"), usage("u2", DAY)],
+        [usage("u1", DAY, credits=2.0), usage("u1", DAY, "CODEX_WEB", credits=5.0)],
+        [usage("u2", DAY, credits=3.0, email="Two@Example.com"), usage("u1", DAY, credits=4.0)],
+    ]
+    for run, page in enumerate(pages, start=1):
+        upsert_usage(page, run, WORKSPACE)
+    one_by_one = usage_dump(), sorted(CodexUser.select().tuples())
+    DailyUsage.delete().execute()
+    CodexUser.delete().execute()
+    with db.atomic():
+        for run, page in enumerate(pages, start=1):
+            stage_usage(page, run, WORKSPACE)
+        flush_staged_usage()
+    assert (usage_dump(), sorted(CodexUser.select().tuples())) == one_by_one
+    assert [(r[0], r[2], r[5]) for r in usage_dump()] == [
+        ("u1", "CODEX_CLI", 4.0),
+        ("u1", "CODEX_WEB", 5.0),
+        ("u2", "CODEX_CLI", 3.0),
+    ]
+    assert CodexUser.get_by_id("u1").email == "one@example.com"
+
+
+def test_staged_pages_of_a_transaction_that_rolls_back_leave_nothing(db):
+    class Stop(Exception):
+        pass
+
+    with pytest.raises(Stop), db.atomic():
+        stage_usage([usage("u1", DAY, email="one@example.com")], 1, WORKSPACE)
+        raise Stop
+    flush_staged_usage()  # finds nothing staged
+    upsert_usage([usage("u2", DAY)], 2, WORKSPACE)
+    assert [r[0] for r in usage_dump()] == ["u2"]
+    assert [u.user_id for u in CodexUser.select()] == ["u2"]
+
+
+@pytest.mark.parametrize(
+    "credits", [0.1 + 0.2, 1 / 3, 2 / 3, 1e-7, 123456.789012345, 5e-324, 1.7976931348623157e308]
+)
+def test_credits_are_stored_to_the_last_bit(db, credits):
+    # SQLite reads a page's rows from JSON text: each float must read back the same.
+    upsert_usage([usage("u1", DAY, credits=credits)], 1, WORKSPACE)
+    assert DailyUsage.get().credits == credits
