@@ -13,9 +13,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
-import operator
 import threading
 import time
 from collections import Counter
@@ -30,9 +30,11 @@ from sync.codex.connection import load_api_key
 from sync.codex.rows import UsageRecord
 from sync.config import API_HISTORY_DAYS, Settings
 from sync.ingest.writer import (
+    PreparedPage,
     delete_unreported_usage,
     flush_staged_usage,
-    stage_usage,
+    prepare_page,
+    stage_prepared,
     usage_in_window,
 )
 from sync.notices import Notice, Problem
@@ -191,9 +193,13 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
         window_held_usage = usage_in_window(workspace_id, window.first_day, window.last_day)
         with client, bulk_writing(), stored, contextlib.ExitStack() as stack:
             pages = client.iter_usage_pages(window.start, window.end, codex.page_size)
-            ahead = stack.enter_context(contextlib.closing(_PagesAhead(pages, PAGES_AHEAD)))
-            for page in ahead:
-                stored.store(page.records)
+            prepare = functools.partial(
+                prepare_page, sync_run_id=run.id, workspace_id=workspace_id, users_written={}
+            )
+            ahead = _PagesAhead(pages, PAGES_AHEAD, prepare)
+            stack.enter_context(contextlib.closing(ahead))
+            for page, prepared in ahead:
+                stored.store(prepared)
                 rejected.update(page.rejected)
                 run.rejected = json.dumps(dict(sorted(rejected.items()))) if rejected else None
                 run.warning = Notice(page.warning).stored() if page.warning else None
@@ -254,7 +260,6 @@ HOLD_FOR_NEXT_PAGE_SECONDS = 1.0
 # idle for most of it. Full-density backfill (bench/backfill.py): 47.1 s with one,
 # 41.8 s with two; three gave no more and kept more pages in memory.
 PAGES_AHEAD = 2
-_DAY = operator.itemgetter(2)  # a UsageRecord's day
 
 
 class _StoredPages:
@@ -306,14 +311,14 @@ class _StoredPages:
         except Exception:  # the failure that stopped the sync is the one to raise
             log.exception("sync %s: committing the pages stored before it stopped", self.run.id)
 
-    def store(self, records: list[UsageRecord]) -> None:
+    def store(self, page: PreparedPage) -> None:
         if not self._open:
             self._transaction.enter_context(database.atomic())
             self._open = True
-        stage_usage(records, self.run.id, self.workspace_id)
+        stage_prepared(page)
         self._pages += 1
-        self._rows += len(records)
-        latest = max(map(_DAY, records), default=None)
+        self._rows += page.records
+        latest = page.latest_day
         if latest is not None and (self._latest is None or latest > self._latest):
             self._latest = latest
 
@@ -351,9 +356,13 @@ class _StoredPages:
             self.progress(run, latest)
 
 
+_Fetched = tuple[UsagePage, PreparedPage]
+
+
 class _PagesAhead:
-    """`pages`, fetched (and decoded and parsed) by a thread of its own up to `depth`
-    pages ahead of the caller, who stores them meanwhile: the API's time and the
+    """`pages`, each with what `prepare` makes of its records, fetched (and decoded,
+    parsed and prepared) by a thread of its own up to `depth` pages ahead of the caller,
+    who stores them meanwhile: the API's time and the
     database's overlap, and so do parsing and SQLite's moving a transaction's rows into
     the table, which runs without the interpreter's lock (sync/ingest/writer.py). At most
     `depth` pages wait, so memory stays bounded; the fetching thread never touches the
@@ -365,11 +374,17 @@ class _PagesAhead:
     end on its own: waiting for it could take the API's whole retry budget past the
     deadline, and it ends soon after the client it reads through is closed."""
 
-    def __init__(self, pages: Iterator[UsagePage], depth: int) -> None:
+    def __init__(
+        self,
+        pages: Iterator[UsagePage],
+        depth: int,
+        prepare: Callable[[list[UsageRecord]], PreparedPage],
+    ) -> None:
         self._pages = pages
+        self._prepare = prepare
         self._slots = threading.Semaphore(depth)
         self._arrived = threading.Condition()
-        self._fetched: collections.deque[UsagePage | BaseException | None] = collections.deque()
+        self._fetched: collections.deque[_Fetched | BaseException | None] = collections.deque()
         self._closed = False
         self._thread = threading.Thread(target=self._fetch, name="codex-page", daemon=True)
         self._thread.start()
@@ -379,18 +394,19 @@ class _PagesAhead:
             self._slots.acquire()
             if self._closed:
                 return
-            item: UsagePage | BaseException | None
+            item: _Fetched | BaseException | None
             try:
-                item = next(self._pages, None)
+                page = next(self._pages, None)
+                item = None if page is None else (page, self._prepare(page.records))
             except BaseException as exc:  # handed over to the caller's thread, raised there
                 item = exc
             with self._arrived:
                 self._fetched.append(item)
                 self._arrived.notify_all()
-            if not isinstance(item, UsagePage):
+            if not isinstance(item, tuple):
                 return
 
-    def __iter__(self) -> Iterator[UsagePage]:
+    def __iter__(self) -> Iterator[_Fetched]:
         while True:
             with self._arrived:
                 self._arrived.wait_for(lambda: self._fetched)

@@ -26,6 +26,7 @@ import datetime as dt
 import io
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 
 import msgspec
@@ -56,7 +57,7 @@ _USAGE_COUNTS = (
 # in the same order as _USAGE_KEY and _USAGE_COUNTS), then the sync run that wrote it.
 _USER_FIELDS = (CodexUser.user_id, CodexUser.email)
 _USAGE_FIELDS = (*_USAGE_KEY, *_USAGE_COUNTS, DailyUsage.sync_run)
-_USER_ID = operator.itemgetter(0)
+_USER_ID, _DAY = operator.itemgetter(0), operator.itemgetter(2)
 _EMAIL_POSITION = UsageRecord._fields.index("email")
 _USER_AND_EMAIL, _EMAIL_GIVEN = operator.itemgetter(0, 1), operator.itemgetter(1)
 # The temporary tables holding rows on their way in: on PostgreSQL, a page's, filled by
@@ -163,36 +164,89 @@ def upsert_usage(
         flush_staged_usage()
 
 
-def stage_usage(records: Sequence[UsageRecord], sync_run_id: int | None, workspace_id: str) -> None:
-    """Write a page of `workspace_id`'s records in the open transaction: on PostgreSQL
-    into the tables; on SQLite into the staging tables, which flush_staged_usage moves
-    into the tables before the transaction commits (the caller's to call)."""
+@dataclass(frozen=True)
+class PreparedPage:
+    """A page of records as its engine's staging takes them: on PostgreSQL the text that
+    COPY reads, on SQLite the JSON arrays that _staging_statements read. Built without
+    the database, so that a sync builds the next pages' while it stores one
+    (sync/ingest/job.py): on PostgreSQL, building the COPY text is most of the Python
+    work of storing a page, and the server waited for it."""
+
+    workspace_id: str
+    sync_run_id: int | None
+    records: int
+    latest_day: dt.date | None
+    users: str = ""  # empty: no user to write
+    usage: str = ""
+
+
+def prepare_page(
+    records: Sequence[UsageRecord],
+    sync_run_id: int | None,
+    workspace_id: str,
+    users_written: dict[str, str | None] | None = None,
+) -> PreparedPage:
+    """`records`, ready for stage_prepared. `users_written`, if given, is what the pages
+    prepared before these wrote of Codex users (user -> email), a sync's own: a user
+    already written with the same email, or given no email now, is left out, as writing
+    it again would change nothing. A page of the API lists each of its people again for
+    every day: without it, a 90-day backfill upserted each user 90 times."""
     if not records:
-        return
+        return PreparedPage(workspace_id, sync_run_id, 0, None)
     postgres = _on_postgres()
     # Tuples of plain values, which make no cycles: the collector would only walk the page
     # (see collector_paused), a quarter of this function's time in the ingest benchmark.
     # Paused until they are freed, or the first collection after would walk them all.
     with collector_paused():
         users, rows = _rows(records, sync_run_id, workspace_id, postgres)
-        with database.atomic():
-            cursor = database.cursor()
-            if postgres:
-                users_sql, usage_sql = _upsert_statements(postgres)
-                note_usage_changed()  # in the page's transaction (sync/store/rollups.py)
-                _copy_in(cursor, _USER_FIELDS, users)
-                cursor.execute(users_sql)
-                _copy_in(cursor, _USAGE_FIELDS, rows)
-                cursor.execute(usage_sql)
-                # Dropped now rather than at commit: a caller's transaction may hold pages.
-                cursor.execute(f"DROP TABLE {', '.join(_STAGING_TABLE.values())}")
-            else:
-                (create_users, users_sql), (create_usage, usage_sql) = _staging_statements()
-                cursor.execute(create_users)
-                cursor.execute(users_sql, (_json_array(users),))
-                cursor.execute(create_usage)
-                cursor.execute(usage_sql, (workspace_id, sync_run_id, _json_array(records)))
+        if users_written is not None:
+            users = [u for u in users if _changes(u, users_written)]
+            users_written.update(users)
+        if postgres:
+            users_text, usage_text = _copy_text(users), _copy_text(rows)
+        else:
+            users_text, usage_text = _json_array(users) if users else "", _json_array(records)
         del users, rows
+    latest_day = max(map(_DAY, records))
+    return PreparedPage(workspace_id, sync_run_id, len(records), latest_day, users_text, usage_text)
+
+
+def _changes(user: tuple[str, str | None], users_written: dict[str, str | None]) -> bool:
+    user_id, email = user
+    return user_id not in users_written or (email is not None and email != users_written[user_id])
+
+
+def stage_usage(records: Sequence[UsageRecord], sync_run_id: int | None, workspace_id: str) -> None:
+    """Write a page of `workspace_id`'s records in the open transaction (see
+    stage_prepared)."""
+    stage_prepared(prepare_page(records, sync_run_id, workspace_id))
+
+
+def stage_prepared(page: PreparedPage) -> None:
+    """Write a prepared page in the open transaction: on PostgreSQL into the tables; on
+    SQLite into the staging tables, which flush_staged_usage moves into the tables
+    before the transaction commits (the caller's to call)."""
+    if not page.records:
+        return
+    with database.atomic():
+        cursor = database.cursor()
+        if _on_postgres():
+            users_sql, usage_sql = _upsert_statements(True)
+            note_usage_changed()  # in the page's transaction (sync/store/rollups.py)
+            if page.users:
+                _copy_in(cursor, CodexUser, page.users)
+                cursor.execute(users_sql)
+            _copy_in(cursor, DailyUsage, page.usage)
+            cursor.execute(usage_sql)
+            # Dropped now rather than at commit: a caller's transaction may hold pages.
+            cursor.execute(f"DROP TABLE IF EXISTS {', '.join(_STAGING_TABLE.values())}")
+        else:
+            (create_users, users_sql), (create_usage, usage_sql) = _staging_statements()
+            if page.users:
+                cursor.execute(create_users)
+                cursor.execute(users_sql, (page.users,))
+            cursor.execute(create_usage)
+            cursor.execute(usage_sql, (page.workspace_id, page.sync_run_id, page.usage))
 
 
 def flush_staged_usage() -> None:
@@ -213,10 +267,11 @@ def flush_staged_usage() -> None:
         return
     with database.atomic():
         note_usage_changed()  # in the rows' transaction (sync/store/rollups.py)
-        for sql in _upsert_statements(False):
-            cursor.execute(sql)
-        for name in staged:
-            cursor.execute(f"DROP TABLE temp.{name}")
+        # Users first, as on PostgreSQL: a page may have staged no user (all written).
+        for name, sql in zip(_STAGING_TABLE.values(), _upsert_statements(False), strict=True):
+            if name in staged:
+                cursor.execute(sql)
+                cursor.execute(f"DROP TABLE temp.{name}")
 
 
 def _on_postgres() -> bool:
@@ -248,16 +303,17 @@ def _json_array(rows: Sequence[tuple]) -> str:
     return _JSON_ENCODER.encode(rows).decode()
 
 
-def _copy_in(cursor, fields: Sequence[Field], rows: Sequence[tuple]) -> None:
-    """`rows` into a new temporary table of `fields` (typed as their table's), by COPY."""
-    model = fields[0].model
+def _copy_in(cursor, model: type[Model], text: str) -> None:
+    """`text` (see _copy_text) into a new temporary table of `model`'s staged columns
+    (typed as its table's), by COPY."""
     table = _STAGING_TABLE[model]
+    fields = _USER_FIELDS if model is CodexUser else _USAGE_FIELDS
     columns = ", ".join(_quoted(f.column_name) for f in fields)
     cursor.execute(
         f"CREATE TEMPORARY TABLE {table} ON COMMIT DROP AS "
         f"SELECT {columns} FROM {_quoted(model._meta.table_name)} WITH NO DATA"
     )
-    cursor.copy_expert(f"COPY {table} FROM STDIN", io.StringIO(_copy_text(rows)), size=1 << 20)
+    cursor.copy_expert(f"COPY {table} FROM STDIN", io.StringIO(text), size=1 << 20)
 
 
 def _copy_text(rows: Sequence[tuple]) -> str:

@@ -10,6 +10,8 @@ from factories import WORKSPACE, usage, usage_dump
 from sync.ingest.writer import (
     delete_unreported_usage,
     flush_staged_usage,
+    prepare_page,
+    stage_prepared,
     stage_usage,
     upsert_usage,
 )
@@ -192,3 +194,30 @@ def test_credits_are_stored_to_the_last_bit(db, credits):
     # SQLite reads a page's rows from JSON text: each float must read back the same.
     upsert_usage([usage("u1", DAY, credits=credits)], 1, WORKSPACE)
     assert DailyUsage.get().credits == credits
+
+
+def test_a_sync_writes_each_user_once_unless_their_email_changes(db):
+    pages = [
+        [usage("u1", DAY, email="one@example.com"), usage("u2", DAY)],
+        [usage("u1", DAY + dt.timedelta(days=1)), usage("u2", DAY, email="two@example.com")],
+        [usage("u1", DAY + dt.timedelta(days=2), email="ONE@example.com ")],
+        [usage("u1", DAY + dt.timedelta(days=3), email="new@example.com")],
+    ]
+    for run, page in enumerate(pages, start=1):
+        upsert_usage(page, run, WORKSPACE)
+    one_by_one = usage_dump(), sorted(CodexUser.select().tuples())
+    DailyUsage.delete().execute()
+    CodexUser.delete().execute()
+
+    users_written: dict = {}
+    prepared = [prepare_page(page, run, WORKSPACE, users_written) for run, page in enumerate(pages)]
+    with db.atomic():
+        for page in prepared:
+            stage_prepared(page)
+        flush_staged_usage()
+    assert (usage_dump(), sorted(CodexUser.select().tuples())) == one_by_one
+    # The third page gives u1's email again (as stored: trimmed, lower-cased): nothing to
+    # write; the second withholds it and gives u2's: only u2.
+    assert [bool(page.users) for page in prepared] == [True, True, False, True]
+    assert "u1" not in prepared[1].users and "u2" in prepared[1].users
+    assert users_written == {"u1": "new@example.com", "u2": "two@example.com"}
