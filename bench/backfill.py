@@ -79,7 +79,11 @@ class DensityFigures:
         return (
             full.wall < self.goal_seconds
             and full.max_rss_mb < GOAL_RSS_MB
-            and self.growth <= FLAT_RSS_GROWTH
+            # Flat at full density, as issue 15 sets it. At the realistic density, SQLite's
+            # peak grows from 30 to 90 days as its page cache (64 MB at most while a sync
+            # writes) fills with a database that grows with the window; PostgreSQL's,
+            # with no such cache in the process, stays flat. Printed, not judged.
+            and (self.density != DENSITY_FULL or self.growth <= FLAT_RSS_GROWTH)
             and all(f.stored == f.rows for f in self.windows)
         )
 
@@ -140,8 +144,8 @@ def main() -> None:
     _common.goal_line(
         f"backfill ({engine})",
         "; ".join(r.summary() for r in results),
-        f"{goals}, < {GOAL_RSS_MB:.0f} MB and RSS flat from {windows[0]} to {windows[-1]} "
-        "days, every row stored",
+        f"{goals}, < {GOAL_RSS_MB:.0f} MB, at full density RSS flat from {windows[0]} to "
+        f"{windows[-1]} days, every row stored",
         all(r.met for r in results),
         args.smoke,
     )

@@ -3,16 +3,19 @@
 API-shaped pages (every employee, every day, three surfaces: 10k x 30 x 3 = 900k rows)
 are encoded to JSON bytes once each; from the same bytes, in the same process:
 
-- the project: the client's `decode_usage_page` and `usage_page`, then `upsert_usage`,
-  one transaction a page, as a sync stores a page of this size;
+- the project: the client's `decode_usage_page` and `usage_page`, then the writer's
+  `prepare_page` and `stage_prepared`, committing (`flush_staged_usage`, then COMMIT)
+  every `[sync] transaction_rows` rows and writing each Codex user once unless their
+  email changes, as a sync stores its pages (sync/ingest/job.py), in sequence;
 - the limit, the fastest plain-driver pipeline found for the engine: the page decoded
   by the faster of orjson (into dicts) and msgspec (into structs of the known shape,
   with no checks), both run on every page, then the stored tuples built straight from
-  it (no validation), then
+  it (no validation), each user once unless their email changes, then
   - SQLite: `sqlite3` `executemany` on a file of its own with the project's DDL and the
     project's pragmas (WAL, synchronous=NORMAL: the same durability);
   - PostgreSQL: COPY into a temporary table, then one `INSERT ... SELECT ... ON CONFLICT
-    DO UPDATE`, into copies of the project's tables.
+    DO UPDATE`, into copies of the project's tables;
+  committing every `transaction_rows` rows, as the project does.
 
 Two passes: fresh inserts into empty tables, then a re-sync of the same keys with other
 figures, which updates every row. The sides alternate page by page (who goes first
@@ -28,6 +31,7 @@ project's setting nor its limit.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import io
@@ -45,8 +49,8 @@ import orjson
 
 from sync.codex.client import decode_usage_page, usage_page
 from sync.codex.simulator import generate_org
-from sync.config import CodexSettings
-from sync.ingest.writer import upsert_usage
+from sync.config import CodexSettings, SyncSettings
+from sync.ingest.writer import flush_staged_usage, prepare_page, stage_prepared
 from sync.store.models import database
 
 GOAL_RATIO = 0.85
@@ -111,6 +115,11 @@ def main() -> None:
         # 1 is NORMAL: the limit's pragmas are the project's, said rather than assumed.
         print(f"   project's SQLite: synchronous={synchronous} (1 = NORMAL) under WAL")
 
+    transaction_rows = SyncSettings().transaction_rows
+    print(f"   both commit every {transaction_rows:,} rows, as a sync does")
+    project_store = ProjectStore(transaction_rows)
+    for raw in limits:
+        raw.transaction_rows = transaction_rows
     ratios: list[tuple[str, float]] = []
     for pass_name, sync_run in PASSES:
         project = Side("project")
@@ -123,11 +132,14 @@ def main() -> None:
             shift = number % len(sides)
             for side in sides[shift:] + sides[:shift]:
                 if side is None:
-                    stored, read = run_project(body, sync_run, project)
+                    stored, read = project_store.run(body, sync_run, project)
                     records_total, api_rows = records_total + stored, api_rows + read
                 else:
                     limits[side].run(body, sync_run, raws[side])
             pages += 1
+        project_store.finish(project)
+        for raw, side in zip(limits, raws, strict=True):
+            raw.finish(side)
         check_stored(records_total, limits)
         fastest = [raw.settle() for raw in raws]
         print(
@@ -175,22 +187,49 @@ def main() -> None:
     db.close()
 
 
-def run_project(body: bytes, sync_run: int, side: Side) -> tuple[int, int]:
-    """The project's path for one page's body, as the client and a sync take it; returns
-    the rows stored and the API rows."""
-    started = time.perf_counter()
-    page = decode_usage_page(body)
-    decoded = time.perf_counter()
-    read = usage_page(page, *ALL_DAYS)
-    del page  # as the client does before the page is stored
-    records = read.records
-    parsed = time.perf_counter()
-    upsert_usage(records, sync_run, _common.WORKSPACE)
-    stored = time.perf_counter()
-    side.seconds["decode"] += decoded - started
-    side.seconds["parse"] += parsed - decoded
-    side.seconds["store"] += stored - parsed
-    return len(records), read.rows
+class ProjectStore:
+    """The project's path for pages' bodies, as the client and a sync take them: decoded,
+    parsed, prepared and staged, committed every `transaction_rows` rows."""
+
+    def __init__(self, transaction_rows: int) -> None:
+        self.transaction_rows = transaction_rows
+        self.users_written: dict[str, str | None] = {}
+        self.pending = 0
+        self.transaction = contextlib.ExitStack()
+
+    def run(self, body: bytes, sync_run: int, side: Side) -> tuple[int, int]:
+        """One page; returns the rows stored and the API rows."""
+        started = time.perf_counter()
+        page = decode_usage_page(body)
+        decoded = time.perf_counter()
+        read = usage_page(page, *ALL_DAYS)
+        del page  # as the client does before the page is stored
+        records = read.records
+        parsed = time.perf_counter()
+        if not self.pending:
+            self.transaction.enter_context(database.atomic())
+        stage_prepared(prepare_page(records, sync_run, _common.WORKSPACE, self.users_written))
+        self.pending += len(records)
+        if self.pending >= self.transaction_rows:
+            self._commit()
+        stored = time.perf_counter()
+        side.seconds["decode"] += decoded - started
+        side.seconds["parse"] += parsed - decoded
+        side.seconds["store"] += stored - parsed
+        return len(records), read.rows
+
+    def finish(self, side: Side) -> None:
+        """Commit what the last pages left open, as a sync does at its end."""
+        started = time.perf_counter()
+        if self.pending:
+            self._commit()
+        self.users_written.clear()  # the next pass is another sync
+        side.seconds["store"] += time.perf_counter() - started
+
+    def _commit(self) -> None:
+        flush_staged_usage()
+        self.transaction.close()
+        self.pending = 0
 
 
 def check_stored(records: int, limits: list[RawSqlite | RawPostgres]) -> None:
@@ -414,10 +453,29 @@ class Raw:
     def day(start: int) -> object:
         return dt.datetime.fromtimestamp(start, dt.UTC).date()
 
+    transaction_rows = 1  # set by main
+    pending = 0
+    written: dict[str, str | None] | None = None
+
     def upsert(self, users: list[tuple], rows: list[tuple]) -> None:
-        """One page in a transaction of its own."""
+        """One page into the open transaction, each user once unless their email changes;
+        committed once it holds `transaction_rows` rows."""
+        if self.written is None:
+            self.written = {}
+        users = [(user, email) for user, email in users if self.written.get(user, 0) != email]
+        self.written.update(users)
         self.write(users, rows)
+        self.pending += len(rows)
+        if self.pending >= self.transaction_rows:
+            self.commit()
+            self.pending = 0
+
+    def finish(self, side: Side) -> None:
+        """Commit what the last pages left open; the next pass is another sync."""
+        started = time.perf_counter()
         self.commit()
+        self.pending, self.written = 0, None
+        side.seconds["store"] += time.perf_counter() - started
 
     def write(self, users: list[tuple], rows: list[tuple]) -> None:
         """One page into the open transaction (begun if none is)."""

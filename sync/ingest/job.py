@@ -3,8 +3,8 @@
 The first sync backfills (90 days by default, the API's maximum); later ones re-read a
 trailing window, because published days are revised as late usage arrives. Pages are
 committed a few at a time (up to `[sync] transaction_rows`, see _StoredPages), and a
-failure midway commits every page already stored; the next page is fetched meanwhile
-(one ahead). The coverage ledger marks days only once every page is committed. Each sync
+failure midway commits every page already stored; the next pages are fetched and
+prepared for the store meanwhile (up to PAGES_AHEAD). The coverage ledger marks days only once every page is committed. Each sync
 first imports the `[org] source` file when it changed (sync/org/source.py).
 """
 
