@@ -17,7 +17,18 @@ back and written out over and over. In the key's order, a transaction's rows rea
 leaf once; and each statement runs in SQLite without the interpreter's lock, so the next
 pages are decoded meanwhile (sync/ingest/job.py fetches two ahead). Plain sqlite3 storing
 10k people x 90 days x 4 surfaces in 200k-row transactions: 22.4 s page by page, 19.0 s
-staged; the full-density backfill (bench/backfill.py): 54.4 s before, 41.8 s after.
+staged; the full-density backfill (bench/backfill.py): 54.4 s before, 37-41 s after.
+
+The price is paid where neither helps: in sequence, every row is written twice, and
+SQLite reads it from JSON. bench/ingest.py, which stores in one thread, puts the project
+at 0.58 of the plain driver's limit, against 0.84 writing straight into the table. Staged
+through `executemany` instead of JSON, it reached 0.71, but the backfill took 47 s: the
+driver takes the interpreter's lock back at every row, so the next page could not be
+decoded meanwhile.
+
+Either way, a page is first prepared (`prepare_page`: the COPY text, or the JSON arrays)
+without the database, on the thread that fetches it, and a sync writes each Codex user
+once unless their email changes.
 """
 
 from __future__ import annotations
