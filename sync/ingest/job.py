@@ -4,8 +4,9 @@ The first sync backfills (90 days by default, the API's maximum); later ones re-
 trailing window, because published days are revised as late usage arrives. Pages are
 committed a few at a time (up to `[sync] transaction_rows`, see _StoredPages), and a
 failure midway commits every page already stored; the next pages are fetched and
-prepared for the store meanwhile (up to PAGES_AHEAD). The coverage ledger marks days only once every page is committed. Each sync
-first imports the `[org] source` file when it changed (sync/org/source.py).
+prepared for the store meanwhile (up to PAGES_AHEAD). The coverage ledger marks days only
+once every page is committed. Each sync first imports the `[org] source` file when it
+changed (sync/org/source.py).
 """
 
 from __future__ import annotations
@@ -362,13 +363,12 @@ _Fetched = tuple[UsagePage, PreparedPage]
 class _PagesAhead:
     """`pages`, each with what `prepare` makes of its records, fetched (and decoded,
     parsed and prepared) by a thread of its own up to `depth` pages ahead of the caller,
-    who stores them meanwhile: the API's time and the
-    database's overlap, and so do parsing and SQLite's moving a transaction's rows into
-    the table, which runs without the interpreter's lock (sync/ingest/writer.py). At most
-    `depth` pages wait, so memory stays bounded; the fetching thread never touches the
-    database. A failure to fetch is raised here, at the page it would have been.
-    `ready(seconds)` waits up to that long for the next page and says whether it has
-    arrived (or the fetch has ended).
+    who stores them meanwhile: the API's time and the database's overlap, and so do
+    parsing and the database's work, which runs without the interpreter's lock
+    (sync/ingest/writer.py). At most `depth` pages wait, so memory stays bounded; the
+    fetching thread never touches the database. A failure to fetch is raised here, at
+    the page it would have been. `ready(seconds)` waits up to that long for the next
+    page and says whether it has arrived (or the fetch has ended).
 
     A caller that stops early (the deadline) closes it and leaves the fetch in flight to
     end on its own: waiting for it could take the API's whole retry budget past the
