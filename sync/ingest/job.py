@@ -187,18 +187,21 @@ def _run_sync_holding_lease(settings, days, progress, transport, sleep, monotoni
     timed_out = False
     try:
         _read_org_source(settings)
-        stored = _StoredPages(run, workspace_id, settings.sync.transaction_rows, progress)
+        stored = _StoredPages(run, settings.sync.transaction_rows, progress)
         # Only rows stored before this run can be rows the API no longer reports: in a
         # window that held none (a first backfill), the scan for them is skipped, a second
         # per million rows it would read.
         window_held_usage = usage_in_window(workspace_id, window.first_day, window.last_day)
-        with client, bulk_writing(), stored, contextlib.ExitStack() as stack:
-            pages = client.iter_usage_pages(window.start, window.end, codex.page_size)
-            prepare = functools.partial(
-                prepare_page, sync_run_id=run.id, workspace_id=workspace_id, users_written={}
-            )
-            ahead = _PagesAhead(pages, PAGES_AHEAD, prepare)
-            stack.enter_context(contextlib.closing(ahead))
+        prepare = functools.partial(
+            prepare_page, sync_run_id=run.id, workspace_id=workspace_id, users_written={}
+        )
+        pages = client.iter_usage_pages(window.start, window.end, codex.page_size)
+        with (
+            client,
+            bulk_writing(),
+            stored,
+            contextlib.closing(_PagesAhead(pages, PAGES_AHEAD, prepare)) as ahead,
+        ):
             for page, prepared in ahead:
                 stored.store(prepared)
                 rejected.update(page.rejected)
@@ -286,12 +289,10 @@ class _StoredPages:
     def __init__(
         self,
         run: SyncRun,
-        workspace_id: str,
         transaction_rows: int,
         progress: ProgressCallback | None,
     ) -> None:
         self.run = run
-        self.workspace_id = workspace_id
         self.transaction_rows = transaction_rows
         self.progress = progress
         self._transaction = contextlib.ExitStack()
