@@ -57,10 +57,10 @@ def main() -> None:
         "limit": int(page_size),
     }
     started = time.perf_counter()
-    stored = pending = 0
-    # Each user written once unless their email changes, as the sync does: a page lists
-    # its people again for every day.
-    written: dict[str, str | None] = {}
+    stored = 0
+    # Committed every `transaction_rows` rows, each user written once unless their email
+    # changes, as the sync does (Raw.upsert).
+    raw.transaction_rows = int(transaction_rows)
     with httpx.Client(
         base_url=base_url.rstrip("/") + "/",
         headers={"Authorization": f"Bearer {api_key}"},
@@ -73,15 +73,10 @@ def main() -> None:
             try:
                 page = _page.decode(response.content)
                 users, rows = raw.tuples(page.data, 1, structs=True)
-                users = [(user, email) for user, email in users if written.get(user, 0) != email]
-                written.update(users)
             finally:
                 gc.enable()
-            raw.write(users, rows)
-            stored, pending = stored + len(rows), pending + len(rows)
-            if pending >= int(transaction_rows):
-                raw.commit()
-                pending = 0
+            raw.upsert(users, rows)
+            stored += len(rows)
             if not page.next_page:
                 break
             params = {**params, "page": page.next_page}
