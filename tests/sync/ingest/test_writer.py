@@ -63,8 +63,10 @@ def test_fractional_credits_survive(db):
 
 
 def test_batches_larger_than_one_statement(db):
+    # SQLite stages at most 1,024 records a statement: this page takes seven of those,
+    # then one of each smaller size the writer makes.
     records = [
-        usage(f"u{i % 40}", DAY - dt.timedelta(days=i // 40), "CODEX_WEB") for i in range(2_017)
+        usage(f"u{i % 40}", DAY - dt.timedelta(days=i // 40), "CODEX_WEB") for i in range(8_191)
     ]
     upsert_usage(records, 1, WORKSPACE)
     assert DailyUsage.select().count() == len(records)
@@ -148,24 +150,30 @@ def test_two_upserts_in_one_transaction_each_store_their_own_rows(db):
     assert [(r[0], r[5]) for r in usage_dump()] == [("u1", 2.0), ("u2", 1.0)]
 
 
-def test_pages_staged_in_one_transaction_are_stored_as_pages_upserted_one_by_one(db):
+@pytest.mark.parametrize("runs", [(1, 1, 1), (1, 2, 3)], ids=["one sync", "three syncs"])
+def test_pages_staged_in_one_transaction_are_stored_as_pages_upserted_one_by_one(db, runs):
     # What a sync does with a transaction's pages: the last read of a key wins across
     # pages, and a later page withholding an email keeps the one an earlier page gave.
+    # Pages of other syncs are staged apart (each row keeps the run that wrote it last).
     pages = [
         [usage("u1", DAY, credits=1.0, email="one@example.com"), usage("u2", DAY)],
         [usage("u1", DAY, credits=2.0), usage("u1", DAY, "CODEX_WEB", credits=5.0)],
         [usage("u2", DAY, credits=3.0, email="Two@Example.com"), usage("u1", DAY, credits=4.0)],
     ]
-    for run, page in enumerate(pages, start=1):
+    def stored() -> tuple:
+        written_by = DailyUsage.select(DailyUsage.codex_user_id, DailyUsage.sync_run).tuples()
+        return usage_dump(), sorted(written_by), sorted(CodexUser.select().tuples())
+
+    for run, page in zip(runs, pages, strict=True):
         upsert_usage(page, run, WORKSPACE)
-    one_by_one = usage_dump(), sorted(CodexUser.select().tuples())
+    one_by_one = stored()
     DailyUsage.delete().execute()
     CodexUser.delete().execute()
     with db.atomic():
-        for run, page in enumerate(pages, start=1):
+        for run, page in zip(runs, pages, strict=True):
             stage_usage(page, run, WORKSPACE)
         flush_staged_usage()
-    assert (usage_dump(), sorted(CodexUser.select().tuples())) == one_by_one
+    assert stored() == one_by_one
     assert [(r[0], r[2], r[5]) for r in usage_dump()] == [
         ("u1", "CODEX_CLI", 4.0),
         ("u1", "CODEX_WEB", 5.0),
@@ -191,7 +199,7 @@ def test_staged_pages_of_a_transaction_that_rolls_back_leave_nothing(db):
     "credits", [0.1 + 0.2, 1 / 3, 2 / 3, 1e-7, 123456.789012345, 5e-324, 1.7976931348623157e308]
 )
 def test_credits_are_stored_to_the_last_bit(db, credits):
-    # SQLite reads a page's rows from JSON text: each float must read back the same.
+    # Each float must read back the same through staging, on both engines.
     upsert_usage([usage("u1", DAY, credits=credits)], 1, WORKSPACE)
     assert DailyUsage.get().credits == credits
 
