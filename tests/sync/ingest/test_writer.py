@@ -160,6 +160,7 @@ def test_pages_staged_in_one_transaction_are_stored_as_pages_upserted_one_by_one
         [usage("u1", DAY, credits=2.0), usage("u1", DAY, "CODEX_WEB", credits=5.0)],
         [usage("u2", DAY, credits=3.0, email="Two@Example.com"), usage("u1", DAY, credits=4.0)],
     ]
+
     def stored() -> tuple:
         written_by = DailyUsage.select(DailyUsage.codex_user_id, DailyUsage.sync_run).tuples()
         return usage_dump(), sorted(written_by), sorted(CodexUser.select().tuples())
