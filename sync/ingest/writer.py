@@ -41,7 +41,7 @@ import itertools
 import operator
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from peewee import Field, Model, PostgresqlDatabase
@@ -78,20 +78,7 @@ _USER_AND_EMAIL, _EMAIL_GIVEN = operator.itemgetter(0, 1), operator.itemgetter(1
 # COPY and dropped at commit at the latest; on SQLite, a transaction's pages, until
 # flush_staged_usage drops them.
 _STAGING_TABLE = {CodexUser: "codexbot_users_in", DailyUsage: "codexbot_usage_in"}
-# SQLite stages rows as they come: users as (user, email), usage as the records
-# themselves (UsageRecord: the key and counts in _USAGE_FIELDS's order, the email second),
-# so that a page's values are its records chained, with no tuple built per row. The
-# workspace and sync run of the staged usage, the same for all its rows, are kept once,
-# in a table of their own.
-_SQLITE_STAGED_COLUMNS = {
-    CodexUser: tuple(f.column_name for f in _USER_FIELDS),
-    DailyUsage: UsageRecord._fields,
-}
-_SQLITE_STAGED_KEY = {
-    CodexUser: (CodexUser.user_id.column_name,),
-    DailyUsage: tuple(f.column_name for f in _USAGE_KEY[1:]),
-}
-_STAGED_FOR = "codexbot_usage_in_for"
+_STAGED_FOR = "codexbot_usage_in_for"  # SQLite: see _SqliteStaging
 # Rows a staging statement binds at most. Each statement of a size stays compiled, with
 # a cell for each value and the last values bound: at the 2,978 records SQLite would
 # bind, a sync held 40 MB more (peak RSS 270 MB against 232 MB); staging went no faster.
@@ -142,44 +129,76 @@ def _on_conflict(model: type[Model], table: str) -> str:
     return f"ON CONFLICT ({key}) DO UPDATE SET {assignments}"
 
 
-def _staging_tables() -> tuple[str, ...]:
-    """SQLite: the statements creating the staging tables, temporary (this connection's
-    own) and keyed as their tables are, but for the workspace: the flush reads them in the
-    key's order."""
-    return (
-        *(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING_TABLE[model]} "
-            f"({', '.join(map(_quoted, columns))}, "
-            f"PRIMARY KEY ({', '.join(map(_quoted, _SQLITE_STAGED_KEY[model]))})) WITHOUT ROWID"
-            for model, columns in _SQLITE_STAGED_COLUMNS.items()
-        ),
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED_FOR} (workspace_id, sync_run)",
-    )
+@dataclass(frozen=True)
+class _SqliteStaging:
+    """SQLite: a model's staging table, temporary (this connection's own) and keyed as its
+    table is, but for the workspace, so that the flush reads it in the key's order.
 
+    Rows are staged as they come: users as (user, email), usage as the records themselves
+    (UsageRecord: the key and counts named and ordered as in _USAGE_FIELDS, the email
+    second), so that
+    a page's values are its records chained, with no tuple built per row. The workspace
+    and sync run of the staged usage, the same for all its rows, are kept once, in the
+    table _STAGED_FOR."""
 
-@cache
-def _staging_insert(model: type[Model], rows: int) -> str:
-    """SQLite: the statement upserting `rows` rows of `model`'s staged columns, all bound,
-    into its staging table, as into its table. Many rows a statement, which SQLite runs
-    without the interpreter's lock: bound row by row through `executemany`, the driver
-    takes the lock back at every row, and while the next page was decoded each took a
-    turn of the thread switch (3 microseconds a row)."""
-    staged = _STAGING_TABLE[model]
-    columns = _SQLITE_STAGED_COLUMNS[model]
-    row = f"({', '.join('?' * len(columns))})"
-    if model is CodexUser:
-        on_conflict = _on_conflict(model, staged)
-    else:  # the counts, as _on_conflict; the staged email is not read
-        key = _SQLITE_STAGED_KEY[model]
-        replaced = [c for c in columns if c not in key and c != "email"]
-        on_conflict = f"ON CONFLICT ({', '.join(map(_quoted, key))}) DO UPDATE SET " + ", ".join(
-            f"{_quoted(c)} = EXCLUDED.{_quoted(c)}" for c in replaced
+    table: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    on_conflict: str  # how a row meets a staged one with its key: as in its table
+    _inserts: dict[int, str] = field(default_factory=dict, compare=False)
+
+    def create(self) -> str:
+        return (
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.table} "
+            f"({', '.join(map(_quoted, self.columns))}, "
+            f"PRIMARY KEY ({', '.join(map(_quoted, self.key))})) WITHOUT ROWID"
         )
-    return f"INSERT INTO temp.{staged} VALUES {', '.join([row] * rows)} {on_conflict}"
+
+    def insert(self, rows: int) -> str:
+        """The statement upserting `rows` rows, all bound. Many rows a statement, which
+        SQLite runs without the interpreter's lock: bound row by row through
+        `executemany`, the driver takes the lock back at every row, and while the next
+        page was decoded each took a turn of the thread switch (3 microseconds a row)."""
+        if rows not in self._inserts:
+            row = f"({', '.join('?' * len(self.columns))})"
+            self._inserts[rows] = (
+                f"INSERT INTO temp.{self.table} VALUES {', '.join([row] * rows)} "
+                + self.on_conflict
+            )
+        return self._inserts[rows]
+
+
+def _sqlite_staging() -> dict[type[Model], _SqliteStaging]:
+    users, usage = _STAGING_TABLE[CodexUser], _STAGING_TABLE[DailyUsage]
+    # The flush reads the staged records by their tables' column names.
+    record_columns = [name for name in UsageRecord._fields if name != "email"]
+    assert record_columns == [f.column_name for f in _USAGE_FIELDS[1:-1]], record_columns
+    usage_key = tuple(f.column_name for f in _USAGE_KEY[1:])
+    counts = ", ".join(
+        f"{_quoted(f.column_name)} = EXCLUDED.{_quoted(f.column_name)}" for f in _USAGE_COUNTS
+    )
+    return {
+        CodexUser: _SqliteStaging(
+            users,
+            tuple(f.column_name for f in _USER_FIELDS),
+            (CodexUser.user_id.column_name,),
+            _on_conflict(CodexUser, users),
+        ),
+        DailyUsage: _SqliteStaging(
+            usage,
+            UsageRecord._fields,
+            usage_key,
+            # The counts, as _on_conflict does; the staged email is not read.
+            f"ON CONFLICT ({', '.join(map(_quoted, usage_key))}) DO UPDATE SET {counts}",
+        ),
+    }
 
 
 def _quoted(name: str) -> str:
     return f'"{name}"'
+
+
+_SQLITE_STAGING = _sqlite_staging()
 
 
 def upsert_usage(
@@ -195,11 +214,11 @@ def upsert_usage(
 @dataclass(frozen=True)
 class PreparedPage:
     """A page of records as its engine's staging takes them: on PostgreSQL the text that
-    COPY reads, on SQLite the rows' values one after the other (_SQLITE_STAGED_COLUMNS's,
-    row after row), which stage_prepared binds many rows a statement. Built without
-    the database, so that a sync builds the next pages' while it stores one
-    (sync/ingest/job.py): on PostgreSQL, building the COPY text is most of the Python
-    work of storing a page, and the server waited for it."""
+    COPY reads, on SQLite the rows' values one after the other (see _SqliteStaging),
+    which stage_prepared binds many rows a statement. Built without the database, so
+    that a sync builds the next pages' while it stores one (sync/ingest/job.py): on
+    PostgreSQL, building the COPY text is most of the Python work of storing a page, and
+    the server waited for it."""
 
     workspace_id: str
     sync_run_id: int | None
@@ -228,6 +247,8 @@ def prepare_page(
     # Paused until they are freed, or the first collection after would walk them all.
     with collector_paused():
         users = _users_to_write(records, users_written)
+        users_out: str | list[object]
+        usage_out: str | list[object]
         if postgres:
             users_out, usage_out = (
                 _copy_text(users),
@@ -258,19 +279,22 @@ def stage_prepared(page: PreparedPage) -> None:
     before the transaction commits (the caller's to call)."""
     if not page.records:
         return
+    users, usage = page.users, page.usage
     with database.atomic():
         cursor = database.cursor()
         if _on_postgres():
+            assert isinstance(users, str) and isinstance(usage, str), "prepared for SQLite"
             users_sql, usage_sql = _upsert_statements(True)
             note_usage_changed()  # in the page's transaction (sync/store/rollups.py)
-            if page.users:
-                _copy_in(cursor, CodexUser, page.users)
+            if users:
+                _copy_in(cursor, CodexUser, users)
                 cursor.execute(users_sql)
-            _copy_in(cursor, DailyUsage, page.usage)
+            _copy_in(cursor, DailyUsage, usage)
             cursor.execute(usage_sql)
             # Dropped now rather than at commit: a caller's transaction may hold pages.
             cursor.execute(f"DROP TABLE IF EXISTS {', '.join(_STAGING_TABLE.values())}")
         else:
+            assert isinstance(users, list) and isinstance(usage, list), "prepared for PostgreSQL"
             staged_for = (page.workspace_id, page.sync_run_id)
             already = _staged_for(cursor)
             if already != staged_for:
@@ -278,11 +302,14 @@ def stage_prepared(page: PreparedPage) -> None:
                     # Staged usage has one workspace and sync run: rows of others are
                     # moved in first, as if each page had been stored alone.
                     flush_staged_usage()
-                for create in _staging_tables():
-                    cursor.execute(create)
+                for staging in _SQLITE_STAGING.values():
+                    cursor.execute(staging.create())
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED_FOR} (workspace_id, sync_run)"
+                )
                 cursor.execute(f"INSERT INTO temp.{_STAGED_FOR} VALUES (?, ?)", staged_for)
-            _stage_values(cursor, CodexUser, page.users)
-            _stage_values(cursor, DailyUsage, page.usage)
+            _stage_values(cursor, CodexUser, users)
+            _stage_values(cursor, DailyUsage, usage)
 
 
 def flush_staged_usage() -> None:
@@ -322,7 +349,8 @@ def _stage_values(cursor, model: type[Model], values: list[object]) -> None:
     """SQLite: rows of `model`'s staged columns, their values one after the other, into
     its staging table, _STAGED_ROWS_PER_STATEMENT rows a statement (fewer if SQLite binds
     fewer values), then the rest in halves, so that a connection compiles few statements."""
-    width = len(_SQLITE_STAGED_COLUMNS[model])
+    staging = _SQLITE_STAGING[model]
+    width = len(staging.columns)
     rows_left = len(values) // width
     bound = database.connection().getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     rows = min(_STAGED_ROWS_PER_STATEMENT, bound // width)
@@ -331,7 +359,7 @@ def _stage_values(cursor, model: type[Model], values: list[object]) -> None:
         while rows > rows_left:
             rows //= 2
         end = start + rows * width
-        cursor.execute(_staging_insert(model, rows), values[start:end])
+        cursor.execute(staging.insert(rows), values[start:end])
         start, rows_left = end, rows_left - rows
 
 
