@@ -12,7 +12,8 @@ are encoded to JSON bytes once each; from the same bytes, in the same process:
   with no checks), both run on every page, then the stored tuples built straight from
   it (no validation), each user once unless their email changes, then
   - SQLite: `sqlite3` `executemany` on a file of its own with the project's DDL and the
-    project's pragmas (WAL, synchronous=NORMAL: the same durability);
+    project's pragmas (WAL, synchronous=NORMAL: the same durability), and the page cache
+    a sync writes with (on both sides: sync/store/database.py's bulk_writing);
   - PostgreSQL: COPY into a temporary table, then one `INSERT ... SELECT ... ON CONFLICT
     DO UPDATE`, into copies of the project's tables;
   committing every `transaction_rows` rows, as the project does.
@@ -51,6 +52,7 @@ from sync.codex.client import decode_usage_page, usage_page
 from sync.codex.simulator import generate_org
 from sync.config import CodexSettings, SyncSettings
 from sync.ingest.writer import flush_staged_usage, prepare_page, stage_prepared
+from sync.store.database import BULK_WRITE_CACHE_KIB, bulk_writing
 from sync.store.models import database
 
 GOAL_RATIO = 0.85
@@ -117,10 +119,14 @@ def main() -> None:
 
     transaction_rows = SyncSettings().transaction_rows
     print(f"   both commit every {transaction_rows:,} rows, as a sync does")
+    if not postgres:
+        print(f"   both with a page cache of {BULK_WRITE_CACHE_KIB // 1024} MiB, as a sync has")
     project_store = ProjectStore(transaction_rows)
     for raw in limits:
         raw.transaction_rows = transaction_rows
     ratios: list[tuple[str, float]] = []
+    writing = bulk_writing()  # as a sync, for all its pages (sync/ingest/job.py)
+    writing.__enter__()
     for pass_name, sync_run in PASSES:
         project = Side("project")
         raws = [Side(raw.name) for raw in limits]
@@ -174,6 +180,7 @@ def main() -> None:
                 f"{other.total / project.total:.2f}, storing alone "
                 f"{other.seconds['store'] / project.seconds['store']:.2f}"
             )
+    writing.__exit__(None, None, None)
     for raw in limits:
         raw.close()
     _common.goal_line(
@@ -512,6 +519,7 @@ class RawSqlite(Raw):
             "journal_mode = wal",
             f"synchronous = {synchronous}",
             "foreign_keys = 1",
+            f"cache_size = -{BULK_WRITE_CACHE_KIB}",  # the project's while it syncs
         )
         for pragma in (*pragmas, "busy_timeout = 10000"):
             self.conn.execute(f"PRAGMA {pragma}")
