@@ -74,7 +74,6 @@ _USAGE_COUNTS = (
 _USER_FIELDS = (CodexUser.user_id, CodexUser.email)
 _USAGE_FIELDS = (*_USAGE_KEY, *_USAGE_COUNTS, DailyUsage.sync_run)
 _USER_ID, _DAY = operator.itemgetter(0), operator.itemgetter(2)
-_EMAIL_POSITION = UsageRecord._fields.index("email")
 _USER_AND_EMAIL, _EMAIL_GIVEN = operator.itemgetter(0, 1), operator.itemgetter(1)
 # The temporary tables holding rows on their way in: on PostgreSQL, a page's, filled by
 # COPY and dropped at commit at the latest; on SQLite, a transaction's pages, until
@@ -83,7 +82,7 @@ _STAGING_TABLE = {CodexUser: "codexbot_users_in", DailyUsage: "codexbot_usage_in
 _STAGED_FOR = "codexbot_usage_in_for"  # SQLite: see _SqliteStaging
 # Rows a staging statement binds at most. Each statement of a size stays compiled, with
 # a cell for each value and the last values bound: at the 2,978 records SQLite would
-# bind, a sync held 40 MB more (peak RSS 270 MB against 232 MB); staging went no faster.
+# bind, a full-density backfill peaked at 270 MB against 217 MB, and went no faster.
 _STAGED_ROWS_PER_STATEMENT = 1024
 # COPY's text format: a backslash escapes these; None is \N.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -123,12 +122,15 @@ def _on_conflict(model: type[Model], table: str) -> str:
             f"ON CONFLICT ({_quoted(CodexUser.user_id.column_name)}) "
             f"DO UPDATE SET {email} = COALESCE(EXCLUDED.{email}, {table}.{email})"
         )
-    assignments = ", ".join(
-        f"{_quoted(f.column_name)} = EXCLUDED.{_quoted(f.column_name)}"
-        for f in _USAGE_FIELDS[len(_USAGE_KEY) :]
-    )
     key = ", ".join(_quoted(f.column_name) for f in _USAGE_KEY)
-    return f"ON CONFLICT ({key}) DO UPDATE SET {assignments}"
+    return f"ON CONFLICT ({key}) DO UPDATE SET {_replaced(_USAGE_FIELDS[len(_USAGE_KEY) :])}"
+
+
+def _replaced(fields: Sequence[Field]) -> str:
+    """DO UPDATE's assignments giving `fields` the incoming row's values."""
+    return ", ".join(
+        f"{_quoted(f.column_name)} = EXCLUDED.{_quoted(f.column_name)}" for f in fields
+    )
 
 
 @dataclass(frozen=True)
@@ -138,10 +140,9 @@ class _SqliteStaging:
 
     Rows are staged as they come: users as (user, email), usage as the records themselves
     (UsageRecord: the key and counts named and ordered as in _USAGE_FIELDS, the email
-    second), so that
-    a page's values are its records chained, with no tuple built per row. The workspace
-    and sync run of the staged usage, the same for all its rows, are kept once, in the
-    table _STAGED_FOR."""
+    second), so that a page's values are its records chained, with no tuple built per
+    row. The workspace and sync run of the staged usage, the same for all its rows, are
+    kept once, in the table _STAGED_FOR."""
 
     table: str
     columns: tuple[str, ...]
@@ -176,9 +177,6 @@ def _sqlite_staging() -> dict[type[Model], _SqliteStaging]:
     record_columns = [name for name in UsageRecord._fields if name != "email"]
     assert record_columns == [f.column_name for f in _USAGE_FIELDS[1:-1]], record_columns
     usage_key = tuple(f.column_name for f in _USAGE_KEY[1:])
-    counts = ", ".join(
-        f"{_quoted(f.column_name)} = EXCLUDED.{_quoted(f.column_name)}" for f in _USAGE_COUNTS
-    )
     return {
         CodexUser: _SqliteStaging(
             users,
@@ -191,7 +189,8 @@ def _sqlite_staging() -> dict[type[Model], _SqliteStaging]:
             UsageRecord._fields,
             usage_key,
             # The counts, as _on_conflict does; the staged email is not read.
-            f"ON CONFLICT ({', '.join(map(_quoted, usage_key))}) DO UPDATE SET {counts}",
+            f"ON CONFLICT ({', '.join(map(_quoted, usage_key))}) "
+            f"DO UPDATE SET {_replaced(_USAGE_COUNTS)}",
         ),
     }
 
