@@ -550,7 +550,9 @@ def digest_preview(context: Context, manager_email: str) -> None:
     context.open_database()
     period_days = context.settings.digest.period_days
     policy = AccessPolicy.from_settings(context.settings)
-    digest = ask_digest_preview_by_email(manager_email, utc_today(), period_days, policy)
+    digest = ask_digest_preview_by_email(
+        manager_email, utc_today(), period_days, policy, context.settings.adoption
+    )
     if digest is None:
         raise click.ClickException(f"{manager_email} is not in the directory.")
     click.echo(render("digest.txt.j2", digest=digest), nl=False)

@@ -115,7 +115,9 @@ def run_demo(
         manager = manager_with_most_reports()
         _say(f"What {manager.display_name} gets before their 1:1s: codexbot digest preview")
         period_days = workspace.settings.digest.period_days
-        digest = ask_digest_preview_by_email(manager.email, today, period_days)
+        digest = ask_digest_preview_by_email(
+            manager.email, today, period_days, adoption=workspace.settings.adoption
+        )
         click.echo(render("digest.txt.j2", digest=digest))
         report = busiest_report(manager)
         _say(f"{manager.display_name} asks: codexbot stats {report.email} --as {manager.email}")

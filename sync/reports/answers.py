@@ -465,11 +465,16 @@ def _summed(rollups: list[TeamRollup]) -> TeamRollup:
 
 
 def ask_digest_preview_by_email(
-    manager_email: str, today: dt.date, period_days: int, policy: Collection[str] = ()
+    manager_email: str,
+    today: dt.date,
+    period_days: int,
+    policy: Collection[str] = (),
+    adoption: AdoptionSettings | None = None,
 ) -> Digest | None:
-    """`codexbot digest preview MANAGER`: None for someone not in the directory."""
+    """`codexbot digest preview MANAGER`: None for someone not in the directory;
+    `adoption` as for digest_for."""
     manager = find_employee(manager_email)
-    return None if manager is None else digest_for(manager, today, period_days, policy)
+    return None if manager is None else digest_for(manager, today, period_days, policy, adoption)
 
 
 _DIGEST_PREFERENCES = {

@@ -151,6 +151,9 @@ def test_digest_preview_lists_direct_reports(synced):
     for report in Employee.select().where(Employee.manager == manager):
         if report.archived_on is None:
             assert f"── {report.name} ──" in result.output
+    # It ends as the DM does, with the reporting line's adoption over the same days.
+    adoption = result.output.split("Adoption of your reporting line, same days: ")[1]
+    assert re.match(r"(\d+ of \d+ people active|Not shown: fewer than)", adoption), adoption
     missing = invoke(synced, "digest", "preview", "ghost@example.com")
     assert missing.exit_code == 1 and "not in the directory" in missing.output
 
