@@ -148,6 +148,10 @@ class OrgSettings(_Section):
     # True: people in the directory and missing from a newer file are archived from that
     # day, except config admins and people provisioned over SCIM (sync/org/importer.py).
     archive_missing: bool = False
+    # With archive_missing: a file that would archive more than this share of the people
+    # not archived, and more than ten of them, is refused and changes nothing. A truncated
+    # or filtered export looks like a mass leaving; raise it to 1 for a real one.
+    archive_missing_max_share: Annotated[float, Field(gt=0, le=1)] = 0.25
     # Our column name -> the file's header, e.g. manager_email = "Manager Email"; headers
     # match whatever their case and surrounding spaces. Columns nobody maps are ignored.
     columns: dict[str, str] = {}

@@ -58,6 +58,9 @@ __all__ = [
     "plan_import",
 ]
 
+# A file may always archive this many people missing from it, whatever their share: in
+# a small directory, a few leavers are a large share.
+ARCHIVE_MISSING_ALWAYS = 10
 # Why someone missing from the file is not archived by it.
 KEPT_CONFIG_ADMIN = "config admin"
 KEPT_SCIM = "scim"
@@ -72,9 +75,15 @@ class ArchiveMissing:
       run codexbot; they are kept, and the plan lists them;
     - people the identity provider provisions over SCIM (they have an external id, or
       the history shows SCIM created them): SCIM archives them when they leave.
-    Someone whose `archived_on` is already set, even in the future, keeps their date."""
+    Someone whose `archived_on` is already set, even in the future, keeps their date.
+
+    A file that would archive this way more than `max_share` of the people not archived,
+    and more than ARCHIVE_MISSING_ALWAYS of them, is refused (`[org]
+    archive_missing_max_share`): an export cut short or filtered by mistake looks like
+    a mass leaving, and would lock all those people out of their own figures."""
 
     admin_emails: Collection[str] = ()
+    max_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -256,6 +265,7 @@ def plan_import(
     kept: list[Kept] = []
     if archive_missing is not None:
         leavers, kept = _leavers(missing, archive_missing)
+        _check_leavers(len(leavers), existing, archive_missing.max_share, problems)
         for person in leavers:
             writes[person.email] = {"archived_on": today}
             archived.append(Archival(person.email, today, True, person.is_admin))
@@ -276,6 +286,21 @@ def plan_import(
         writes=writes,
         managers=managers,
     )
+
+
+def _check_leavers(
+    leavers: int, existing: Mapping[str, Employee], max_share: float, problems: Problems
+) -> None:
+    """Refuse a file that archives too many of the people not archived (ArchiveMissing)."""
+    active = sum(1 for person in existing.values() if person.archived_on is None)
+    if leavers > ARCHIVE_MISSING_ALWAYS and leavers > max_share * active:
+        problems.add(
+            0,
+            f"the file would archive {leavers:,} of the {active:,} people not archived, "
+            f"more than [org] archive_missing_max_share ({max_share:.0%}) allows; "
+            "if they all left, raise it for this import",
+        )
+        raise problems.refusal()
 
 
 def _leavers(

@@ -68,7 +68,10 @@ def archive_policy(settings: Settings, path: str | os.PathLike) -> ArchiveMissin
     never for another file someone imports."""
     if not settings.org.archive_missing or not is_source_file(settings, path):
         return None
-    return ArchiveMissing(admin_emails=tuple(settings.slack.admin_emails))
+    return ArchiveMissing(
+        admin_emails=tuple(settings.slack.admin_emails),
+        max_share=settings.org.archive_missing_max_share,
+    )
 
 
 def import_org_source(settings: Settings) -> SourceRead | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 from factories import person
@@ -327,6 +328,40 @@ def test_someone_archived_by_a_file_is_restored_when_a_later_file_says_so(team, 
     assert find_employee("ben@example.com").archived_on is None
 
 
+@freeze_time(NOW)
+def test_a_file_archiving_more_than_the_share_allowed_is_refused_and_changes_nothing(
+    team, tmp_path
+):
+    # An export cut short: LISTED keeps Lee and Ann; Ben and 43 more would be archived
+    # (Ops and Sam are kept), 44 of the 48 people not archived: over 90%.
+    for n in range(43):
+        person(f"p{n}@example.com", f"P{n}", manager=find_employee("ann@example.com"))
+    before, changes_before = dump_employees(), history()
+    policy = ArchiveMissing(admin_emails=["ops@example.com"], max_share=0.9)
+
+    with pytest.raises(OrgImportError) as refused:
+        import_org_csv(write(tmp_path, LISTED), archive_missing=policy)
+
+    assert refused.value.problems == [
+        "the file would archive 44 of the 48 people not archived, more than "
+        "[org] archive_missing_max_share (90%) allows; if they all left, raise it for this import"
+    ]
+    assert dump_employees() == before and history() == changes_before
+
+    # The same file, the share raised to 1: the mass leaving is taken as real.
+    plan = import_org_csv(write(tmp_path, LISTED), archive_missing=replace(policy, max_share=1))
+    assert len(plan.archived) == 44
+
+
+@freeze_time(NOW)
+def test_a_small_directory_may_lose_up_to_ten_people_whatever_their_share(team, tmp_path):
+    policy = ArchiveMissing(admin_emails=["ops@example.com"], max_share=0.01)
+
+    plan = import_org_csv(write(tmp_path, LISTED), archive_missing=policy)
+
+    assert [a.email for a in plan.archived] == ["ben@example.com"]
+
+
 def test_a_file_listing_nobody_never_archives_everyone(team, tmp_path):
     before = dump_employees()
 
@@ -346,7 +381,11 @@ def test_archive_missing_applies_to_the_source_file_only(tmp_path):
     assert archive_policy(settings, source) is None  # archive_missing is off
 
     settings.org.archive_missing = True
-    assert archive_policy(settings, source) == ArchiveMissing(admin_emails=("ops@example.com",))
+    assert archive_policy(settings, source) == ArchiveMissing(
+        admin_emails=("ops@example.com",), max_share=0.25
+    )
+    settings.org.archive_missing_max_share = 0.5
+    assert archive_policy(settings, source).max_share == 0.5
     assert archive_policy(settings, tmp_path / "." / "people.csv") is not None
     assert archive_policy(settings, write(tmp_path, LISTED, "other.csv")) is None
 
