@@ -314,7 +314,7 @@ def stage_prepared(page: PreparedPage) -> None:
 
 
 def flush_staged_usage() -> None:
-    """SQLite: move the rows stage_usage staged on this connection into the tables, in one
+    """SQLite: move the rows stage_prepared staged on this connection into the tables, in one
     statement per table, and drop the staging tables. PostgreSQL: nothing (each page is
     written as it is staged)."""
     if _on_postgres():
