@@ -725,3 +725,69 @@ def test_any_page_is_parsed_without_raising_and_every_row_is_accounted_for_once(
 
 def test_a_boolean_user_is_no_user():
     assert parse_rows([row(user_id=True, actor=None)], FIRST, LAST).rejected == {"no_user": 1}
+
+
+@st.composite
+def typed_rows(draw, number: int) -> dict[str, Any]:
+    """A row of the API's own types (decoded typed, not by the fallback), whose totals
+    are none, the clients' exact sums, those sums with some counts raised, or any."""
+    # Tokens known (the usual day), unpublished yet (today), or some of each.
+    tokens = draw(st.sampled_from(["known", "known", "unknown", "mixed"]))
+    token_values = {
+        "known": st.integers(0, 10**9),
+        "unknown": st.none(),
+        "mixed": st.one_of(st.none(), st.integers(0, 10**9)),
+    }[tokens]
+    clients = [
+        {
+            "client_id": draw(st.sampled_from(["CODEX_CLI", "CODEX_WEB", "CODEX_NEW"])),
+            "threads": draw(ints),
+            "turns": draw(ints),
+            "credits": draw(cents),
+            **{name: draw(token_values) for name in TOKENS if tokens != "mixed" or draw(ints)},
+        }
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    summed = {
+        name: sum(c[name] for c in clients)
+        if all(c.get(name) is not None for c in clients)
+        else None
+        for name in (*COUNTS, *TOKENS)
+    }
+    kind = draw(st.sampled_from(["none", "sums", "raised", "any"]))
+    totals = {
+        "none": None,
+        "sums": summed,
+        "raised": {
+            name: value + draw(st.sampled_from([0, 0, 1, 7])) if value is not None else None
+            for name, value in summed.items()
+        },
+        "any": draw(count_objects().filter(lambda c: all(type(v) is not str for v in c.values()))),
+    }[kind]
+    if not clients and (totals is None or all(v is None for v in totals.values())):
+        totals = {"threads": 1, "turns": 2, "credits": 0.5}
+    user = f"user-{number}"
+    value = {
+        "start_time": _midnight(draw(st.sampled_from(WINDOW_DAYS))),
+        "actor": {"user_id": user, "email": draw(st.sampled_from([None, f"P{number}@X.com"]))},
+        "clients": clients,
+    }
+    if totals is not None:
+        value["totals"] = totals
+    return value
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.integers(1, 8).flatmap(lambda n: st.tuples(*(typed_rows(i) for i in range(n)))))
+def test_pages_of_the_api_types_read_typed_give_what_parse_rows_gives(rows):
+    """The typed reading writes ApiCounts.stored and the remainder's fast path out by hand
+    (rows.py: _api_row_records); it must agree with parse_rows record for record, on rows
+    whose totals match their clients, exceed them, or leave tokens unknown."""
+    decoded = decode_usage_page(json.dumps({"data": list(rows)}).encode())
+    assert isinstance(decoded, ApiPage)
+    page = usage_page(decoded, FIRST, LAST)
+    parsed = parse_rows(list(rows), FIRST, LAST)
+    assert (page.records, page.rejected) == (parsed.records, parsed.rejected)
+    assert [list(map(type, r)) for r in page.records] == [
+        list(map(type, r)) for r in parsed.records
+    ]
