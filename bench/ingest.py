@@ -32,6 +32,7 @@ project's setting nor its limit.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import gc
@@ -106,7 +107,6 @@ def main() -> None:
     )
     url = _common.database_url()
     _common.header("ingest: the project vs the plain driver, from the same JSON bytes", url, args)
-    page_size = CodexSettings().page_size
     postgres = _common.is_postgres(url)
     db = _common.fresh_database(url, extra_tables=RAW_TABLES.values())
     limits: list[RawSqlite | RawPostgres] = (
@@ -124,63 +124,12 @@ def main() -> None:
     project_store = ProjectStore(transaction_rows)
     for raw in limits:
         raw.transaction_rows = transaction_rows
-    ratios: list[tuple[str, float]] = []
-    writing = bulk_writing()  # as a sync, for all its pages (sync/ingest/job.py)
-    writing.__enter__()
-    for pass_name, sync_run in PASSES:
-        project = Side("project")
-        raws = [Side(raw.name) for raw in limits]
-        records_total = api_rows = pages = 0
-        seed = args.seed + sync_run
-        for number, body in enumerate(api_pages(args.employees, args.days, page_size, seed)):
-            sides: list[int | None] = [None, *range(len(limits))]  # None: the project
-            # Rotate who goes first, so none always meets a warm or a cold cache.
-            shift = number % len(sides)
-            for side in sides[shift:] + sides[:shift]:
-                if side is None:
-                    stored, read = project_store.run(body, sync_run, project)
-                    records_total, api_rows = records_total + stored, api_rows + read
-                else:
-                    limits[side].run(body, sync_run, raws[side])
-            pages += 1
-        project_store.finish(project)
-        for raw, side in zip(limits, raws, strict=True):
-            raw.finish(side)
-        check_stored(records_total, limits)
-        fastest = [raw.settle() for raw in raws]
-        print(
-            f"   {pass_name}: {pages} pages of up to {page_size} API rows "
-            f"({api_rows:,} API rows, {records_total:,} stored rows)"
-        )
-        for side in (project, *raws):
-            stages = "  ".join(f"{s} {side.seconds[s]:6.2f} s" for s in STAGES)
-            print(
-                f"     {side.name:<40}: {side.total:7.2f} s {records_total / side.total:>9,.0f} "
-                f"rows/s  ({stages})"
-            )
-        decoders = "; ".join(
-            f"{name} {decode:.2f} + {parse:.2f} s"
-            for name, (decode, parse) in raws[0].decoders.items()
-        )
-        print(
-            f"     the limit's decoders, decode + parse: {decoders} (the limit takes {fastest[0]})"
-        )
-        limit = raws[0]
-        whole = limit.total / project.total
-        store = limit.seconds["store"] / project.seconds["store"]
-        ratios += [(f"{pass_name}", whole), (f"{pass_name} store", store)]
-        print(
-            f"     fraction of the limit: whole pipeline {whole:.2f}, storing {store:.2f} "
-            "(the project's rows built from its records and stored, against the driver's "
-            "call alone)"
-        )
-        for other in raws[1:]:
-            print(
-                f"     (information) fraction of {other.name}: whole pipeline "
-                f"{other.total / project.total:.2f}, storing alone "
-                f"{other.seconds['store'] / project.seconds['store']:.2f}"
-            )
-    writing.__exit__(None, None, None)
+    with bulk_writing():  # as a sync, for all its pages (sync/ingest/job.py)
+        ratios = [
+            ratio
+            for pass_name, sync_run in PASSES
+            for ratio in run_pass(pass_name, sync_run, args, project_store, limits)
+        ]
     for raw in limits:
         raw.close()
     _common.goal_line(
@@ -192,6 +141,67 @@ def main() -> None:
         args.smoke,
     )
     db.close()
+
+
+def run_pass(
+    pass_name: str,
+    sync_run: int,
+    args: argparse.Namespace,
+    project_store: ProjectStore,
+    limits: list[RawSqlite | RawPostgres],
+) -> list[tuple[str, float]]:
+    """One pass over the pages by every side; the project's fractions of the limit, for the
+    whole pipeline and for storing."""
+    page_size = CodexSettings().page_size
+    project = Side("project")
+    raws = [Side(raw.name) for raw in limits]
+    records_total = api_rows = pages = 0
+    seed = args.seed + sync_run
+    for number, body in enumerate(api_pages(args.employees, args.days, page_size, seed)):
+        sides: list[int | None] = [None, *range(len(limits))]  # None: the project
+        # Rotate who goes first, so none always meets a warm or a cold cache.
+        shift = number % len(sides)
+        for side in sides[shift:] + sides[:shift]:
+            if side is None:
+                stored, read = project_store.run(body, sync_run, project)
+                records_total, api_rows = records_total + stored, api_rows + read
+            else:
+                limits[side].run(body, sync_run, raws[side])
+        pages += 1
+    project_store.finish(project)
+    for raw, side in zip(limits, raws, strict=True):
+        raw.finish(side)
+    check_stored(records_total, limits)
+    fastest = [raw.settle() for raw in raws]
+    print(
+        f"   {pass_name}: {pages} pages of up to {page_size} API rows "
+        f"({api_rows:,} API rows, {records_total:,} stored rows)"
+    )
+    for side in (project, *raws):
+        stages = "  ".join(f"{s} {side.seconds[s]:6.2f} s" for s in STAGES)
+        print(
+            f"     {side.name:<40}: {side.total:7.2f} s {records_total / side.total:>9,.0f} "
+            f"rows/s  ({stages})"
+        )
+    decoders = "; ".join(
+        f"{name} {decode:.2f} + {parse:.2f} s" for name, (decode, parse) in raws[0].decoders.items()
+    )
+    print(f"     the limit's decoders, decode + parse: {decoders} (the limit takes {fastest[0]})")
+    limit = raws[0]
+    whole = limit.total / project.total
+    store = limit.seconds["store"] / project.seconds["store"]
+    print(
+        f"     fraction of the limit: whole pipeline {whole:.2f}, storing {store:.2f} "
+        "(the project's rows built from its records and stored, against the driver's "
+        "call alone)"
+    )
+    for other in raws[1:]:
+        print(
+            f"     (information) fraction of {other.name}: whole pipeline "
+            f"{other.total / project.total:.2f}, storing alone "
+            f"{other.seconds['store'] / project.seconds['store']:.2f}"
+        )
+    return [(pass_name, whole), (f"{pass_name} store", store)]
 
 
 class ProjectStore:
