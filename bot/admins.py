@@ -1,4 +1,5 @@
-"""Telling codexbot's admins something by DM: syncing has stopped, digests are late."""
+"""Telling codexbot's admins something by DM: syncing has stopped, digests are late, the
+HRIS file was refused."""
 
 from __future__ import annotations
 

@@ -58,6 +58,8 @@ class Scheduler:
         if outcome.paused_because:
             paused = Notice("sync_paused", {"error": outcome.paused_because})
             tell_admins(self.client, self.settings, paused)
+        if outcome.org_refused:
+            tell_admins(self.client, self.settings, outcome.org_refused)
         if outcome.ran:
             # Outside any transaction: answers meanwhile read the rows, as without a roll-up.
             warm(self.settings.adoption, extra_days=(self.settings.digest.period_days,))

@@ -7,9 +7,9 @@ the interval holds however many replicas tick; the lease makes sure only one run
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-from dataclasses import dataclass
 
 from sync.clock import utc_timestamp
 from sync.codex.client import InvalidApiKeyError, PlanAccessError, WorkspaceNotFoundError
@@ -17,6 +17,7 @@ from sync.codex.connection import CodexConnectionError, load_api_key
 from sync.config import Settings
 from sync.ingest.job import SYNC_LEASE, SYNC_LEASE_SECONDS, SyncFailedError, run_sync
 from sync.notices import Notice
+from sync.org.source import refused_since
 from sync.store.claims import held_claim
 from sync.store.models import Connection, SyncRun
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 NEEDS_ATTENTION = (InvalidApiKeyError, PlanAccessError, WorkspaceNotFoundError)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ScheduledSyncOutcome:
     ran: bool
     run: SyncRun | None = None
@@ -35,6 +36,9 @@ class ScheduledSyncOutcome:
     # Set when this replica cannot read the stored key (no CODEXBOT_SECRET_KEY, or
     # another one): it leaves the sync to replicas that can, and pauses nothing.
     skipped_because: Notice | None = None
+    # Set on the one run that found the [org] source file refused or unreadable (its
+    # content is read again only when it changes): the caller tells the admins, once.
+    org_refused: Notice | None = None
 
 
 def next_sync_at(interval_minutes: int) -> dt.datetime | None:
@@ -67,14 +71,20 @@ def run_scheduled_sync(settings: Settings, holder: str) -> ScheduledSyncOutcome:
         if not held or not sync_is_due(settings.sync.interval_minutes, now):
             return ScheduledSyncOutcome(ran=False)
         try:
-            return ScheduledSyncOutcome(ran=True, run=run_sync(settings, holder=holder))
+            outcome = ScheduledSyncOutcome(ran=True, run=run_sync(settings, holder=holder))
         except SyncFailedError as exc:
             if isinstance(exc.error, NEEDS_ATTENTION):
-                return _pause(connection, exc.notice, exc.run)
-            log.info("sync failed, will retry at the next interval: %s", exc)
-            return ScheduledSyncOutcome(ran=True, run=exc.run)
+                outcome = _pause(connection, exc.notice, exc.run)
+            else:
+                log.info("sync failed, will retry at the next interval: %s", exc)
+                outcome = ScheduledSyncOutcome(ran=True, run=exc.run)
         except CodexConnectionError as exc:  # the connection changed under this sync
             return ScheduledSyncOutcome(ran=False, skipped_because=exc.notice)
+    # The file is read at the start of every sync run, failed ones too (sync/ingest/job.py).
+    if settings.org.source and outcome.run is not None:
+        refused = refused_since(settings.org.source, outcome.run.started_at)
+        outcome = dataclasses.replace(outcome, org_refused=refused)
+    return outcome
 
 
 def _pause(connection: Connection, reason: Notice, run: SyncRun | None) -> ScheduledSyncOutcome:

@@ -5,7 +5,7 @@ its changes recorded in the directory's history as made by `file PATH`.
 A refused file changes nothing; it is recorded once in the history (its problems counted,
 the first few quoted as the import words them) and not read again until it changes. A
 file that cannot be read is recorded the same way, once until it can be. Neither stops
-the sync that reads it.
+the sync that reads it; the scheduler tells the admins (refused_since).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sync.clock import utc_timestamp
 from sync.config import Settings
+from sync.notices import Notice
 from sync.org.history import IMPORTED, REFUSED, hris_actor, last_change_by, record_change
 from sync.org.importer import ArchiveMissing, ImportCounts, ImportPlan, import_org_data
 from sync.org.org_csv import OrgImportError, fingerprint, read_org_file
@@ -133,6 +134,20 @@ def source_state(path: str) -> SourceState:
         None,
         problems=_count(detail.get("problems")),
         first_problems=tuple(str(p) for p in first) if isinstance(first, list) else (),
+    )
+
+
+def refused_since(path: str, since: dt.datetime) -> Notice | None:
+    """The admins' notice if `path` was refused (or could not be read) at `since` or
+    after, else None. A refusal is recorded once per content of the file, and an
+    unreadable file once until it can be read, so one sync run sees it: the one that
+    read it."""
+    state = source_state(path)
+    if state.outcome != SOURCE_REFUSED or state.read_at is None or state.read_at < since:
+        return None
+    return Notice(
+        "org_source_refused",
+        {"file": path, "problems": state.problems, "first": list(state.first_problems)},
     )
 
 

@@ -88,6 +88,11 @@ SAMPLE_PARAMS = {
     "sync_failed": {"error": Notice("invalid_api_key")},
     "sync_paused": {"error": Notice("service_unreachable", {"reason": "timed_out"})},
     "sync_stopped_early": {"error": "KeyboardInterrupt"},
+    "org_source_refused": {
+        "file": "/srv/hris/people.csv",
+        "problems": 4,
+        "first": ["line 3: no email", "line 9: the manager chain loops"],
+    },
     "bad_command": {"problem": Notice("takes_nothing", {"name": "status"})},
     "unknown_subcommand": {"word": "drop"},
     "unknown_period": {"word": "9d", "choices": (7, 30)},

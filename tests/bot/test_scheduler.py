@@ -98,6 +98,34 @@ def test_a_rejected_key_pauses_syncs_and_alerts_admins_once(shared_settings, sim
     assert SyncRun.select().order_by(SyncRun.id.desc()).first().outcome == "ok"
 
 
+def test_a_refused_org_file_is_told_to_the_admins_once(shared_settings, simulator, slack, tmp_path):
+    admin = person("admin@example.com", "Ada Admin", role="admin")
+    admin.slack_user_id = "UADMIN"
+    admin.save()
+    source = tmp_path / "people.csv"
+    source.write_text(  # a manager chain that loops
+        "email,name,manager_email\n"
+        "dev@example.com,Dev One,lead@example.com\n"
+        "lead@example.com,Lee Lead,dev@example.com\n"
+    )
+    shared_settings.org.source = str(source)
+    store_connection(simulator.workspace_id, simulator.api_key, SECRET)
+    with freeze_time(START) as clock:
+        replicas = two_replicas(shared_settings)
+        for _ in range(3):  # three syncs, one an hour, on two replicas
+            for replica in replicas:
+                replica.sync_tick()
+            clock.tick(dt.timedelta(hours=1))
+    assert SyncRun.select().count() == 3
+    alerts = slack.calls_to("chat.postMessage")
+    assert [a.params["channel"] for a in alerts] == ["DUADMIN"]
+    text = alerts[0].params["text"]
+    assert text.startswith(f"codexbot refused the org file {source}, so the directory did not")
+    # Escaped for mrkdwn, as Slack must get a ">".
+    assert "1 problem (line 2: the manager chain loops: dev@example.com -&gt; lead" in text
+    assert f"codexbot org import --dry-run {source}" in text
+
+
 def test_a_transient_failure_is_retried_next_interval_without_alerts(
     shared_settings, simulator, slack
 ):

@@ -19,6 +19,7 @@ from sync.codex.connection import store_connection
 from sync.codex.simulator import Simulator
 from sync.config import load_settings
 from sync.ingest.scheduled import run_scheduled_sync
+from sync.notices import Notice
 from sync.org.history import hris_actor
 from sync.org.org_csv import fingerprint
 from sync.org.source import source_state
@@ -87,10 +88,13 @@ class Hourly:
 
     def __init__(self, settings, clock):
         self.settings, self.clock = settings, clock
+        # What each sync gave the scheduler to tell the admins about the file.
+        self.org_refused: list[Notice | None] = []
 
     def sync(self) -> SyncRun:
         outcome = run_scheduled_sync(self.settings, "replica-a")
         assert outcome.ran and outcome.run is not None
+        self.org_refused.append(outcome.org_refused)
         self.clock.tick(dt.timedelta(hours=1))
         return outcome.run
 
@@ -166,6 +170,12 @@ def test_a_refused_file_changes_nothing_is_recorded_once_and_the_usage_sync_goes
         assert again.outcome == SyncRun.OUTCOME_OK and again.rows > 0
         assert [action for action, _ in file_records(source)] == ["file imported", "file refused"]
         assert directory() == before
+        # The admins are told at the sync that refused it, not at every sync after.
+        assert hourly.org_refused == [
+            None,
+            Notice("org_source_refused", {"file": path, "problems": 1, "first": [LOOP_PROBLEM]}),
+            None,
+        ]
         status = status_now(settings)
         status_text = render("status.txt.j2", status=status)
         assert (
@@ -202,6 +212,8 @@ def test_a_missing_source_is_reported_once_and_read_again_when_it_is_back(sim, s
         assert [action for action, _ in records][-1] == "file imported"
         assert records[-1][1]["unchanged"] == 2 and records[-1][1]["added"] == 0
         assert directory() == before
+        unreadable = Notice("org_source_refused", records[1][1])
+        assert hourly.org_refused == [None, unreadable, None, None]
 
 
 def test_without_a_source_nothing_is_read_and_nothing_said(sim, source):
