@@ -12,9 +12,11 @@ day late.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
@@ -80,7 +82,7 @@ class DigestDeliverer:
         """Send every digest now due; returns how many were sent."""
         if not self.settings.digest.enabled:
             return 0
-        with held_claim(DIGEST_LEASE, self.holder) as held:
+        with held_claim(DIGEST_LEASE, self.holder) as held, _run_kept_from_collector():
             if not held:
                 return 0
             now = utc_now()
@@ -176,6 +178,7 @@ class DigestDeliverer:
                 return False
             try:
                 user_id = self._slack_user_id(employee)
+                gc.freeze()  # see _run_kept_from_collector
                 messages, shown = compose(user_id)
                 timestamps = [send_direct_message(self.client, user_id, m) for m in messages]
             except (SlackApiError, SlackClientError, OSError, LookupError) as exc:
@@ -283,6 +286,21 @@ class DigestDeliverer:
         employee.slack_user_id = user["id"]
         employee.save(only=[Employee.slack_user_id])
         return employee.slack_user_id
+
+
+@contextlib.contextmanager
+def _run_kept_from_collector() -> Iterator[None]:
+    """A delivery run freezes everything alive before each digest it composes (gc.freeze),
+    and unfreezes it all when it ends. The run's org chart and everyone's sums are read
+    once and kept to the end: at 30k people, each full collection walked them for 40 to
+    90 ms, inside whichever digest it fell in (the slowest of 4,594 digests: 84 ms against
+    a p99 of 3.6 ms). Frozen, a full collection walks only what the digests made since.
+    Reference counting still frees everything; only cycles made meanwhile, anywhere in
+    the process, wait for the run's end to be collected."""
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _delivery(kind: str, employee_id: int, period_end: dt.date) -> DigestDelivery | None:

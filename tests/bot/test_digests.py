@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import pytest
 from factories import person, record_sync, store_usage, usage
@@ -100,6 +101,31 @@ def test_each_manager_gets_one_dm_with_exact_numbers(settings, slack, team):
     assert "Dee Deep" not in digest.split("_Their team:_")[0]  # skip-level only rolled up
     assert "usage up 100%" in digest and "new surface: CLI" in digest
     assert "`/codex stats @person 30d`" in digest
+
+
+def test_a_run_keeps_what_it_read_from_the_collector_until_it_ends(settings, slack, team):
+    """Everything alive when a digest is composed (the run's chart and sums) is frozen out
+    of the cyclic collector's full collections while the run lasts, and handed back at its
+    end, whether Slack took the digests or not (bot/digests.py, _run_kept_from_collector)."""
+    frozen_when_sent = []
+    record = slack.record
+
+    def recording(call):
+        if call.method == "chat.postMessage":  # the fake answers in this process
+            frozen_when_sent.append(gc.get_freeze_count())
+        record(call)
+
+    slack.record = recording
+    with freeze_time(ALL_DUE):
+        assert deliverer(settings, slack).deliver_due() == 3
+    assert len(frozen_when_sent) == 3 and min(frozen_when_sent) > 0
+    assert gc.get_freeze_count() == 0
+    slack.go_down()
+    with freeze_time(ALL_DUE):
+        DigestDelivery.delete().execute()
+        assert deliverer(settings, slack).deliver_due() == 0
+    assert gc.get_freeze_count() == 0
+    slack.come_back()
 
 
 def test_each_manager_is_served_at_nine_in_their_own_time_zone(settings, slack, team):
