@@ -26,9 +26,10 @@ plain driver's limit, against 0.84 writing straight into the table. Bound row by
 through `executemany`, 0.71, but the backfill took 47 s: the driver takes the
 interpreter's lock back at every row, so the next page could not be decoded meanwhile.
 Bound a thousand rows a statement, the records' values chained with no tuple built per
-row: 0.76 fresh and 0.85 re-sync, storing alone 0.90 and 1.06 (the rest is decoding and
-parsing, which check what the limit takes on trust), and the backfill 40.8 s, its peak
-RSS 216 MB (JSON: 41.5 s and 232 MB).
+row: 0.76 fresh and 0.85 re-sync, storing alone 0.90 and 1.06 (the rest was decoding and
+parsing, which check what the limit takes on trust: 0.87 and 0.90 since rows.py reads
+typed rows inline), and the backfill 40.8 s, its peak RSS 216 MB (JSON: 41.5 s and
+232 MB).
 
 Either way, a page is first prepared (`prepare_page`: the COPY text, or the values to
 bind) without the database, on the thread that fetches it, and a sync writes each Codex
