@@ -52,9 +52,16 @@ class Answer:
 class ScimEndpoint:
     """A WSGI application for every path under /scim."""
 
-    def __init__(self, bearer_token: str | None, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        bearer_token: str | None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        public_url: str | None = None,
+    ) -> None:
         self._token = bearer_token.encode() if bearer_token else None
         self._max_body_bytes = max_body_bytes
+        # The SCIM root for the locations in answers (`scim.public_url`); None: per request.
+        self._public_url = public_url
 
     @property
     def enabled(self) -> bool:
@@ -106,7 +113,8 @@ class ScimEndpoint:
             if refusal is not None:
                 return refusal, label
         params = dict(parse_qsl(environ.get("QUERY_STRING", "")))
-        request = _Request(ScimService(_base_url(environ)), parts, params, body)
+        base_url = self._public_url or _base_url(environ)
+        request = _Request(ScimService(base_url), parts, params, body)
         return _answered(handler, request), label
 
     def _body(self, environ: dict) -> tuple[Any, Answer | None]:
@@ -181,10 +189,12 @@ def _send(start_response: Callable, answer: Answer) -> list[bytes]:
 
 
 def _base_url(environ: dict) -> str:
-    """The SCIM root as the client reached it, for the locations in answers."""
-    scheme = environ.get("HTTP_X_FORWARDED_PROTO", "").lower()
-    if scheme not in ("http", "https"):
-        scheme = environ.get("wsgi.url_scheme", "http")
+    """The SCIM root as the client reached it, for the locations in answers, when
+    `scim.public_url` does not say it: the request's Host, and the scheme the server was
+    reached by. Waitress drops X-Forwarded-Proto (and the other proxy headers) from peers
+    it was not told to trust, so behind a proxy that ends TLS this says http://: there,
+    `scim.public_url` must be set."""
+    scheme = environ.get("wsgi.url_scheme", "http")
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
     return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{SCIM_PATH}"
 

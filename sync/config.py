@@ -59,13 +59,18 @@ class CodexSettings(_Section):
     @field_validator("api_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL ({exc})") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
+        return _http_url(value)
+
+
+def _http_url(value: str) -> str:
+    """`value` if it is an http:// or https:// URL with a host."""
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a URL ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
 
 
 class SecuritySettings(_Section):
@@ -175,6 +180,20 @@ class OrgSettings(_Section):
 class ScimSettings(_Section):
     # The bearer token the identity provider sends to /scim/v2. Unset: no SCIM endpoint.
     bearer_token: Annotated[str, Field(min_length=16)] | None = None
+    # The SCIM root as the identity provider reaches it (https://HOST/scim/v2), which the
+    # locations in answers start with. Unset: each request's Host header, with http://
+    # unless the server itself serves TLS; so behind a proxy that ends TLS, set it.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _root_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = httpx.URL(_http_url(value))
+        if url.query or url.fragment:
+            raise ValueError("must have no query or fragment")
+        return value.rstrip("/")
 
 
 class PrivacySettings(_Section):
@@ -234,6 +253,7 @@ ENVIRONMENT_OVERRIDES = {
     "SLACK_API_URL": ("slack", "api_url"),
     "CODEXBOT_LOG_FORMAT": ("logging", "format"),
     "SCIM_BEARER_TOKEN": ("scim", "bearer_token"),
+    "SCIM_PUBLIC_URL": ("scim", "public_url"),
 }
 
 

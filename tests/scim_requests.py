@@ -19,9 +19,11 @@ SCIM_JSON = "application/scim+json"
 
 
 @contextlib.contextmanager
-def scim_served(settings, slack, token: str | None = TOKEN):
-    """(Slack sender, SCIM client) for the bot serving SCIM with `token` (None: off)."""
-    with running_bot(settings, slack, scim=ScimEndpoint(token)) as sender:
+def scim_served(settings, slack, token: str | None = TOKEN, public_url: str | None = None):
+    """(Slack sender, SCIM client) for the bot serving SCIM with `token` (None: off), its
+    locations starting with `public_url` if given."""
+    endpoint = ScimEndpoint(token, public_url=public_url)
+    with running_bot(settings, slack, scim=endpoint) as sender:
         base = sender.url.removesuffix("/slack/events") + "/scim/v2"
         headers = {"Authorization": f"Bearer {token}", "Content-Type": SCIM_JSON}
         with httpx.Client(base_url=base, headers=headers, timeout=10) as scim:

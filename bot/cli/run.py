@@ -68,11 +68,13 @@ def run(context: Context, http_mode: bool, host: str, port: int) -> None:
                 log.warning("SCIM is served in HTTP mode only (codexbot run --http): not here")
             serve_socket_mode(app, app_token)
             return
-        scim = ScimEndpoint(settings.scim.bearer_token)
+        scim = ScimEndpoint(settings.scim.bearer_token, public_url=settings.scim.public_url)
         server = create_http_server(app, host, port, slack.max_body_bytes, scheduler, scim)
         log.info("codexbot listening on http://%s:%s/slack/events", host, port)
         if scim.enabled:
             log.info("SCIM provisioning at http://%s:%s%s", host, port, SCIM_PATH)
+            if settings.scim.public_url:
+                log.info("SCIM locations start with %s", settings.scim.public_url)
         server.run()
     finally:
         scheduler.stop()

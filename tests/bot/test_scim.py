@@ -518,6 +518,32 @@ def test_without_a_token_configured_there_is_no_scim_endpoint(settings, slack):
             assert refusal(scim.get(path), 404, None)
 
 
+def test_locations_come_from_the_request_unless_a_public_url_is_set(settings, slack):
+    """Without `scim.public_url`, the locations follow the request's Host, over http:
+    waitress drops X-Forwarded-Proto from a peer it does not trust, so a proxy that ends
+    TLS cannot say https (and nobody else can make them say anything but the Host). With
+    `scim.public_url`, they start with it, whatever the request's headers say."""
+    behind_proxy = {"X-Forwarded-Proto": "https", "Host": "codexbot.example.com"}
+    with scim_served(settings, slack) as (_, scim):
+        ada = scim.post(
+            "/Users", json=okta_user("ada@example.com", "Ada", "L"), headers=behind_proxy
+        )
+        assert ada.headers["location"] == (
+            f"http://codexbot.example.com/scim/v2/Users/{ada.json()['id']}"
+        )
+    public = "https://people.example.org/codexbot/scim/v2"
+    with scim_served(settings, slack, public_url=public) as (_, scim):
+        forged = {"X-Forwarded-Proto": "http", "Host": "elsewhere.example.net"}
+        bo = scim.post("/Users", json=okta_user("bo@example.com", "Bo", "B"), headers=forged)
+        assert bo.status_code == 201
+        location = f"{public}/Users/{bo.json()['id']}"
+        assert bo.headers["location"] == bo.json()["meta"]["location"] == location
+        listed = scim.get("/Users", headers=forged).json()["Resources"]
+        assert {user["meta"]["location"].rsplit("/", 1)[0] for user in listed} == {
+            f"{public}/Users"
+        }
+
+
 def test_a_missing_or_wrong_token_is_refused_and_neither_body_nor_token_is_logged(scim, caplog):
     caplog.set_level(logging.DEBUG)
     # peewee logs each query with its parameters at DEBUG (`codexbot -v`): not this code's.

@@ -42,6 +42,8 @@ def test_config_path_may_come_from_codexbot_config(tmp_path):
         ('[database]\nurl = "mysql://x"\n', "database.url"),
         ('[codex]\napi_base_url = "http://[::1/v1"\n', "codex.api_base_url"),
         ('[codex]\napi_base_url = "ftp://example.com"\n', "codex.api_base_url"),
+        ('[scim]\npublic_url = "codexbot.example.com/scim/v2"\n', "scim.public_url"),
+        ('[scim]\npublic_url = "https://codexbot.example.com/scim/v2?x=1"\n', "scim.public_url"),
         ("[slack]\ntypo_key = 1\n", "slack.typo_key"),
     ],
 )
@@ -81,3 +83,10 @@ def test_example_config_names_every_setting():
             if not as_table and not re.search(rf"^\s*#?\s*{key}\s*=", block, flags=re.M):
                 missing.append(f"{section}.{key}")
     assert not missing, f"not in config.example.toml: {missing}"
+
+
+def test_the_scim_public_url_comes_without_its_trailing_slash():
+    environ = {"SCIM_PUBLIC_URL": "https://codexbot.example.com/scim/v2/"}
+    assert load_settings(None, environ=environ).scim.public_url == (
+        "https://codexbot.example.com/scim/v2"
+    )
