@@ -142,7 +142,7 @@ def test_a_manager_a_peer_and_a_report_in_the_terminal(tmp_path):
         f"as {peer.group(2)}",
         f"/codex stats {about}",
         f"as {report.group(2)}",
-        "my usage this week",
+        "my usage 7d",  # "this week" would be one day on a Monday
         "home",
         "quit",
     )
@@ -165,8 +165,8 @@ def test_a_manager_a_peer_and_a_report_in_the_terminal(tmp_path):
     (refusal,) = builder_payloads(refused)
     assert words(Notice("refused")) in json.dumps(refusal)
 
-    # The report's DM: their own week, answered in the DM.
-    dm = said[f"{first(report_name)}> my usage this week"]
+    # The report's DM: their own last seven days, answered in the DM.
+    dm = said[f"{first(report_name)}> my usage 7d"]
     assert "codexbot, in your DM" in dm
     assert f"Codex usage: {report_name}" in dm
     assert "(7 days)" in dm
