@@ -153,7 +153,7 @@ def _write_slack_side(out: Path, digest: Digest, answer: StatsAnswer) -> list[tu
     file, its path and a Block Kit Builder link (for a PNG, what it shows)."""
     manager, today = digest.manager, digest.period.last_day + dt.timedelta(days=1)
     team = team_for(manager, Period.ending_before(today, STATS_DAYS))
-    home = ask_home(Viewer(manager, manager.email), today)
+    home = ask_home(Viewer(manager, manager.email), dt.datetime.combine(today, dt.time(), dt.UTC))
     slack_side: dict[str, dict] = {
         "stats": render_message("stats", answer=answer),
         "team": render_message("team", team=team),

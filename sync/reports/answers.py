@@ -288,6 +288,14 @@ def team_for(
 # --- One deciding function per request ---------------------------------------------------
 
 
+def last_days_of(viewer: Viewer, days: int, default_time_zone: str = "UTC") -> Period:
+    """The last `days` complete days on the viewer's own calendar, as a DM's "30d" and the
+    Home tab count them: `/codex team`, `adoption` and `export` cover the same days as
+    their asker's own stats."""
+    zone = time_zone_of(viewer.employee, default_time_zone)
+    return LocalToday.at(utc_now(), zone).last_days(days)
+
+
 def ask_stats(
     viewer: Viewer,
     find_target: Callable[[], Employee | None],
@@ -585,17 +593,22 @@ def ask_connect(viewer: Viewer, admin_emails) -> Notice | None:
 
 def ask_home(
     viewer: Viewer,
-    today: dt.date,
+    now: dt.datetime,
     admin_emails: Collection[str] = (),
     adoption: AdoptionSettings | None = None,
+    default_time_zone: str = "UTC",
 ) -> Home:
-    """The Home tab: the viewer's own last 30 days and, for managers, their team (summed
-    where works-council mode keeps people's own figures from them) and its adoption."""
+    """The Home tab at `now` (aware): the viewer's own last 30 complete days on their own
+    calendar, as a DM's "30d" counts them, and, for managers, their team over the same
+    days (summed where works-council mode keeps people's own figures from them) and its
+    adoption."""
     employee = viewer.employee
     answer = team = line = None
+    today = now.astimezone(dt.UTC).date()
     if employee is not None:
-        period = Period.ending_before(today, HOME_PERIOD_DAYS)
-        answer = stats_for(employee, employee, period, surface="home")
+        zone = time_zone_of(employee, default_time_zone)
+        period = LocalToday.at(now, zone).last_days(HOME_PERIOD_DAYS)
+        answer = stats_for(employee, employee, period, surface="home", time_zone=zone.key)
         if answer:
             team = team_for(employee, period, HOME_TEAM_ROWS, surface="home", policy=admin_emails)
         if team is not None:

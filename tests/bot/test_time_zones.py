@@ -104,3 +104,23 @@ def test_without_any_zone_the_configured_one_is_the_clock(bot, slack, clocks, se
         text, context, _ = ask(bot, slack, "UUMA", "today")
     assert "Sat 28 Nov – Sat 28 Nov: 5 credits" in text
     assert "days in America/Los_Angeles" in context
+
+
+def test_the_home_tab_and_team_count_the_same_days_as_a_dm(bot, slack, clocks):
+    """Saturday evening in Los Angeles, Saturday is not over for Lee: their DM's "30d",
+    their Home tab and their `/codex team 30d` all end with Friday (UTC's Saturday,
+    already complete, would add its 5 credits to two of them)."""
+    uma = Employee.get_by_id(clocks["uma"].id)
+    uma.manager = clocks["lee"]
+    uma.save()
+    with freeze_time(NOW, tick=True):
+        text, _, _ = ask(bot, slack, "ULEE", "30d")
+        bot.event({"type": "app_home_opened", "user": "ULEE", "tab": "home"})
+        home = str(slack.wait_for("views.publish")[0].params["view"])
+        bot.command("ULEE", "team 30d")
+        team = slack.wait_for("response_url")[0].params
+    assert "Thu 29 Oct – Fri 27 Nov: 4 credits" in text
+    assert "4 credits" in home and "9 credits" not in home
+    assert "Data as of 2026-11-28 18:00 PST (America/Los_Angeles)" in home
+    assert "Thu 29 Oct – Fri 27 Nov" in team["text"] + str(team["blocks"])
+    assert "*Uma Zero*  4 credits" in str(team["blocks"])

@@ -14,7 +14,8 @@ from bot.guard import listener
 from bot.identity import SlackPerson, identify
 from bot.messages import render_message, render_view
 from bot.work import overflowing
-from sync.clock import utc_today
+from sync.clock import utc_now
+from sync.config import Settings
 from sync.notices import Notice
 from sync.org.access import AccessPolicy
 from sync.reports.answers import REFUSED, ask_home, ask_stats_chart
@@ -38,7 +39,7 @@ def send_chart_to_dm(body, action, client: WebClient, respond, context) -> None:
         return
     person = identify(client, body["user"]["id"], context)
     if home:
-        _send_home_chart(client, person, AccessPolicy.from_settings(context["settings"]))
+        _send_home_chart(client, person, context["settings"])
         return
     settings = context["settings"]
     answer: StatsAnswer | Notice
@@ -66,10 +67,11 @@ def _answer(respond, notice: Notice) -> None:
     respond(response_type="ephemeral", replace_original=False, **message)
 
 
-def _send_home_chart(client: WebClient, person: SlackPerson, policy: AccessPolicy) -> None:
+def _send_home_chart(client: WebClient, person: SlackPerson, settings: Settings) -> None:
     """The Home tab's team chart: into the DM, then shown in the tab as well (a Home tab
     action has no message to answer in). None of a team shown only in sums."""
-    home = ask_home(person.viewer, utc_today(), policy)
+    policy = AccessPolicy.from_settings(settings)
+    home = ask_home(person.viewer, utc_now(), policy, settings.adoption, settings.digest.timezone)
     shared_chart = None
     if home.team is not None and not home.team.aggregate_only and person.employee is not None:
         chart = team_chart(home.team, home=True)

@@ -22,7 +22,6 @@ from sync.notices import Notice
 from sync.org.access import AccessPolicy
 from sync.org.directory import find_employee
 from sync.reports import adoption, answers, directory_admin, exports, schedules
-from sync.reports.periods import Period
 from sync.store.models import Employee
 
 log = logging.getLogger(__name__)
@@ -129,8 +128,9 @@ def _stats(parsed: CodexCommand, person: SlackPerson, client: WebClient, context
 def _team(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
     names_someone = parsed.target_email is not None or parsed.target_user_id is not None
     find_manager = _named(parsed, client, context) if names_someone else None
-    period = Period.ending_before(utc_today(), parsed.days)
-    admin_emails = AccessPolicy.from_settings(context["settings"])
+    settings = context["settings"]
+    period = answers.last_days_of(person.viewer, parsed.days, settings.digest.timezone)
+    admin_emails = AccessPolicy.from_settings(settings)
     return answers.ask_team(
         person.viewer, period, admin_emails, find_manager, everyone=parsed.everyone
     )
@@ -142,7 +142,7 @@ def _adoption(parsed: CodexCommand, person: SlackPerson, client: WebClient, cont
     settings = context["settings"]
     return adoption.ask_adoption(
         person.viewer,
-        Period.ending_before(utc_today(), parsed.days),
+        answers.last_days_of(person.viewer, parsed.days, settings.digest.timezone),
         settings.adoption,
         AccessPolicy.from_settings(settings),
         find_manager,
@@ -153,8 +153,9 @@ def _adoption(parsed: CodexCommand, person: SlackPerson, client: WebClient, cont
 def _export(parsed: CodexCommand, person: SlackPerson, client: WebClient, context: BoltContext):
     names_someone = parsed.target_email is not None or parsed.target_user_id is not None
     find_target = _named(parsed, client, context) if names_someone else None
-    period = Period.ending_before(utc_today(), parsed.days)
-    admin_emails = AccessPolicy.from_settings(context["settings"])
+    settings = context["settings"]
+    period = answers.last_days_of(person.viewer, parsed.days, settings.digest.timezone)
+    admin_emails = AccessPolicy.from_settings(settings)
     export = exports.ask_export(
         person.viewer,
         find_target,

@@ -8,7 +8,7 @@ from bot.guard import listener
 from bot.identity import identify
 from bot.messages import render_view
 from bot.work import overflowing
-from sync.clock import utc_today
+from sync.clock import utc_now
 from sync.org.access import AccessPolicy
 from sync.reports.answers import ask_home
 
@@ -25,6 +25,10 @@ def publish_home(event, client, context) -> None:
     person = identify(client, event["user"], context)
     settings = context["settings"]
     home = ask_home(
-        person.viewer, utc_today(), AccessPolicy.from_settings(settings), settings.adoption
+        person.viewer,
+        utc_now(),
+        AccessPolicy.from_settings(settings),
+        settings.adoption,
+        settings.digest.timezone,
     )
     client.views_publish(user_id=event["user"], view=render_view("home", home=home))
