@@ -72,6 +72,14 @@ def running_bot(settings, slack: FakeSlack, sleep=None, scim=None):
 LONG_PREVIEW_REPORTS = 2000
 
 
+def ephemeral_answer(slack: FakeSlack, count: int = 1) -> dict:
+    """The `count`-th answer posted to a slash command's response_url, seen only by its
+    asker (every answer is private to the asker)."""
+    answer = slack.wait_for("response_url", count)[count - 1].params
+    assert answer["response_type"] == "ephemeral"
+    return answer
+
+
 def add_reports(manager, count: int = LONG_PREVIEW_REPORTS) -> None:
     """`count` direct reports for `manager` (Report 0000, ...), without usage."""
     from sync.store.models import Employee

@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from factories import person, store_usage, usage
 from freezegun import freeze_time
+from slack_requests import ephemeral_answer
 
 from sync.store.models import Employee
 
@@ -118,7 +119,7 @@ def test_the_home_tab_and_team_count_the_same_days_as_a_dm(bot, slack, clocks):
         bot.event({"type": "app_home_opened", "user": "ULEE", "tab": "home"})
         home = str(slack.wait_for("views.publish")[0].params["view"])
         bot.command("ULEE", "team 30d")
-        team = slack.wait_for("response_url")[0].params
+        team = ephemeral_answer(slack)
     assert "Thu 29 Oct – Fri 27 Nov: 4 credits" in text
     assert "4 credits" in home and "9 credits" not in home
     assert "Data as of 2026-11-28 18:00 PST (America/Los_Angeles)" in home

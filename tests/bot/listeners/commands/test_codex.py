@@ -5,17 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from slack_requests import add_reports, assert_long_preview_moved_to_dm
+from slack_requests import add_reports, assert_long_preview_moved_to_dm, ephemeral_answer
 
 from bot.rendering import format_day
 from sync.clock import utc_today
-
-
-def ephemeral_answer(slack, count=1):
-    answers = slack.wait_for("response_url", count)
-    answer = answers[count - 1].params
-    assert answer["response_type"] == "ephemeral"
-    return answer
 
 
 def test_stats_alone_answers_the_askers_own_usage_privately(bot, slack, org):

@@ -8,6 +8,7 @@ import csv
 import io
 
 import pytest
+from slack_requests import ephemeral_answer
 
 from bot.exporting import export_heading
 from sync.clock import utc_today
@@ -16,12 +17,6 @@ from sync.reports.exports import ask_export
 from sync.reports.periods import Period
 from sync.reports.queries import stats_answers
 from sync.store.models import AccessLog, Employee
-
-
-def ephemeral_answer(slack, count=1):
-    answer = slack.wait_for("response_url", count)[count - 1].params
-    assert answer["response_type"] == "ephemeral"
-    return answer
 
 
 def csv_rows(data: bytes) -> tuple[str, list[dict[str, str]]]:
