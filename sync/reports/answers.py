@@ -288,12 +288,19 @@ def team_for(
 # --- One deciding function per request ---------------------------------------------------
 
 
+def today_of(
+    person: Employee | None, default_time_zone: str, now: dt.datetime | None = None
+) -> LocalToday:
+    """Today on `person`'s own calendar at `now` (aware; by default now), which every
+    period they ask for counts back from (sync/org/time_zones.py decides their zone)."""
+    return LocalToday.at(now or utc_now(), time_zone_of(person, default_time_zone))
+
+
 def last_days_of(viewer: Viewer, days: int, default_time_zone: str = "UTC") -> Period:
     """The last `days` complete days on the viewer's own calendar, as a DM's "30d" and the
     Home tab count them: `/codex team`, `adoption` and `export` cover the same days as
     their asker's own stats."""
-    zone = time_zone_of(viewer.employee, default_time_zone)
-    return LocalToday.at(utc_now(), zone).last_days(days)
+    return today_of(viewer.employee, default_time_zone).last_days(days)
 
 
 def ask_stats(
@@ -308,11 +315,11 @@ def ask_stats(
     `find_target` is only called for a viewer in the directory."""
     if viewer.employee is None:
         return NOT_IN_DIRECTORY
-    zone = time_zone_of(viewer.employee, default_time_zone)
-    period = period_for(LocalToday.at(utc_now(), zone))
+    today = today_of(viewer.employee, default_time_zone)
+    period = period_for(today)
     target = find_target()
     answer = stats_for(
-        viewer.employee, target, period, admin_emails, surface=surface, time_zone=zone.key
+        viewer.employee, target, period, admin_emails, surface=surface, time_zone=today.time_zone
     )
     if answer is None:
         return refusal(viewer.employee, target, admin_emails)
@@ -606,9 +613,9 @@ def ask_home(
     answer = team = line = None
     today = now.astimezone(dt.UTC).date()
     if employee is not None:
-        zone = time_zone_of(employee, default_time_zone)
-        period = LocalToday.at(now, zone).last_days(HOME_PERIOD_DAYS)
-        answer = stats_for(employee, employee, period, surface="home", time_zone=zone.key)
+        local = today_of(employee, default_time_zone, now)
+        period = local.last_days(HOME_PERIOD_DAYS)
+        answer = stats_for(employee, employee, period, surface="home", time_zone=local.time_zone)
         if answer:
             team = team_for(employee, period, HOME_TEAM_ROWS, surface="home", policy=admin_emails)
         if team is not None:
@@ -650,9 +657,10 @@ def ask_in_direct_message(
         views = views_of(viewer.employee, DEFAULT_LOOKBACK_DAYS)
         log = AccessLogAnswer(viewer.employee, own=True, views=views, days=DEFAULT_LOOKBACK_DAYS)
         return transparency(viewer.employee, log, admin_emails) if wants_transparency else log
-    zone = time_zone_of(viewer.employee, default_time_zone)
-    period = period_for(LocalToday.at(utc_now(), zone))
-    answer = stats_for(viewer.employee, viewer.employee, period, surface="dm", time_zone=zone.key)
+    today = today_of(viewer.employee, default_time_zone)
+    answer = stats_for(
+        viewer.employee, viewer.employee, period_for(today), surface="dm", time_zone=today.time_zone
+    )
     return REFUSED if answer is None else answer
 
 
