@@ -451,7 +451,7 @@ def adoption(
     from sync.org.access import Viewer
     from sync.org.directory import find_employee
     from sync.reports.adoption import ask_adoption
-    from sync.reports.periods import Period
+    from sync.reports.answers import last_days_of
 
     if manager_email and whole_organisation:
         raise click.UsageError("give --manager or --org, not both")
@@ -459,7 +459,7 @@ def adoption(
     viewer = Viewer(find_employee(viewer_email), viewer_email)
     answer = ask_adoption(
         viewer,
-        Period.ending_before(utc_today(), int(days)),
+        last_days_of(viewer, int(days), context.settings.digest.timezone),  # as in Slack
         context.settings.adoption,
         AccessPolicy.from_settings(context.settings),
         (lambda: find_employee(manager_email)) if manager_email else None,
@@ -512,16 +512,17 @@ def export_command(
     from bot.exporting import write_export_file
     from sync.org.access import Viewer
     from sync.org.directory import find_employee
+    from sync.reports.answers import last_days_of
     from sync.reports.exports import ask_export
-    from sync.reports.periods import Period
 
     if (target is not None) + whole_team + everyone > 1:
         raise click.UsageError("Give one of TARGET, --team and --all.")
     context.open_database()
+    viewer = Viewer(find_employee(viewer_email), viewer_email)
     export = ask_export(
-        Viewer(find_employee(viewer_email), viewer_email),
+        viewer,
         None if target is None else lambda: find_employee(target),
-        Period.ending_before(utc_today(), int(days)),
+        last_days_of(viewer, int(days), context.settings.digest.timezone),  # as in Slack
         AccessPolicy.from_settings(context.settings),
         whole_team=whole_team,
         everyone=everyone,
