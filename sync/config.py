@@ -58,7 +58,7 @@ class CodexSettings(_Section):
 
     @field_validator("api_base_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _api_url(cls, value: str) -> str:
         return _http_url(value)
 
 

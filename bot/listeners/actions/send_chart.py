@@ -38,10 +38,10 @@ def send_chart_to_dm(body, action, client: WebClient, respond, context) -> None:
             _answer(respond, Notice("busy"))
         return
     person = identify(client, body["user"]["id"], context)
-    if home:
-        _send_home_chart(client, person, context["settings"])
-        return
     settings = context["settings"]
+    if home:
+        _send_home_chart(client, person, settings)
+        return
     answer: StatsAnswer | Notice
     if request is None or request.target_id is None or request.period is None:
         answer = REFUSED
